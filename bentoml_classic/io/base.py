@@ -1,0 +1,81 @@
+"""The contract every IO descriptor keeps: parse a request, render a response, describe both.
+
+A descriptor turns an HTTP request body into the Python value an API function receives, and the
+function's return value into an HTTP response. Anything wrong with a request is raised as a
+``BentoMLException`` subclass with a 4xx status (``BadInput`` 400, ``UnsupportedMediaType`` 415,
+...) whose message says what was wrong and where; the server turns it into the JSON error envelope.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from ..exceptions import BadInput, UnsupportedMediaType
+from .mediatype import MediaType, parse_media_type
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+T = TypeVar("T")
+
+
+class IODescriptor(ABC, Generic[T]):
+    #: media type of the responses this descriptor renders (and the main one it reads)
+    mime_type: ClassVar[str] = "application/octet-stream"
+
+    @abstractmethod
+    async def from_http_request(self, request: Request) -> T:
+        """Read and validate the body; raise a 4xx BentoMLException on anything unusable."""
+
+    @abstractmethod
+    async def to_http_response(self, obj: T) -> Response:
+        """Render an API function's return value."""
+
+    @abstractmethod
+    def openapi_schema(self) -> dict[str, Any]:
+        """JSON Schema (OpenAPI 3.1 dialect) of the value in the body."""
+
+    def openapi_request_body(self) -> dict[str, Any]:
+        return {"required": True, "content": {self.mime_type: {"schema": self.openapi_schema()}}}
+
+    def openapi_responses(self) -> dict[str, Any]:
+        return {"content": {self.mime_type: {"schema": self.openapi_schema()}}}
+
+    def openapi_components(self) -> dict[str, Any]:
+        """Named schemas this descriptor refers to with ``#/components/schemas/...``."""
+        return {}
+
+    #: 4xx statuses from_http_request can answer with, so that /docs.json documents only those
+    input_error_statuses: ClassVar[frozenset[int]] = frozenset({400})
+
+    @classmethod
+    def from_sample(cls, sample: Any, **kwargs: Any) -> IODescriptor[Any]:
+        raise NotImplementedError(f"{cls.__name__} does not support from_sample")
+
+
+async def read_nonempty_body(request: Request) -> bytes:
+    body = await request.body()
+    if not body:
+        raise BadInput("request body is empty")
+    return body
+
+
+def request_media_type(request: Request) -> MediaType | None:
+    return parse_media_type(request.headers.get("content-type"))
+
+
+# Clients that send JSON without saying so: no header, curl's form default, or text/plain.
+_LENIENT_JSON_TYPES = ("application/x-www-form-urlencoded", "text/plain")
+
+
+def require_json_media_type(request: Request) -> None:
+    """Accept JSON and the types careless clients send JSON under; refuse the rest with 415."""
+    media_type = request_media_type(request)
+    if media_type is None or media_type.is_json or media_type.essence in _LENIENT_JSON_TYPES:
+        return
+    raise UnsupportedMediaType(
+        f"unsupported Content-Type {media_type.essence!r}: this API reads application/json",
+        detail={"content_type": media_type.essence, "expected": "application/json"},
+    )

@@ -1,0 +1,200 @@
+"""``Runner``: a named, addressable instance of a Runnable, and its callable methods.
+
+A runner does no work itself; it forwards calls to a *handle*. Before anything initialises it
+the handle refuses every call with an error that says how to fix that; ``init_local()`` (and the
+development server) install a handle that runs the runnable in this process. Remote handles that
+talk to runner worker processes plug in the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..exceptions import InvalidArgument, StateException
+from ..tag import validate_name
+from .runnable import Runnable, RunnableMethodConfig
+
+if TYPE_CHECKING:
+    from ..models.model import Model
+
+logger = logging.getLogger(__name__)
+
+
+class RunnerHandle(Protocol):
+    def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any: ...
+
+    async def async_run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class _UninitializedHandle:
+    def __init__(self, runner_name: str) -> None:
+        self._runner_name = runner_name
+
+    def _refuse(self) -> StateException:
+        return StateException(
+            f"runner {self._runner_name!r} is not initialised: add it to a Service "
+            f"(Service(name, runners=[runner])) and serve that with `bentoml serve`, "
+            f"or call runner.init_local() to run it in this process for debugging"
+        )
+
+    def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
+        raise self._refuse()
+
+    async def async_run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
+        raise self._refuse()
+
+    def close(self) -> None:
+        pass
+
+
+class LocalRunnerHandle:
+    """Runs the runnable in this process: for ``init_local()`` and the development server."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._instance = runner.runnable_class(**runner.runnable_init_params)
+
+    def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
+        return getattr(self._instance, method.name)(*args, **kwargs)
+
+    async def async_run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
+        # Model code is synchronous and may be slow: keep it off the event loop.
+        import anyio.to_thread
+
+        bound = getattr(self._instance, method.name)
+        return await anyio.to_thread.run_sync(partial(bound, *args, **kwargs))
+
+    def close(self) -> None:
+        self._instance = None
+
+
+class RunnerMethod:
+    """One method of a runner: ``runner.predict.run(x)`` or ``await runner.predict.async_run(x)``."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        name: str,
+        config: RunnableMethodConfig,
+        max_batch_size: int | None,
+        max_latency_ms: float | None,
+    ) -> None:
+        self.runner = runner
+        self.name = name
+        self.config = config
+        self.max_batch_size = max_batch_size
+        self.max_latency_ms = max_latency_ms
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        return self.runner._handle.run_method(self, args, kwargs)
+
+    async def async_run(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.runner._handle.async_run_method(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<RunnerMethod {self.runner.name}.{self.name} batchable={self.config.batchable}>"
+
+
+class Runner:
+    """A Runnable class plus its init arguments, models and per-method serving options."""
+
+    def __init__(
+        self,
+        runnable_class: type[Runnable],
+        *,
+        name: str | None = None,
+        runnable_init_params: Mapping[str, Any] | None = None,
+        models: Sequence[Model] | None = None,
+        max_batch_size: int | None = None,
+        max_latency_ms: float | None = None,
+        method_configs: Mapping[str, Mapping[str, Any]] | None = None,
+        embedded: bool = False,
+    ) -> None:
+        if not (isinstance(runnable_class, type) and issubclass(runnable_class, Runnable)):
+            raise InvalidArgument(
+                f"Runner needs a subclass of bentoml.Runnable, got {runnable_class!r}"
+            )
+        methods = runnable_class.bentoml_runnable_methods__
+        if not methods:
+            raise InvalidArgument(
+                f"{runnable_class.__name__} has no runnable methods: decorate at least one "
+                "method with @bentoml.Runnable.method"
+            )
+        method_configs = dict(method_configs or {})
+        unknown = sorted(set(method_configs) - set(methods))
+        if unknown:
+            raise InvalidArgument(
+                f"method_configs names methods that {runnable_class.__name__} does not have: "
+                f"{unknown}; it has {sorted(methods)}"
+            )
+        self.name = validate_name(name or runnable_class.__name__, "runner name")
+        self.runnable_class = runnable_class
+        self.runnable_init_params = dict(runnable_init_params or {})
+        self.models = list(models or [])
+        self.embedded = embedded
+        self.max_batch_size = max_batch_size
+        self.max_latency_ms = max_latency_ms
+        self._methods = {
+            method_name: RunnerMethod(
+                self,
+                method_name,
+                config,
+                method_configs.get(method_name, {}).get("max_batch_size", max_batch_size),
+                method_configs.get(method_name, {}).get("max_latency_ms", max_latency_ms),
+            )
+            for method_name, config in methods.items()
+        }
+        self._handle: RunnerHandle = _UninitializedHandle(self.name)
+
+    @property
+    def runner_methods(self) -> dict[str, RunnerMethod]:
+        return dict(self._methods)
+
+    def __getattr__(self, item: str) -> RunnerMethod:
+        # Only reached for names that are not regular attributes.
+        methods = self.__dict__.get("_methods")
+        if methods is not None and item in methods:
+            return methods[item]
+        raise AttributeError(f"runner {self.__dict__.get('name')!r} has no method {item!r}")
+
+    @property
+    def default_method(self) -> RunnerMethod:
+        if "__call__" in self._methods:
+            return self._methods["__call__"]
+        if len(self._methods) == 1:
+            return next(iter(self._methods.values()))
+        raise AttributeError(
+            f"runner {self.name!r} has several methods ({', '.join(sorted(self._methods))}) and "
+            "no __call__: call one by name, e.g. runner.<method>.run(...)"
+        )
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        return self.default_method.run(*args, **kwargs)
+
+    async def async_run(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.default_method.async_run(*args, **kwargs)
+
+    @property
+    def is_initialized(self) -> bool:
+        return not isinstance(self._handle, _UninitializedHandle)
+
+    def init_local(self, quiet: bool = False) -> None:
+        """Run this runner inside the current process; meant for debugging and tests."""
+        if not quiet:
+            logger.warning("runner %r runs in this process: init_local() is for debugging", self.name)
+        self._set_handle(LocalRunnerHandle(self))
+
+    def _set_handle(self, handle: RunnerHandle) -> None:
+        self._handle.close()
+        self._handle = handle
+
+    def destroy(self) -> None:
+        """Release whatever the handle holds (the model, connections); calls fail afterwards."""
+        self._set_handle(_UninitializedHandle(self.name))
+
+    def __repr__(self) -> str:
+        return f"<Runner {self.name} runnable={self.runnable_class.__name__}>"
