@@ -8,6 +8,8 @@ function's return value into an HTTP response. Anything wrong with a request is 
 
 from __future__ import annotations
 
+import json
+import sys
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -37,8 +39,16 @@ class IODescriptor(ABC, Generic[T]):
     def openapi_schema(self) -> dict[str, Any]:
         """JSON Schema (OpenAPI 3.1 dialect) of the value in the body."""
 
+    def openapi_example(self) -> Any:
+        """A sample body value (JSON-ready) shown in the docs, or None; set by ``from_sample``."""
+        return None
+
     def openapi_request_body(self) -> dict[str, Any]:
-        return {"required": True, "content": {self.mime_type: {"schema": self.openapi_schema()}}}
+        media: dict[str, Any] = {"schema": self.openapi_schema()}
+        example = self.openapi_example()
+        if example is not None:
+            media["example"] = example
+        return {"required": True, "content": {self.mime_type: media}}
 
     def openapi_responses(self) -> dict[str, Any]:
         return {"content": {self.mime_type: {"schema": self.openapi_schema()}}}
@@ -60,6 +70,40 @@ async def read_nonempty_body(request: Request) -> bytes:
     if not body:
         raise BadInput("request body is empty")
     return body
+
+
+def load_json_body(body: bytes) -> Any:
+    """``json.loads`` that turns every way a client can break it into a 400 naming the place.
+
+    Besides malformed JSON, json.loads raises UnicodeDecodeError on bytes that are not UTF-8,
+    RecursionError on deep nesting (100000 ``[``), and ValueError on integers longer than
+    Python's digit limit: all of these are the client's fault, none may become a 500.
+    """
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"invalid JSON in request body: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            f" (char {exc.pos})",
+            detail={"reason": exc.msg, "line": exc.lineno, "column": exc.colno, "pos": exc.pos},
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"request body is not valid {exc.encoding}: {exc.reason} at byte {exc.start}",
+            detail={"encoding": exc.encoding, "reason": exc.reason, "byte_offset": exc.start},
+        ) from None
+    except RecursionError:
+        raise BadInput(
+            "invalid JSON in request body: nested too deeply",
+            detail={"reason": "nesting too deep"},
+        ) from None
+    except ValueError as exc:
+        reason = str(exc)
+        if "integer string conversion" in reason:  # over sys.get_int_max_str_digits()
+            reason = f"an integer has more than {sys.get_int_max_str_digits()} digits"
+        raise BadInput(
+            f"invalid JSON in request body: {reason}", detail={"reason": reason}
+        ) from None
 
 
 def request_media_type(request: Request) -> MediaType | None:

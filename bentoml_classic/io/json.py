@@ -1,0 +1,194 @@
+"""JSON: any JSON value in the body, optionally validated by a pydantic v2 model.
+
+pydantic and numpy are imported only when a model is declared or a value of theirs is rendered,
+so a service that never uses them does not pay for importing them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..exceptions import BadInput, InvalidArgument
+from .base import IODescriptor, load_json_body, read_nonempty_body, require_json_media_type
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+_COMPONENT_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_ERRORS_IN_MESSAGE = 3
+
+
+class JSON(IODescriptor[Any]):
+    mime_type: ClassVar[str] = "application/json"
+    input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
+
+    def __init__(
+        self,
+        pydantic_model: type[BaseModel] | None = None,
+        validate_json: bool | None = None,
+        json_encoder: type[json.JSONEncoder] | None = None,
+    ) -> None:
+        if pydantic_model is not None:
+            from pydantic import BaseModel
+
+            if not (isinstance(pydantic_model, type) and issubclass(pydantic_model, BaseModel)):
+                raise InvalidArgument(
+                    f"JSON(pydantic_model=...) takes a pydantic.BaseModel subclass, "
+                    f"got {pydantic_model!r}"
+                )
+        if validate_json is not None:
+            warnings.warn(
+                "JSON(validate_json=...) has no effect: a declared pydantic_model always validates",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        self.pydantic_model = pydantic_model
+        self.json_encoder = json_encoder
+        self._encoder_cls = _with_fallback(json_encoder) if json_encoder is not None else None
+        self._example: Any = None
+
+    def __repr__(self) -> str:
+        model = None if self.pydantic_model is None else self.pydantic_model.__name__
+        return f"JSON(pydantic_model={model})"
+
+    # -- input ---------------------------------------------------------------------------------
+
+    async def from_http_request(self, request: Request) -> Any:
+        require_json_media_type(request)
+        body = await read_nonempty_body(request)
+        if self.pydantic_model is None:
+            return load_json_body(body)
+        from pydantic import ValidationError
+
+        try:
+            # pydantic parses the raw bytes itself (and caps nesting depth: deep input is a 400).
+            return self.pydantic_model.model_validate_json(body)
+        except ValidationError as exc:
+            raise _validation_error(exc, self.pydantic_model.__name__) from None
+
+    # -- output --------------------------------------------------------------------------------
+
+    async def to_http_response(self, obj: Any) -> Response:
+        from starlette.responses import Response
+
+        return Response(self.render(obj), media_type=self.mime_type)
+
+    def render(self, obj: Any) -> bytes:
+        """Compact JSON bytes, as classic BentoML sends them (NaN and Infinity refused)."""
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is not None and isinstance(obj, pydantic.BaseModel):
+            return obj.model_dump_json().encode()
+        options: dict[str, Any] = {"separators": (",", ":"), "allow_nan": False}
+        if self._encoder_cls is not None:
+            options["cls"] = self._encoder_cls
+        else:
+            options["default"] = default_json
+        text = json.dumps(obj, ensure_ascii=False, **options)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (json.loads accepts "\ud800") cannot be UTF-8; escaped it can.
+            return json.dumps(obj, ensure_ascii=True, **options).encode()
+
+    # -- documentation -------------------------------------------------------------------------
+
+    def openapi_schema(self) -> dict[str, Any]:
+        if self.pydantic_model is None:
+            return {}
+        ref, _ = self._model_schemas()
+        return ref
+
+    def openapi_components(self) -> dict[str, Any]:
+        if self.pydantic_model is None:
+            return {}
+        _, components = self._model_schemas()
+        return components
+
+    def _model_schemas(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``$ref`` to the model plus every named schema it needs, for ``components.schemas``."""
+        model = self.pydantic_model
+        assert model is not None
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components: dict[str, Any] = schema.pop("$defs", {})
+        if "$ref" in schema:  # a self-referencing model is itself one of the $defs
+            return {"$ref": schema["$ref"]}, components
+        name = _COMPONENT_NAME.sub("_", model.__name__)
+        components[name] = schema
+        return {"$ref": f"#/components/schemas/{name}"}, components
+
+    def openapi_example(self) -> Any:
+        return self._example
+
+    @classmethod
+    def from_sample(cls, sample: Any, **kwargs: Any) -> JSON:
+        """A pydantic instance declares its model; any other JSON-ready value is just an example."""
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is not None and isinstance(sample, pydantic.BaseModel):
+            descriptor = cls(pydantic_model=type(sample), **kwargs)
+            descriptor._example = sample.model_dump(mode="json")
+            return descriptor
+        try:
+            example = json.loads(json.dumps(sample, default=default_json, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"JSON.from_sample needs a JSON-ready value: {exc}") from None
+        descriptor = cls(**kwargs)
+        descriptor._example = example
+        return descriptor
+
+
+def default_json(obj: Any) -> Any:
+    """``json.dumps`` hook for the values API functions commonly return besides plain JSON."""
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(obj, pydantic.BaseModel):
+        return obj.model_dump(mode="json")
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, np.generic):
+            return obj.item()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _with_fallback(encoder: type[json.JSONEncoder]) -> type[json.JSONEncoder]:
+    """The user's encoder first; what it gives up on goes to ``default_json``."""
+
+    class Encoder(encoder):  # type: ignore[misc, valid-type]
+        def default(self, o: Any) -> Any:
+            try:
+                return super().default(o)
+            except TypeError:
+                return default_json(o)
+
+    return Encoder
+
+
+def _validation_error(exc: ValidationError, model_name: str) -> BadInput:
+    # No input values (they may be large or sensitive) and no ctx (it can hold exceptions).
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    if errors and errors[0]["type"] == "json_invalid":
+        reason = errors[0]["msg"].removeprefix("Invalid JSON: ")
+        return BadInput(f"invalid JSON in request body: {reason}", detail=detail)
+    parts = [f"{_loc_text(e['loc'])}: {e['msg']}" for e in detail[:_MAX_ERRORS_IN_MESSAGE]]
+    if len(detail) > _MAX_ERRORS_IN_MESSAGE:
+        parts.append(f"and {len(detail) - _MAX_ERRORS_IN_MESSAGE} more")
+    plural = "s" if len(detail) != 1 else ""
+    return BadInput(
+        f"request body failed validation against {model_name} "
+        f"({len(detail)} error{plural}): " + "; ".join(parts),
+        detail=detail,
+    )
+
+
+def _loc_text(loc: list[Any]) -> str:
+    return ".".join(str(part) for part in loc) if loc else "body"
