@@ -25,7 +25,7 @@ def validate_name(name: object, what: str = "name") -> str:
     lowered = name.lower()
     if lowered != name:
         logger.warning("%s %r converted to lower case: %r", what, name, lowered)
-    if len(lowered) > MAX_NAME_LENGTH or not _NAME_RE.match(lowered):
+    if len(lowered) > MAX_NAME_LENGTH or not _NAME_RE.fullmatch(lowered):
         raise InvalidArgument(
             f"invalid {what} {name!r}: use at most {MAX_NAME_LENGTH} lower-case letters, digits, "
             "'-', '.' or '_', starting and ending with a letter or digit"
@@ -33,7 +33,7 @@ def validate_name(name: object, what: str = "name") -> str:
     return lowered
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Tag:
     """An immutable ``name[:version]`` pair; ``version=None`` means "not resolved yet"."""
 

@@ -41,13 +41,15 @@ class Runnable:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # Collected per class (inherited ones first) so that a subclass can add or override methods.
+        # Inherited methods first (as their classes registered them), then this class's own
+        # decorated ones, so that a subclass can add or override methods.
         methods: dict[str, RunnableMethodConfig] = {}
-        for klass in reversed(cls.__mro__):
-            for attr_name, attr in vars(klass).items():
-                config = getattr(attr, "__bentoml_runnable_method__", None)
-                if isinstance(config, RunnableMethodConfig):
-                    methods[attr_name] = config
+        for base in reversed(cls.__mro__[1:]):
+            methods.update(vars(base).get("bentoml_runnable_methods__", {}))
+        for attr_name, attr in vars(cls).items():
+            config = getattr(attr, "__bentoml_runnable_method__", None)
+            if isinstance(config, RunnableMethodConfig):
+                methods[attr_name] = config
         cls.bentoml_runnable_methods__ = methods
 
     @staticmethod
@@ -70,7 +72,10 @@ class Runnable:
 
     @classmethod
     def add_method(cls, func: Callable[..., Any], name: str, config: RunnableMethodConfig) -> None:
-        """Attach a method after class creation: framework adapters build runnables this way."""
-        func.__bentoml_runnable_method__ = config  # type: ignore[attr-defined]
+        """Attach a method after class creation: framework adapters build runnables this way.
+
+        The config is kept on the class, not on ``func``, because adapters may register one
+        function under several names with different configs.
+        """
         setattr(cls, name, func)
         cls.bentoml_runnable_methods__ = {**cls.bentoml_runnable_methods__, name: config}

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_METHOD_CONFIG_KEYS = frozenset({"max_batch_size", "max_latency_ms"})
+
 
 class RunnerHandle(Protocol):
     def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any: ...
@@ -73,7 +75,7 @@ class LocalRunnerHandle:
 
 
 class RunnerMethod:
-    """One method of a runner: ``runner.predict.run(x)`` or ``await runner.predict.async_run(x)``."""
+    """One runner method: ``runner.predict.run(x)`` or ``await runner.predict.async_run(x)``."""
 
     def __init__(
         self,
@@ -131,6 +133,13 @@ class Runner:
                 f"method_configs names methods that {runnable_class.__name__} does not have: "
                 f"{unknown}; it has {sorted(methods)}"
             )
+        for method_name, options in method_configs.items():
+            bad_keys = sorted(set(options) - _METHOD_CONFIG_KEYS)
+            if bad_keys:
+                raise InvalidArgument(
+                    f"method_configs[{method_name!r}] has unknown keys {bad_keys}; "
+                    f"allowed: {sorted(_METHOD_CONFIG_KEYS)}"
+                )
         self.name = validate_name(name or runnable_class.__name__, "runner name")
         self.runnable_class = runnable_class
         self.runnable_init_params = dict(runnable_init_params or {})
@@ -159,10 +168,16 @@ class Runner:
         methods = self.__dict__.get("_methods")
         if methods is not None and item in methods:
             return methods[item]
+        if item == "default_method" and methods is not None:
+            # The property raised; Python then tried here. Re-raise its message, not ours.
+            return self._resolve_default_method()
         raise AttributeError(f"runner {self.__dict__.get('name')!r} has no method {item!r}")
 
     @property
     def default_method(self) -> RunnerMethod:
+        return self._resolve_default_method()
+
+    def _resolve_default_method(self) -> RunnerMethod:
         if "__call__" in self._methods:
             return self._methods["__call__"]
         if len(self._methods) == 1:
@@ -173,10 +188,10 @@ class Runner:
         )
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
-        return self.default_method.run(*args, **kwargs)
+        return self._resolve_default_method().run(*args, **kwargs)
 
     async def async_run(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.default_method.async_run(*args, **kwargs)
+        return await self._resolve_default_method().async_run(*args, **kwargs)
 
     @property
     def is_initialized(self) -> bool:
@@ -185,7 +200,9 @@ class Runner:
     def init_local(self, quiet: bool = False) -> None:
         """Run this runner inside the current process; meant for debugging and tests."""
         if not quiet:
-            logger.warning("runner %r runs in this process: init_local() is for debugging", self.name)
+            logger.warning(
+                "runner %r runs in this process: init_local() is for debugging", self.name
+            )
         self._set_handle(LocalRunnerHandle(self))
 
     def _set_handle(self, handle: RunnerHandle) -> None:

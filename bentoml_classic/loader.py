@@ -1,0 +1,69 @@
+"""Find the Service a user names on the command line: ``module:attr``, ``module`` or ``file.py``."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from .exceptions import InvalidArgument
+from .service import Service
+
+
+def _module_name(module_part: str) -> str:
+    if module_part.endswith(".py"):
+        module_part = module_part[: -len(".py")]
+    return module_part.replace(os.sep, ".").replace("/", ".").strip(".")
+
+
+def import_service(target: str, working_dir: str | os.PathLike[str] = ".") -> Service:
+    """Import ``target`` with ``working_dir`` first on sys.path and return its Service.
+
+    Without an attribute the module must hold exactly one Service, which is then used.
+    """
+    module_part, _, attr = target.partition(":")
+    module_name = _module_name(module_part)
+    if not module_name:
+        raise InvalidArgument(
+            f"invalid service {target!r}: expected MODULE:ATTRIBUTE, e.g. service:svc"
+        )
+    directory = str(Path(working_dir).resolve())
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise InvalidArgument(
+                f"cannot import module {module_name!r} of service {target!r} from "
+                f"working directory {directory!r}"
+            ) from exc
+        raise
+    if attr:
+        try:
+            svc = getattr(module, attr)
+        except AttributeError:
+            raise InvalidArgument(
+                f"module {module_name!r} has no attribute {attr!r}; its services: "
+                f"{_services_in(module) or 'none'}"
+            ) from None
+        if not isinstance(svc, Service):
+            raise InvalidArgument(f"{target!r} is a {type(svc).__name__}, not a bentoml.Service")
+        return svc
+    found = _services_in(module)
+    if len(found) != 1:
+        raise InvalidArgument(
+            f"module {module_name!r} defines {len(found)} services ({found or 'none'}): "
+            "name one as MODULE:ATTRIBUTE"
+        )
+    return getattr(module, found[0])
+
+
+def _services_in(module: object) -> list[str]:
+    """Names of the distinct Services in ``module`` (an alias of one counts once)."""
+    seen: dict[int, str] = {}
+    for name, value in vars(module).items():
+        if isinstance(value, Service):
+            seen.setdefault(id(value), name)
+    return list(seen.values())

@@ -1,0 +1,201 @@
+"""``Service`` and ``InferenceAPI``: what a user declares, independent of how it is served."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .context import Context
+from .exceptions import InvalidArgument
+from .runner.runner import Runner
+from .tag import validate_name
+
+if TYPE_CHECKING:
+    from .io.base import IODescriptor
+    from .models.model import Model
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_API_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ROUTE_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.~-]+$")
+#: routes the server answers itself; an API may not shadow them
+RESERVED_ROUTES = frozenset({"", "healthz", "livez", "readyz", "metrics", "docs.json", "docs"})
+_CONTEXT_PARAM_NAMES = ("ctx", "context")
+
+
+@dataclass(frozen=True)
+class InferenceAPI:
+    name: str
+    func: Callable[..., Any]
+    input: IODescriptor[Any]
+    output: IODescriptor[Any]
+    route: str
+    doc: str | None
+    is_async: bool
+    #: keyword under which the function wants the request Context, None if it takes none
+    ctx_param: str | None
+
+
+def _normalise_route(route: str, api_name: str) -> str:
+    if not isinstance(route, str):
+        raise InvalidArgument(f"route of API {api_name!r} must be a string, got {route!r}")
+    path = route.strip("/")
+    segments = path.split("/")
+    if path in RESERVED_ROUTES:
+        raise InvalidArgument(
+            f"route {route!r} of API {api_name!r} is reserved for the server: "
+            f"{sorted('/' + r for r in RESERVED_ROUTES)}"
+        )
+    if not all(_ROUTE_SEGMENT_RE.fullmatch(segment) for segment in segments) or any(
+        segment in (".", "..") for segment in segments
+    ):
+        raise InvalidArgument(
+            f"invalid route {route!r} for API {api_name!r}: use '/'-separated segments of "
+            "letters, digits, '-', '_', '.' or '~'"
+        )
+    return path
+
+
+def _find_context_param(func: Callable[..., Any]) -> tuple[str | None, list[inspect.Parameter]]:
+    """Split the function's parameters into the Context one (if any) and the others."""
+    params = list(inspect.signature(func).parameters.values())
+    ctx_param = None
+    for param in params:
+        annotation = param.annotation
+        named_like_context = param.name in _CONTEXT_PARAM_NAMES
+        annotated_as_context = annotation is Context or (
+            isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "Context"
+        )
+        if annotated_as_context or (named_like_context and annotation is inspect.Parameter.empty):
+            ctx_param = param.name
+            break
+    return ctx_param, [p for p in params if p.name != ctx_param]
+
+
+def _check_signature(func: Callable[..., Any], api_name: str) -> str | None:
+    ctx_param, others = _find_context_param(func)
+    if ctx_param is not None:
+        kind = next(
+            p.kind for p in inspect.signature(func).parameters.values() if p.name == ctx_param
+        )
+        if kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise InvalidArgument(
+                f"API {api_name!r}: the Context parameter cannot be positional-only"
+            )
+    positional = [
+        p
+        for p in others
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    if not positional or len(required) > 1:
+        raise InvalidArgument(
+            f"API function {api_name!r} must take exactly one input argument "
+            f"(plus an optional `ctx: bentoml.Context`), but its signature is "
+            f"{inspect.signature(func)}"
+        )
+    return ctx_param
+
+
+class Service:
+    """A named set of inference APIs and the runners they call."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        runners: Sequence[Runner] | None = None,
+        models: Sequence[Model] | None = None,
+    ) -> None:
+        self.name = validate_name(name, "service name")
+        self.runners = list(runners or [])
+        self.models = list(models or [])
+        self.apis: dict[str, InferenceAPI] = {}
+        self.startup_hooks: list[Callable[[Context], Any]] = []
+        self.shutdown_hooks: list[Callable[[Context], Any]] = []
+        self.deployment_hooks: list[Callable[[], Any]] = []
+        seen: dict[str, Runner] = {}
+        for runner in self.runners:
+            if not isinstance(runner, Runner):
+                raise InvalidArgument(
+                    f"Service {self.name!r}: runners must be bentoml.Runner objects, got {runner!r}"
+                )
+            if runner.name in seen and seen[runner.name] is not runner:
+                raise InvalidArgument(
+                    f"Service {self.name!r} has two runners named {runner.name!r}: "
+                    "give one another name with to_runner(name=...)"
+                )
+            seen[runner.name] = runner
+        self.runners = list(seen.values())
+
+    def api(
+        self,
+        *,
+        input: IODescriptor[Any],
+        output: IODescriptor[Any],
+        name: str | None = None,
+        route: str | None = None,
+        doc: str | None = None,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as ``POST /{route or name}``."""
+        from .io.base import IODescriptor
+
+        def register(func: F) -> F:
+            api_name = name if name is not None else func.__name__
+            if not isinstance(api_name, str) or not _API_NAME_RE.fullmatch(api_name):
+                raise InvalidArgument(
+                    f"invalid API name {api_name!r}: use a Python identifier "
+                    "(letters, digits and '_', not starting with a digit)"
+                )
+            for role, descriptor in (("input", input), ("output", output)):
+                if not isinstance(descriptor, IODescriptor):
+                    raise InvalidArgument(
+                        f"API {api_name!r}: {role} must be an IO descriptor instance such as "
+                        f"bentoml.io.NumpyNdarray(), got {descriptor!r}"
+                    )
+            if api_name in self.apis:
+                raise InvalidArgument(
+                    f"Service {self.name!r} already has an API named {api_name!r}"
+                )
+            api_route = _normalise_route(route if route is not None else api_name, api_name)
+            clash = next((a for a in self.apis.values() if a.route == api_route), None)
+            if clash is not None:
+                raise InvalidArgument(
+                    f"API {api_name!r}: route '/{api_route}' is already used by API {clash.name!r}"
+                )
+            self.apis[api_name] = InferenceAPI(
+                name=api_name,
+                func=func,
+                input=input,
+                output=output,
+                route=api_route,
+                doc=doc if doc is not None else inspect.getdoc(func),
+                is_async=inspect.iscoroutinefunction(func),
+                ctx_param=_check_signature(func, api_name),
+            )
+            return func
+
+        return register
+
+    def on_startup(self, func: F) -> F:
+        """Run ``func(ctx)`` in every API worker before it serves; may be async."""
+        self.startup_hooks.append(func)
+        return func
+
+    def on_shutdown(self, func: F) -> F:
+        """Run ``func(ctx)`` in every API worker after it stopped serving; may be async."""
+        self.shutdown_hooks.append(func)
+        return func
+
+    def on_deployment(self, func: F) -> F:
+        """Run ``func()`` once per `bentoml serve`, before any worker starts; may be async."""
+        self.deployment_hooks.append(func)
+        return func
+
+    def __repr__(self) -> str:
+        return (
+            f"<Service {self.name} apis={list(self.apis)} runners={[r.name for r in self.runners]}>"
+        )

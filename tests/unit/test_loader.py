@@ -1,0 +1,218 @@
+"""``import_service``: finding the Service a user names as ``module:attr``, ``module`` or a file."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bentoml_classic.exceptions import InvalidArgument
+from bentoml_classic.loader import import_service
+from bentoml_classic.service import Service
+
+SERVICE_HEADER = """
+import bentoml_classic as bentoml
+"""
+
+
+@pytest.fixture
+def clean_imports() -> Iterator[None]:
+    """Undo what import_service does to sys.path and sys.modules."""
+    saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
+    yield
+    sys.path[:] = saved_path
+    for name in set(sys.modules) - saved_modules:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def write_module(tmp_path: Path, clean_imports: None) -> Callable[[str], str]:
+    """Write ``source`` to a uniquely named module in tmp_path and return the module name."""
+
+    def write(source: str, prefix: str = "svc") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex}"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        return name
+
+    return write
+
+
+ONE_SERVICE = (
+    SERVICE_HEADER
+    + """
+svc = bentoml.Service("one")
+not_a_service = 42
+"""
+)
+
+TWO_SERVICES = (
+    SERVICE_HEADER
+    + """
+first = bentoml.Service("first")
+second = bentoml.Service("second")
+"""
+)
+
+
+def test_module_and_attribute(write_module: Callable[..., str], tmp_path: Path) -> None:
+    name = write_module(ONE_SERVICE)
+    svc = import_service(f"{name}:svc", tmp_path)
+    assert isinstance(svc, Service)
+    assert svc.name == "one"
+    assert svc is sys.modules[name].svc
+
+
+def test_working_dir_is_put_first_on_sys_path(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
+    name = write_module(ONE_SERVICE)
+    import_service(f"{name}:svc", tmp_path)
+    assert sys.path[0] == str(tmp_path.resolve())
+
+
+def test_working_dir_as_string(write_module: Callable[..., str], tmp_path: Path) -> None:
+    name = write_module(ONE_SERVICE)
+    assert import_service(f"{name}:svc", str(tmp_path)).name == "one"
+
+
+def test_module_with_exactly_one_service(write_module: Callable[..., str], tmp_path: Path) -> None:
+    name = write_module(ONE_SERVICE)
+    svc = import_service(name, tmp_path)
+    assert svc.name == "one"
+
+
+def test_attribute_may_be_an_alias_of_a_service(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
+    name = write_module(SERVICE_HEADER + "svc = bentoml.Service('one')\nalias = svc\n")
+    assert import_service(f"{name}:alias", tmp_path).name == "one"
+
+
+def test_module_with_two_services_lists_them(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
+    name = write_module(TWO_SERVICES)
+    with pytest.raises(InvalidArgument) as info:
+        import_service(name, tmp_path)
+    message = str(info.value)
+    assert "first" in message
+    assert "second" in message
+    assert "MODULE:ATTRIBUTE" in message
+
+
+def test_module_with_two_services_and_an_attribute(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
+    name = write_module(TWO_SERVICES)
+    assert import_service(f"{name}:second", tmp_path).name == "second"
+
+
+def test_module_without_services(write_module: Callable[..., str], tmp_path: Path) -> None:
+    name = write_module("x = 1\n")
+    with pytest.raises(InvalidArgument, match="0 services"):
+        import_service(name, tmp_path)
+
+
+def test_missing_attribute_names_it_and_lists_services(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
+    name = write_module(TWO_SERVICES)
+    with pytest.raises(InvalidArgument) as info:
+        import_service(f"{name}:svc", tmp_path)
+    message = str(info.value)
+    assert "'svc'" in message
+    assert name in message
+    assert "first" in message
+    assert "second" in message
+
+
+def test_attribute_that_is_not_a_service(write_module: Callable[..., str], tmp_path: Path) -> None:
+    name = write_module(ONE_SERVICE)
+    with pytest.raises(InvalidArgument, match=r"not a bentoml\.Service") as info:
+        import_service(f"{name}:not_a_service", tmp_path)
+    assert "int" in str(info.value)
+
+
+def test_missing_module_names_module_and_working_dir(tmp_path: Path, clean_imports: None) -> None:
+    name = f"missing_{uuid.uuid4().hex}"
+    with pytest.raises(InvalidArgument) as info:
+        import_service(f"{name}:svc", tmp_path)
+    message = str(info.value)
+    assert name in message
+    assert str(tmp_path.resolve()) in message
+    assert isinstance(info.value.__cause__, ModuleNotFoundError)
+
+
+def test_missing_submodule_of_a_package_is_reported_as_missing(
+    tmp_path: Path, clean_imports: None
+) -> None:
+    package = f"pkg_{uuid.uuid4().hex}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    with pytest.raises(InvalidArgument) as info:
+        import_service(f"{package}.nothing:svc", tmp_path)
+    assert f"{package}.nothing" in str(info.value)
+
+
+def test_missing_third_party_import_propagates(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
+    dependency = f"not_installed_{uuid.uuid4().hex}"
+    name = write_module(f"import {dependency}\n" + ONE_SERVICE)
+    with pytest.raises(ModuleNotFoundError) as info:
+        import_service(f"{name}:svc", tmp_path)
+    assert not isinstance(info.value, InvalidArgument)
+    assert info.value.name == dependency
+
+
+# BUG: loader.py `import_service` decides whether a ModuleNotFoundError is "the service module is
+# missing" with `module_name.startswith(exc.name)`, a plain string prefix test. A service module
+# whose name starts with the name of a missing dependency (e.g. `torch_service.py` doing
+# `import torch` without torch installed) gets that error masked as "cannot import module
+# 'torch_service'". It should only mask when exc.name == module_name or module_name starts with
+# exc.name + ".".
+def test_missing_dependency_named_like_a_prefix_of_the_module_propagates(
+    tmp_path: Path, clean_imports: None
+) -> None:
+    dependency = f"dep_{uuid.uuid4().hex}"
+    name = f"{dependency}_service"
+    (tmp_path / f"{name}.py").write_text(f"import {dependency}\n" + ONE_SERVICE)
+    with pytest.raises(ModuleNotFoundError) as info:
+        import_service(f"{name}:svc", tmp_path)
+    assert info.value.name == dependency
+
+
+def test_other_import_errors_propagate(write_module: Callable[..., str], tmp_path: Path) -> None:
+    name = write_module("raise RuntimeError('broken at import')\n")
+    with pytest.raises(RuntimeError, match="broken at import"):
+        import_service(name, tmp_path)
+
+
+def test_file_form_with_attribute(write_module: Callable[..., str], tmp_path: Path) -> None:
+    name = write_module(TWO_SERVICES)
+    assert import_service(f"{name}.py:first", tmp_path).name == "first"
+
+
+def test_file_form_without_attribute(write_module: Callable[..., str], tmp_path: Path) -> None:
+    name = write_module(ONE_SERVICE)
+    assert import_service(f"{name}.py", tmp_path).name == "one"
+
+
+def test_file_in_a_package_directory(tmp_path: Path, clean_imports: None) -> None:
+    package = f"pkg_{uuid.uuid4().hex}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / package / "service.py").write_text(ONE_SERVICE)
+    assert import_service(f"{package}/service.py:svc", tmp_path).name == "one"
+    assert import_service(f"{package}.service:svc", tmp_path).name == "one"
+
+
+@pytest.mark.parametrize("target", ["", ":svc", ".py", "/"])
+def test_empty_module_part_is_refused(target: str, tmp_path: Path, clean_imports: None) -> None:
+    with pytest.raises(InvalidArgument, match="MODULE:ATTRIBUTE"):
+        import_service(target, tmp_path)
