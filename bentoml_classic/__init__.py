@@ -1,0 +1,58 @@
+"""bentoml_classic: serve scikit-learn, PyTorch and any Python model with the classic BentoML API.
+
+    import bentoml_classic as bentoml
+    runner = bentoml.sklearn.get("iris_clf:latest").to_runner()
+    svc = bentoml.Service("iris_classifier", runners=[runner])
+
+Framework adapters, IO descriptors and the model store load on first use, so that importing the
+package stays cheap for API workers that never touch an ML framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import exceptions
+from .context import Context, Cookie
+from .runner import Runnable, Runner
+from .service import Service
+from .tag import Tag
+
+if TYPE_CHECKING:
+    from . import io, models
+    from .frameworks import picklable_model, sklearn
+
+__version__ = "0.1.0"
+
+_LAZY_MODULES = {
+    "io": "bentoml_classic.io",
+    "models": "bentoml_classic.models",
+    "sklearn": "bentoml_classic.frameworks.sklearn",
+    "picklable_model": "bentoml_classic.frameworks.picklable_model",
+    "pytorch": "bentoml_classic.frameworks.pytorch",
+}
+
+__all__ = [
+    "Context",
+    "Cookie",
+    "Runnable",
+    "Runner",
+    "Service",
+    "Tag",
+    "__version__",
+    "exceptions",
+    "io",
+    "models",
+    "picklable_model",
+    "sklearn",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_MODULES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'bentoml_classic' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    globals()[name] = module
+    return module

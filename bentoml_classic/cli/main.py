@@ -1,0 +1,35 @@
+"""Entry point: a click group with one module per command family."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..exceptions import BentoMLException
+from .models import models
+from .serve import serve
+
+
+class _Group(click.Group):
+    """Shows framework errors as one line (``Error: ...``), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BentoMLException as exc:
+            raise click.ClickException(exc.message) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bentoml_classic", prog_name="bentoml_classic")
+def cli() -> None:
+    """bentoml_classic: serve models with the classic BentoML programming model."""
+
+
+cli.add_command(serve)
+cli.add_command(models)
+
+
+def main() -> None:
+    sys.exit(cli.main(prog_name="bentoml", standalone_mode=True))

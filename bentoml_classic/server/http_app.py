@@ -1,0 +1,159 @@
+"""The ASGI application an API worker serves: one POST route per API, probes, /docs.json."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..context import Context, ResponseContext
+from ..exceptions import BentoMLException, InternalServerError, ServiceUnavailable
+from ..runner.runner import Runner
+from ..service import InferenceAPI, Service
+from .errors import (
+    error_response,
+    from_user_exception,
+    handle_http_exception,
+    handle_unexpected,
+)
+from .openapi import build_openapi
+from .request_id import RequestIdMiddleware
+
+#: how a worker brings up a runner before serving (in process, or a client to a runner process)
+RunnerStarter = Callable[[Runner], Awaitable[None] | None]
+
+
+async def _call(func: Callable[..., Any], *args: Any) -> Any:
+    result = func(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _init_runner_locally(runner: Runner) -> None:
+    runner.init_local(quiet=True)
+
+
+def _apply_response_context(response: Response, wanted: ResponseContext) -> None:
+    if wanted.status_code != 200:
+        response.status_code = wanted.status_code
+    for key, value in wanted.headers.items():
+        response.headers[key] = value
+    for cookie in wanted.cookies:
+        response.set_cookie(
+            cookie.key,
+            cookie.value,
+            max_age=cookie.max_age,
+            expires=cookie.expires,
+            path=cookie.path,
+            domain=cookie.domain,
+            secure=cookie.secure,
+            httponly=cookie.httponly,
+            samesite=cookie.samesite,
+        )
+
+
+def _api_endpoint(
+    api: InferenceAPI, state: dict[str, Any], development: bool
+) -> Callable[[Request], Awaitable[Response]]:
+    """Build the request handler for one API; everything decidable up front is decided here."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            value = await api.input.from_http_request(request)
+        except BentoMLException as exc:
+            return error_response(exc)
+        ctx = Context(request, state) if api.ctx_param else None
+        kwargs = {api.ctx_param: ctx} if api.ctx_param else {}
+        try:
+            if api.is_async:
+                result = await api.func(value, **kwargs)
+            else:
+                result = await run_in_threadpool(api.func, value, **kwargs)
+        except Exception as exc:
+            return error_response(from_user_exception(exc, api.name, development))
+        try:
+            response = await api.output.to_http_response(result)
+        except Exception as exc:
+            return error_response(
+                InternalServerError(
+                    f"API {api.name!r} returned {type(result).__name__}, which its output "
+                    f"descriptor {type(api.output).__name__} cannot render: {exc}",
+                    detail={"exception": type(exc).__name__},
+                )
+            )
+        if ctx is not None:
+            _apply_response_context(response, ctx.response)
+        return response
+
+    return endpoint
+
+
+def build_app(
+    svc: Service,
+    *,
+    development: bool = False,
+    start_runner: RunnerStarter = _init_runner_locally,
+) -> Starlette:
+    """Make the ASGI app of ``svc``; runners are started by ``start_runner`` in the lifespan."""
+    state: dict[str, Any] = {}
+    readiness = {"ready": False}
+    openapi_body = json.dumps(build_openapi(svc)).encode()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for runner in svc.runners:
+            await _call(start_runner, runner)
+        hook_ctx = Context(None, state)
+        for hook in svc.startup_hooks:
+            await _call(hook, hook_ctx)
+        readiness["ready"] = True
+        try:
+            yield
+        finally:
+            readiness["ready"] = False
+            for hook in svc.shutdown_hooks:
+                await _call(hook, hook_ctx)
+            for runner in svc.runners:
+                runner.destroy()
+
+    async def alive(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def ready(request: Request) -> Response:
+        if readiness["ready"]:
+            return PlainTextResponse("ok")
+        return error_response(
+            ServiceUnavailable("not ready: runners are still starting"), {"Retry-After": "1"}
+        )
+
+    async def docs_json(request: Request) -> Response:
+        return Response(openapi_body, media_type="application/json")
+
+    routes = [
+        Route("/healthz", alive, methods=["GET"]),
+        Route("/livez", alive, methods=["GET"]),
+        Route("/readyz", ready, methods=["GET"]),
+        Route("/docs.json", docs_json, methods=["GET"]),
+    ]
+    routes += [
+        Route(f"/{api.route}", _api_endpoint(api, state, development), methods=["POST"])
+        for api in svc.apis.values()
+    ]
+    app = Starlette(
+        debug=False,
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,108 @@
+"""The OpenAPI 3.1 document of a service: only what the server really accepts and returns."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import InvalidArgument
+from .errors import ERROR_SCHEMA
+
+if TYPE_CHECKING:
+    from ..service import InferenceAPI, Service
+
+ERROR_SCHEMA_NAME = "ErrorEnvelope"
+ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"}
+_ERROR_DESCRIPTIONS = {
+    400: "The body is malformed or fails validation; `detail` says where.",
+    404: "No such route.",
+    405: "Method not allowed.",
+    413: "The body is larger than the server accepts.",
+    415: "Unsupported Content-Type.",
+    500: "The API function raised; `detail.exception` names the exception type.",
+    503: "Not ready yet, or a runner is unavailable.",
+}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    description = _ERROR_DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
+    return {"description": description, "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def _api_operation(api: InferenceAPI) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {"description": "Success", **api.output.openapi_responses()}
+    }
+    for status in sorted({*api.input.input_error_statuses, 500}):
+        responses[str(status)] = _error_response(status)
+    operation: dict[str, Any] = {
+        "operationId": api.name,
+        "tags": ["Service APIs"],
+        "summary": f"POST /{api.route}",
+        "requestBody": api.input.openapi_request_body(),
+        "responses": responses,
+    }
+    if api.doc:
+        operation["description"] = api.doc
+    return operation
+
+
+def _probe(summary: str, statuses: tuple[int, ...] = (200,)) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status in statuses:
+        responses[str(status)] = (
+            {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+            if status == 200
+            else _error_response(status)
+        )
+    return {"get": {"tags": ["Infrastructure"], "summary": summary, "responses": responses}}
+
+
+def _merge_components(schemas: dict[str, Any], new: dict[str, Any], api_name: str) -> None:
+    """Add named schemas; two different schemas under one name would make the document lie."""
+    for name, schema in new.items():
+        if name in schemas and schemas[name] != schema:
+            raise InvalidArgument(
+                f"API {api_name!r}: two different schemas are both named {name!r} in the OpenAPI "
+                "document; rename one of the pydantic models"
+            )
+        schemas[name] = schema
+
+
+def build_openapi(svc: Service, version: str = "0.0.0") -> dict[str, Any]:
+    schemas: dict[str, Any] = {ERROR_SCHEMA_NAME: ERROR_SCHEMA}
+    paths: dict[str, Any] = {
+        "/healthz": _probe("Health: 200 while the process runs"),
+        "/livez": _probe("Liveness: 200 while the process runs"),
+        "/readyz": _probe("Readiness: 503 until every runner is ready", (200, 503)),
+        "/docs.json": {
+            "get": {
+                "tags": ["Infrastructure"],
+                "summary": "This OpenAPI document",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+    for api in svc.apis.values():
+        paths[f"/{api.route}"] = {"post": _api_operation(api)}
+        for descriptor in (api.input, api.output):
+            _merge_components(schemas, descriptor.openapi_components(), api.name)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": svc.name,
+            "version": version,
+            "description": f"Inference APIs of the {svc.name} service, served by bentoml_classic.",
+        },
+        "tags": [
+            {"name": "Service APIs", "description": "The service's inference APIs"},
+            {"name": "Infrastructure", "description": "Probes and documentation"},
+        ],
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

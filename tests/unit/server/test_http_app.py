@@ -1,0 +1,193 @@
+"""The API app over real HTTP: routing, the error envelope, request ids, probes, hooks, Context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+from openapi_spec_validator import validate
+
+import bentoml_classic as bentoml
+from bentoml_classic.exceptions import BadInput
+from bentoml_classic.io import JSON, NumpyNdarray, Text
+from bentoml_classic.server.http_app import build_app
+from tests.support import live_server
+
+
+class Doubler(bentoml.Runnable):
+    @bentoml.Runnable.method(batchable=True)
+    def double(self, x: np.ndarray) -> np.ndarray:
+        return x * 2
+
+
+def make_service() -> bentoml.Service:
+    runner = bentoml.Runner(Doubler, name="doubler")
+    svc = bentoml.Service("test_service", runners=[runner])
+
+    @svc.on_startup
+    def remember(ctx: bentoml.Context) -> None:
+        ctx.state["greeting"] = "hello"
+
+    @svc.api(input=NumpyNdarray(dtype="float64"), output=NumpyNdarray())
+    def double(x: np.ndarray) -> np.ndarray:
+        return runner.double.run(x)
+
+    @svc.api(input=NumpyNdarray(dtype="float64"), output=NumpyNdarray(), route="/v1/adouble")
+    async def adouble(x: np.ndarray) -> np.ndarray:
+        return await runner.double.async_run(x)
+
+    @svc.api(input=Text(), output=Text())
+    def greet(name: str, ctx: bentoml.Context) -> str:
+        ctx.response.status_code = 201
+        ctx.response.headers["x-greeted"] = name
+        ctx.response.set_cookie("seen", "yes")
+        agent = ctx.request.headers.get("user-agent", "")
+        return f"{ctx.state['greeting']} {name} ({agent.split('/')[0]})"
+
+    @svc.api(input=JSON(), output=JSON())
+    def boom(payload: object) -> object:
+        raise ZeroDivisionError("division by zero")
+
+    @svc.api(input=JSON(), output=JSON())
+    def reject(payload: object) -> object:
+        raise BadInput("refused on purpose", detail={"field": "x"})
+
+    @svc.api(input=JSON(), output=NumpyNdarray())
+    def unrenderable(payload: object) -> object:
+        return {"not": "an array"}
+
+    return svc
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with live_server(build_app(make_service())) as url:
+        yield url
+
+
+def test_sync_api_calls_runner(base_url: str) -> None:
+    response = httpx.post(f"{base_url}/double", json=[[1, 2], [3, 4]])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == [[2.0, 4.0], [6.0, 8.0]]
+
+
+def test_async_api_on_custom_route(base_url: str) -> None:
+    response = httpx.post(f"{base_url}/v1/adouble", json=[1.5])
+    assert response.status_code == 200
+    assert response.json() == [3.0]
+    assert httpx.post(f"{base_url}/adouble", json=[1.5]).status_code == 404
+
+
+def test_context_reads_request_and_shapes_response(base_url: str) -> None:
+    response = httpx.post(f"{base_url}/greet", content="ada", headers={"user-agent": "probe/1.0"})
+    assert response.status_code == 201
+    assert response.text == "hello ada (probe)"
+    assert response.headers["x-greeted"] == "ada"
+    assert response.cookies["seen"] == "yes"
+
+
+def test_user_exception_is_500_naming_type_without_traceback(base_url: str) -> None:
+    response = httpx.post(f"{base_url}/boom", json={})
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["type"] == "InternalServerError"
+    assert "ZeroDivisionError" in error["message"]
+    assert error["detail"] == {"exception": "ZeroDivisionError"}
+
+
+def test_bentoml_exception_from_user_code_keeps_its_status(base_url: str) -> None:
+    response = httpx.post(f"{base_url}/reject", json={})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {"type": "BadInput", "message": "refused on purpose", "detail": {"field": "x"}}
+    }
+
+
+def test_unrenderable_output_is_500_naming_descriptor(base_url: str) -> None:
+    response = httpx.post(f"{base_url}/unrenderable", json={})
+    assert response.status_code == 500
+    assert "NumpyNdarray" in response.json()["error"]["message"]
+
+
+def test_unknown_route_is_404_envelope(base_url: str) -> None:
+    response = httpx.post(f"{base_url}/nope", json=[1])
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "NotFound"
+    assert "/nope" in response.json()["error"]["message"]
+
+
+def test_get_on_api_is_405_envelope_with_allow(base_url: str) -> None:
+    response = httpx.get(f"{base_url}/double")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["type"] == "MethodNotAllowed"
+    assert response.json()["error"]["detail"] == {"allowed": ["POST"]}
+
+
+def test_bad_input_is_400_and_server_keeps_serving(base_url: str) -> None:
+    response = httpx.post(
+        f"{base_url}/double", content=b"[[1,2", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "BadInput"
+    assert httpx.post(f"{base_url}/double", json=[1]).json() == [2.0]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/double", [1]),
+        ("post", "/boom", {}),
+        ("get", "/nope", None),
+        ("get", "/livez", None),
+    ],
+)
+def test_every_response_has_a_request_id(
+    base_url: str, method: str, path: str, body: object
+) -> None:
+    response = httpx.request(method, f"{base_url}{path}", json=body)
+    assert len(response.headers["x-request-id"]) == 16
+
+
+def test_client_request_id_is_echoed_when_sane(base_url: str) -> None:
+    sane = httpx.get(f"{base_url}/livez", headers={"x-request-id": "trace-42"})
+    assert sane.headers["x-request-id"] == "trace-42"
+    insane = httpx.get(f"{base_url}/livez", headers={"x-request-id": "a b\tc"})
+    assert insane.headers["x-request-id"] != "a b\tc"
+
+
+def test_probes(base_url: str) -> None:
+    for probe in ("/healthz", "/livez", "/readyz"):
+        assert httpx.get(f"{base_url}{probe}").status_code == 200
+
+
+def test_docs_json_is_valid_openapi_listing_every_api(base_url: str) -> None:
+    document = httpx.get(f"{base_url}/docs.json").json()
+    validate(document)
+    assert set(document["paths"]) >= {"/double", "/v1/adouble", "/greet", "/boom", "/readyz"}
+    operation = document["paths"]["/double"]["post"]
+    assert operation["operationId"] == "double"
+    assert set(operation["responses"]) == {"200", "400", "415", "500"}
+
+
+def test_development_mode_adds_traceback() -> None:
+    with live_server(build_app(make_service(), development=True)) as url:
+        error = httpx.post(f"{url}/boom", json={}).json()["error"]
+    assert any("ZeroDivisionError" in line for line in error["detail"]["traceback"])
+
+
+def test_startup_failure_in_runner_stops_the_server_from_starting() -> None:
+    class Broken(bentoml.Runnable):
+        def __init__(self) -> None:
+            raise RuntimeError("model file missing")
+
+        @bentoml.Runnable.method
+        def predict(self, x: object) -> object:
+            return x
+
+    svc = bentoml.Service("broken", runners=[bentoml.Runner(Broken)])
+    with pytest.raises(RuntimeError), live_server(build_app(svc)):
+        pass
