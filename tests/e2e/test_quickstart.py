@@ -1,0 +1,73 @@
+"""The README's quickstart as a new user runs it: train, `bentoml serve service:svc`, curl."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import bentoml_command, serve_subprocess
+
+REPO = Path(__file__).resolve().parents[2]
+IRIS = REPO / "examples" / "iris"
+
+
+@pytest.fixture(scope="module")
+def iris_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("bentoml_home")
+    env = {"BENTOML_HOME": str(home)}
+    subprocess.run(
+        [sys.executable, "train.py"], cwd=IRIS, env={**os.environ, **env}, check=True, timeout=120
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def iris_url(iris_env: dict[str, str]) -> Iterator[str]:
+    with serve_subprocess(["service:svc"], cwd=IRIS, env=iris_env) as (url, _process):
+        yield url
+
+
+def test_curl_from_the_readme_returns_a_prediction(iris_url: str) -> None:
+    response = httpx.post(
+        f"{iris_url}/classify",
+        content="[[5.9,3,5.1,1.8]]",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.text == "[2]"
+
+
+def test_several_rows(iris_url: str) -> None:
+    response = httpx.post(f"{iris_url}/classify", json=[[5.1, 3.5, 1.4, 0.2], [5.9, 3, 5.1, 1.8]])
+    assert response.json() == [0, 2]
+
+
+def test_docs_json_describes_classify(iris_url: str) -> None:
+    document = httpx.get(f"{iris_url}/docs.json").json()
+    schema = document["paths"]["/classify"]["post"]["requestBody"]["content"]["application/json"]
+    assert schema["schema"]["items"]["maxItems"] == 4
+
+
+def test_models_cli_lists_the_trained_model(iris_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [*bentoml_command(), "models", "list"],
+        env={**os.environ, **iris_env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "iris_clf:" in result.stdout
+
+
+def test_python_dash_m_entry_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bentoml_classic", "serve", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert "MODULE:SVC" in result.stdout
