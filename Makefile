@@ -1,0 +1,29 @@
+# The two commands a fresh machine needs: `make serve` (iris example end to end) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test lint
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Train the iris classifier, save it to the model store, serve it on http://127.0.0.1:3000.
+serve: install
+	cd examples/iris && ../../$(BIN)/python train.py && exec ../../$(BIN)/bentoml serve service:svc --port 3000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# pytest exits 5 when it collects nothing: that is a broken suite here, so it fails loudly.
+test: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
+	exit $$status
