@@ -12,7 +12,9 @@
     ├── TooManyRequests (429)
     ├── InternalServerError (500)      user code raised; the original type is kept in `detail`
     ├── StateException (500)           something used before it was ready (an uninitialised runner)
-    └── ServiceUnavailable (503)       a runner is down or its queue is full
+    ├── RunnerError (500)              a runner method raised; keeps the remote type and message
+    ├── ServiceUnavailable (503)       a runner is down or its queue is full; clients may retry
+    └── GatewayTimeout (504)           a runner did not answer in time
 
 Clients see an instance as the JSON envelope of `to_payload()`:
 ``{"error": {"type": "BadInput", "message": "...", "detail": ...}}``.
@@ -27,11 +29,18 @@ class BentoMLException(Exception):
     """Base of every error the framework raises on purpose."""
 
     status_code: ClassVar[int] = 500
+    #: seconds a client should wait before retrying; sent as Retry-After when set
+    retry_after: ClassVar[int | None] = None
 
     def __init__(self, message: str, *, detail: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+    @property
+    def http_status(self) -> int:
+        """The status to answer with; an instance may refine its class's (see RunnerError)."""
+        return self.status_code
 
     @property
     def error_type(self) -> str:
@@ -88,5 +97,22 @@ class StateException(BentoMLException):
     status_code = 500
 
 
+class RunnerError(BentoMLException):
+    """A runner method raised. ``detail`` names the remote exception type, runner and method."""
+
+    def __init__(self, message: str, *, detail: Any = None, status: int = 500) -> None:
+        super().__init__(message, detail=detail)
+        self.status = status
+
+    @property
+    def http_status(self) -> int:
+        return self.status
+
+
 class ServiceUnavailable(BentoMLException):
     status_code = 503
+    retry_after = 1
+
+
+class GatewayTimeout(BentoMLException):
+    status_code = 504

@@ -1,13 +1,41 @@
-"""Run a service over HTTP. This module holds the single-process server used for development."""
+"""Run a service: the production topology under a Circus arbiter, or one process for development.
+
+Production: the arbiter (this process, in the foreground) binds the public TCP socket and one
+Unix socket per runner worker in a private temporary directory, then supervises
+
+- ``api_server.workers`` API workers (``server/api_worker.py``), sharing the public socket;
+- for each non-embedded runner, its worker processes (``server/runner_worker.py``), each on its
+  own Unix socket, so that an API worker can spread calls over all of them.
+
+The sockets stay bound in the arbiter while a worker restarts, so callers queue in the backlog
+instead of being refused.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
-from typing import Any
+import shutil
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from .service import Service
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+    from circus.sockets import CircusSocket
+    from circus.watcher import Watcher
+
+    from .config import BentoMLConfig
+    from .runner.runner import Runner
+
+logger = logging.getLogger("bentoml_classic.serve")
 
 #: environment through which the reloading server's child processes learn what to serve
 _TARGET_ENV = "BENTOML_SERVE_TARGET"
@@ -24,6 +52,9 @@ def run_deployment_hooks(svc: Service) -> None:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+# -- development: one process ----------------------------------------------------------------
 
 
 def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
@@ -79,3 +110,243 @@ def create_app_from_env() -> Any:
     svc = import_service(os.environ[_TARGET_ENV], os.environ[_WORKING_DIR_ENV])
     run_deployment_hooks(svc)
     return build_app(svc, development=bool(os.environ.get(_DEVELOPMENT_ENV)))
+
+
+# -- production: a Circus arbiter -------------------------------------------------------------
+
+
+@contextmanager
+def private_socket_dir() -> Iterator[str]:
+    """A 0700 directory for Unix sockets and Circus endpoints, removed on the way out."""
+    path = tempfile.mkdtemp(prefix="bentoml-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _python(module: str, *args: str) -> tuple[str, list[str]]:
+    return sys.executable, ["-m", module, *args]
+
+
+def _worker_env(spec_env: dict[str, str]) -> dict[str, str]:
+    from .server.worker_process import ARBITER_PID_ENV
+
+    return {**spec_env, ARBITER_PID_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+
+
+def runner_watcher(
+    target: str,
+    working_dir: str,
+    runner: Runner,
+    config: BentoMLConfig,
+    sockets: list[CircusSocket],
+    *,
+    grace_seconds: float,
+    numprocesses: int | None = None,
+) -> Watcher:
+    """Watcher for a runner's workers; worker ``wid`` serves on ``sockets[(wid - 1) % n]``.
+
+    ``numprocesses`` defaults to one worker per socket; workers may also share one (TCP).
+    """
+    from circus.watcher import Watcher
+
+    from .runner.resources import worker_envs
+    from .server.worker_spec import WorkerSpec
+
+    envs = worker_envs(runner.runnable_class, config.runner(runner.name))
+    spec = WorkerSpec(
+        target=target,
+        working_dir=working_dir,
+        runner=runner.name,
+        worker_envs=envs,
+        grace_seconds=grace_seconds,
+    )
+    fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
+    cmd, args = _python(
+        "bentoml_classic.server.runner_worker", "--fds", fds, "--wid", "$(circus.wid)"
+    )
+    return Watcher(
+        name=f"runner_{runner.name}",
+        cmd=cmd,
+        args=args,
+        numprocesses=numprocesses or len(sockets),
+        use_sockets=True,
+        copy_env=True,
+        env=_worker_env(spec.to_env()),
+        stop_signal=15,
+        # longer than the API workers' grace: they still call us while they drain
+        graceful_timeout=grace_seconds + 5,
+        max_retry=-1,
+        priority=10,
+    )
+
+
+def api_watcher(
+    target: str,
+    working_dir: str,
+    socket_name: str,
+    runner_map: dict[str, list[str]],
+    *,
+    workers: int,
+    development: bool,
+    grace_seconds: float,
+) -> Watcher:
+    from circus.watcher import Watcher
+
+    from .runner.resources import thread_env
+    from .server.worker_spec import WorkerSpec
+
+    spec = WorkerSpec(
+        target=target,
+        working_dir=working_dir,
+        development=development,
+        runner_map=runner_map,
+        grace_seconds=grace_seconds,
+    )
+    cmd, args = _python(
+        "bentoml_classic.server.api_worker", "--fd", f"$(circus.sockets.{socket_name})"
+    )
+    return Watcher(
+        name="api_server",
+        cmd=cmd,
+        args=args,
+        numprocesses=workers,
+        use_sockets=True,
+        copy_env=True,
+        env=_worker_env({**spec.to_env(), **thread_env(1)}),
+        stop_signal=15,
+        graceful_timeout=grace_seconds + 1,
+        max_retry=-1,
+        priority=1,
+    )
+
+
+def _bound(sock: CircusSocket) -> CircusSocket:
+    """Bind now, so that a taken port is a plain exception here and not a failure deep inside
+    the arbiter's event loop; circus's own later bind_and_listen() then does nothing."""
+    try:
+        sock.bind_and_listen()
+    except OSError as exc:
+        sock.close()
+        from .exceptions import BentoMLException
+
+        raise BentoMLException(f"cannot listen on {sock.location}: {exc.strerror or exc}") from exc
+    sock.bind_and_listen = lambda: None  # type: ignore[method-assign]
+    return sock
+
+
+def tcp_socket(name: str, host: str, port: int) -> CircusSocket:
+    from circus.sockets import CircusSocket
+
+    sock = CircusSocket(name=name, host=host, port=port, backlog=2048)
+    # Accepted connections inherit TCP_NODELAY on Linux: without it every small response waits
+    # for the client's delayed ACK (~40 ms).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return _bound(sock)
+
+
+def unix_socket(name: str, path: str) -> CircusSocket:
+    from circus.sockets import CircusSocket
+
+    return _bound(CircusSocket(name=name, path=path, backlog=2048))
+
+
+def make_arbiter(watchers: list[Watcher], sockets: list[CircusSocket], socket_dir: str) -> Arbiter:
+    """An arbiter whose control endpoints are Unix sockets in ``socket_dir``: nothing on the
+    network, no multicast discovery (circus's default would join a multicast group)."""
+    from circus.arbiter import Arbiter
+
+    return Arbiter(
+        watchers,
+        endpoint=f"ipc://{socket_dir}/circus-control.sock",
+        pubsub_endpoint=f"ipc://{socket_dir}/circus-events.sock",
+        multicast_endpoint=None,
+        check_delay=0.5,
+        sockets=sockets,
+        loglevel="WARNING",
+    )
+
+
+def runner_sockets(
+    svc: Service, config: BentoMLConfig, socket_dir: str
+) -> dict[str, list[CircusSocket]]:
+    """One Unix socket per worker of each runner that does not run embedded in API workers."""
+    from .runner.resources import worker_envs
+
+    plan: dict[str, list[CircusSocket]] = {}
+    for index, runner in enumerate(svc.runners):
+        if runner.embedded:
+            continue
+        count = len(worker_envs(runner.runnable_class, config.runner(runner.name)))
+        plan[runner.name] = [
+            unix_socket(f"runner{index}_{k}", os.path.join(socket_dir, f"r{index}-{k}.sock"))
+            for k in range(1, count + 1)
+        ]
+    return plan
+
+
+def serve_production(
+    target: str,
+    *,
+    working_dir: str = ".",
+    host: str | None = None,
+    port: int | None = None,
+    api_workers: int | None = None,
+    development: bool = False,
+) -> None:
+    """``bentoml serve``: run the arbiter in the foreground until SIGINT/SIGTERM."""
+    from .config import load_config
+    from .loader import import_service
+    from .runner.resources import available_cpus
+
+    working_dir = os.path.abspath(working_dir)
+    config = load_config()
+    host = host or config.api_server.http.host
+    port = config.api_server.http.port if port is None else port
+    workers = api_workers or config.api_server.workers or available_cpus()
+    grace = config.api_server.graceful_shutdown_timeout
+    svc = import_service(target, working_dir)
+    run_deployment_hooks(svc)
+    _quiet_circus()
+    with private_socket_dir() as socket_dir:
+        by_runner = runner_sockets(svc, config, socket_dir)
+        watchers = [
+            runner_watcher(
+                target, working_dir, runner, config, by_runner[runner.name], grace_seconds=grace
+            )
+            for runner in svc.runners
+            if runner.name in by_runner
+        ]
+        runner_map = {
+            name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
+        }
+        public = tcp_socket("api", host, port)
+        watchers.append(
+            api_watcher(
+                target,
+                working_dir,
+                "api",
+                runner_map,
+                workers=workers,
+                development=development,
+                grace_seconds=grace,
+            )
+        )
+        sockets = [public, *(sock for socks in by_runner.values() for sock in socks)]
+        arbiter = make_arbiter(watchers, sockets, socket_dir)
+        shown_host = f"[{host}]" if ":" in host else host
+        print(
+            f"Serving {svc.name} on http://{shown_host}:{port} with {workers} API worker(s) and "
+            f"{sum(len(s) for s in by_runner.values())} runner worker(s) (Press CTRL+C to quit)",
+            flush=True,
+        )
+        arbiter.start()
+
+
+def _quiet_circus() -> None:
+    import warnings
+
+    logging.getLogger("circus").setLevel(logging.WARNING)
+    # tornado 6.6 deprecates the call circus makes from its signal handler; harmless
+    warnings.filterwarnings("ignore", message="add_callback_from_signal is deprecated")

@@ -9,6 +9,7 @@ import click
 from ..exceptions import BentoMLException
 from .models import models
 from .serve import serve
+from .start import start_http_server_command, start_runner_server_command
 
 
 class _Group(click.Group):
@@ -29,6 +30,8 @@ def cli() -> None:
 
 cli.add_command(serve)
 cli.add_command(models)
+cli.add_command(start_runner_server_command)
+cli.add_command(start_http_server_command)
 
 
 def main() -> None:

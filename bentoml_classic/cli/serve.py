@@ -28,13 +28,24 @@ def _target_from_bentofile(working_dir: str) -> str:
 @click.argument("target", required=False)
 @click.option(
     "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Interface to bind; 0.0.0.0 exposes the service to other machines.",
+    default=None,
+    help="Interface to bind [default: 127.0.0.1]; 0.0.0.0 exposes the service to other machines.",
 )
-@click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--development", is_flag=True, help="One process: API and runners together.")
-@click.option("--reload", is_flag=True, help="Restart when code in the working directory changes.")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help="[default: 3000]")
+@click.option(
+    "--api-workers",
+    default=None,
+    type=click.IntRange(1, 1024),
+    help="API worker processes [default: the CPU count].",
+)
+@click.option(
+    "--development",
+    is_flag=True,
+    help="One process (API and runners together), tracebacks in error responses.",
+)
+@click.option(
+    "--reload", is_flag=True, help="Restart on code changes in the working directory (one process)."
+)
 @click.option(
     "--working-dir",
     default=".",
@@ -43,23 +54,36 @@ def _target_from_bentofile(working_dir: str) -> str:
     help="Where the service module lives.",
 )
 def serve(
-    target: str | None, host: str, port: int, development: bool, reload: bool, working_dir: str
+    target: str | None,
+    host: str | None,
+    port: int | None,
+    api_workers: int | None,
+    development: bool,
+    reload: bool,
+    working_dir: str,
 ) -> None:
-    """Serve TARGET (MODULE:SVC, e.g. service:svc) over HTTP on HOST:PORT.
+    """Serve TARGET (MODULE:SVC, e.g. service:svc) over HTTP.
 
-    Without TARGET, the `service:` entry of bentofile.yaml in the working directory is used.
+    By default this runs the production topology: a supervisor, API worker processes sharing the
+    port, and separate processes for the runners. Without TARGET, the `service:` entry of
+    bentofile.yaml in the working directory is used.
     """
-    from ..serving import serve_in_process
-
     working_dir = os.path.abspath(working_dir)
     target = target or _target_from_bentofile(working_dir)
     # Relative paths in service code (data files, configs) resolve as if started from there.
     os.chdir(working_dir)
-    serve_in_process(
-        target,
-        working_dir=working_dir,
-        host=host,
-        port=port,
-        development=development,
-        reload=reload,
-    )
+    if development or reload:
+        from ..serving import serve_in_process
+
+        serve_in_process(
+            target,
+            working_dir=working_dir,
+            host=host or "127.0.0.1",
+            port=3000 if port is None else port,
+            development=True,
+            reload=reload,
+        )
+        return
+    from ..serving import serve_production
+
+    serve_production(target, working_dir=working_dir, host=host, port=port, api_workers=api_workers)

@@ -42,7 +42,9 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 def error_response(exc: BentoMLException, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(exc.to_payload(), default=str, ensure_ascii=False)
-    return Response(body, exc.status_code, headers, media_type="application/json")
+    if exc.retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
+    return Response(body, exc.http_status, headers, media_type="application/json")
 
 
 def from_user_exception(exc: BaseException, api_name: str, development: bool) -> BentoMLException:

@@ -9,16 +9,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from ..context import Context, ResponseContext
 from ..exceptions import BentoMLException, InternalServerError, ServiceUnavailable
 from ..runner.runner import Runner
 from ..service import InferenceAPI, Service
+from .dispatch import ApiDispatcher
 from .errors import (
     error_response,
     from_user_exception,
@@ -27,6 +28,7 @@ from .errors import (
 )
 from .openapi import build_openapi
 from .request_id import RequestIdMiddleware
+from .threadpool import ThreadPool
 
 #: how a worker brings up a runner before serving (in process, or a client to a runner process)
 RunnerStarter = Callable[[Runner], Awaitable[None] | None]
@@ -63,7 +65,7 @@ def _apply_response_context(response: Response, wanted: ResponseContext) -> None
 
 
 def _api_endpoint(
-    api: InferenceAPI, state: dict[str, Any], development: bool
+    api: InferenceAPI, state: dict[str, Any], development: bool, pool: ThreadPool
 ) -> Callable[[Request], Awaitable[Response]]:
     """Build the request handler for one API; everything decidable up front is decided here."""
 
@@ -78,7 +80,7 @@ def _api_endpoint(
             if api.is_async:
                 result = await api.func(value, **kwargs)
             else:
-                result = await run_in_threadpool(api.func, value, **kwargs)
+                result = await pool.run(api.func, value, **kwargs)
         except Exception as exc:
             return error_response(from_user_exception(exc, api.name, development))
         try:
@@ -103,10 +105,11 @@ def build_app(
     *,
     development: bool = False,
     start_runner: RunnerStarter = _init_runner_locally,
-) -> Starlette:
+) -> ASGIApp:
     """Make the ASGI app of ``svc``; runners are started by ``start_runner`` in the lifespan."""
     state: dict[str, Any] = {}
     readiness = {"ready": False}
+    pool = ThreadPool()
     openapi_body = json.dumps(build_openapi(svc)).encode()
 
     @asynccontextmanager
@@ -125,16 +128,21 @@ def build_app(
                 await _call(hook, hook_ctx)
             for runner in svc.runners:
                 runner.destroy()
+            pool.shutdown()
 
     async def alive(request: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def ready(request: Request) -> Response:
-        if readiness["ready"]:
-            return PlainTextResponse("ok")
-        return error_response(
-            ServiceUnavailable("not ready: runners are still starting"), {"Retry-After": "1"}
-        )
+        if not readiness["ready"]:
+            return error_response(ServiceUnavailable("not ready: the server is still starting"))
+        for runner in svc.runners:
+            probe = getattr(runner._handle, "is_ready", None)
+            if probe is not None and not await probe():
+                return error_response(
+                    ServiceUnavailable(f"not ready: runner {runner.name!r} does not answer yet")
+                )
+        return PlainTextResponse("ok")
 
     async def docs_json(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
@@ -145,15 +153,15 @@ def build_app(
         Route("/readyz", ready, methods=["GET"]),
         Route("/docs.json", docs_json, methods=["GET"]),
     ]
-    routes += [
-        Route(f"/{api.route}", _api_endpoint(api, state, development), methods=["POST"])
-        for api in svc.apis.values()
-    ]
+    endpoints = {
+        f"/{api.route}": _api_endpoint(api, state, development, pool) for api in svc.apis.values()
+    }
+    # Also routed here, so that Starlette answers GET on an API with 405 rather than 404.
+    routes += [Route(path, endpoint, methods=["POST"]) for path, endpoint in endpoints.items()]
     app = Starlette(
         debug=False,
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
     )
-    app.add_middleware(RequestIdMiddleware)
-    return app
+    return RequestIdMiddleware(ApiDispatcher(endpoints, app))

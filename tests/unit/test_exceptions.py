@@ -11,12 +11,14 @@ from bentoml_classic.exceptions import (
     BadInput,
     BentoMLConfigException,
     BentoMLException,
+    GatewayTimeout,
     InternalServerError,
     InvalidArgument,
     MethodNotAllowed,
     ModelNotFound,
     NotFound,
     PayloadTooLarge,
+    RunnerError,
     ServiceUnavailable,
     StateException,
     TooManyRequests,
@@ -36,7 +38,9 @@ STATUS_CODES: dict[type[BentoMLException], int] = {
     TooManyRequests: 429,
     InternalServerError: 500,
     StateException: 500,
+    RunnerError: 500,
     ServiceUnavailable: 503,
+    GatewayTimeout: 504,
 }
 
 
@@ -116,3 +120,13 @@ def test_message_and_detail_attributes() -> None:
 def test_detail_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         BadInput("x", {"a": 1})  # type: ignore[misc]
+
+
+def test_runner_error_answers_with_the_remote_status() -> None:
+    assert RunnerError("remote BadInput", status=400).http_status == 400
+    assert RunnerError("remote ValueError").http_status == 500
+
+
+def test_only_service_unavailable_asks_clients_to_retry() -> None:
+    assert ServiceUnavailable.retry_after == 1
+    assert {cls for cls in STATUS_CODES if cls.retry_after is not None} == {ServiceUnavailable}

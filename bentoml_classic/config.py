@@ -1,0 +1,158 @@
+"""Configuration: defaults, then the YAML file named by BENTOML_CONFIG, then BENTOML_CONFIG_OPTIONS.
+
+Keys follow classic BentoML (``api_server.workers``, ``runners.batching.max_batch_size``, ...).
+``runners.<name>.*`` overrides the ``runners.*`` defaults for one runner. An unknown key is an
+error that names it: a typo must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .exceptions import BentoMLConfigException
+
+CONFIG_ENV = "BENTOML_CONFIG"
+OPTIONS_ENV = "BENTOML_CONFIG_OPTIONS"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=0, le=65535)
+
+
+class TrafficConfig(_Strict):
+    timeout: float = Field(60.0, gt=0)
+    max_concurrency: int | None = Field(None, gt=0)
+
+
+class ApiServerConfig(_Strict):
+    workers: int | None = Field(None, gt=0, description="default: the CPU count")
+    http: HttpConfig = HttpConfig()
+    traffic: TrafficConfig = TrafficConfig()
+    max_request_size: int = Field(20 * 1024 * 1024, gt=0)
+    graceful_shutdown_timeout: float = Field(20.0, ge=0)
+
+
+class BatchingConfig(_Strict):
+    enabled: bool = True
+    max_batch_size: int = Field(100, gt=0)
+    max_latency_ms: float = Field(10_000.0, gt=0)
+
+
+class RunnerConfig(_Strict):
+    batching: BatchingConfig = BatchingConfig()
+    workers_per_resource: float = Field(1.0, gt=0)
+    resources: dict[str, Any] | None = None
+    timeout: float = Field(300.0, gt=0)
+
+
+class BentoMLConfig(_Strict):
+    api_server: ApiServerConfig = ApiServerConfig()
+    runners: RunnerConfig = RunnerConfig()
+    #: per-runner overrides, already merged over ``runners``
+    runner_overrides: dict[str, RunnerConfig] = {}
+
+    def runner(self, name: str) -> RunnerConfig:
+        return self.runner_overrides.get(name, self.runners)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _parse_options(text: str) -> dict[str, Any]:
+    """``a.b=1 c.d=true`` -> nested dict; values are parsed as YAML scalars."""
+    import yaml
+
+    result: dict[str, Any] = {}
+    for item in text.split():
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise BentoMLConfigException(f"{OPTIONS_ENV}: expected KEY=VALUE, got {item!r}")
+        node = result
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(raw)
+    return result
+
+
+def _runner_fields() -> set[str]:
+    return set(RunnerConfig.model_fields)
+
+
+def build_config(raw: dict[str, Any]) -> BentoMLConfig:
+    """Validate a nested dict of settings; error messages name the offending key."""
+    if not isinstance(raw, dict):
+        raise BentoMLConfigException("configuration must be a mapping of sections")
+    runners_raw = dict(raw.get("runners") or {})
+    if not isinstance(runners_raw, dict):
+        raise BentoMLConfigException("'runners' must be a mapping")
+    defaults = {k: v for k, v in runners_raw.items() if k in _runner_fields()}
+    overrides_raw = {k: v for k, v in runners_raw.items() if k not in _runner_fields()}
+    try:
+        runners = RunnerConfig.model_validate(defaults)
+        overrides = {}
+        for name, section in overrides_raw.items():
+            if not isinstance(section, dict):
+                raise BentoMLConfigException(
+                    f"unknown configuration key 'runners.{name}' (a runner section must be a "
+                    f"mapping; known keys: {sorted(_runner_fields())})"
+                )
+            merged = _deep_merge(runners.model_dump(), section)
+            try:
+                overrides[name] = RunnerConfig.model_validate(merged)
+            except ValidationError as exc:
+                raise _explain(exc, f"runners.{name}") from None
+        rest = {k: v for k, v in raw.items() if k != "runners"}
+        return BentoMLConfig.model_validate(
+            {**rest, "runners": runners, "runner_overrides": overrides}
+        )
+    except ValidationError as exc:
+        raise _explain(exc, "") from None
+
+
+def _explain(exc: ValidationError, prefix: str) -> BentoMLConfigException:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        key = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown configuration key {key!r}")
+        else:
+            problems.append(f"{key}: {error['msg']}")
+    return BentoMLConfigException("invalid configuration: " + "; ".join(problems))
+
+
+@cache
+def load_config() -> BentoMLConfig:
+    """The configuration of this process (read once: workers inherit the same environment)."""
+    raw: dict[str, Any] = {}
+    path = os.environ.get(CONFIG_ENV)
+    if path:
+        import yaml
+
+        try:
+            with open(path) as file:
+                raw = yaml.safe_load(file) or {}
+        except OSError as exc:
+            raise BentoMLConfigException(f"cannot read {CONFIG_ENV}={path!r}: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise BentoMLConfigException(f"{path} is not valid YAML: {exc}") from exc
+    options = os.environ.get(OPTIONS_ENV)
+    if options:
+        raw = _deep_merge(raw, _parse_options(options))
+    return build_config(raw)

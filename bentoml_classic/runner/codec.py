@@ -1,0 +1,229 @@
+"""The runner wire format: one call or one result is one frame, arrays travel as raw buffers.
+
+Frame layout (all integers big-endian)::
+
+    u32 body_length | u32 call_id | u8 kind | u16 n_buffers | n_buffers x u64 length | buffers...
+
+The first buffer is a pickle (protocol 5) stream; the others are the out-of-band buffers that
+pickle handed to ``buffer_callback``: numpy arrays (and so pandas blocks) are written straight
+from their memory, never base64-encoded and never pickled twice. Torch CPU tensors are reduced to
+numpy arrays that share their memory, so they travel the same way.
+
+Errors are not pickled: a result of kind ERROR carries a small JSON object (type, message,
+status), so an API worker never has to import a runner's exception classes to report them.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import json
+import pickle
+import struct
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+HEADER = struct.Struct("!IIBH")
+BUFFER_LENGTH = struct.Struct("!Q")
+#: bytes of a frame before its body: body_length is not counted in itself
+PREFIX_SIZE = 4
+
+# frame kinds
+CALL = 1
+RESULT = 2
+ERROR = 3
+PING = 4
+PONG = 5
+HELLO = 6
+
+MAX_FRAME_SIZE = 2**32 - 1
+
+
+class FrameError(Exception):
+    """The peer sent bytes that are not a valid frame; the connection cannot be trusted."""
+
+
+def _rebuild_torch_tensor(array: Any) -> Any:
+    import torch
+
+    return torch.from_numpy(array)
+
+
+def _reduce_torch_tensor(tensor: Any) -> Any:
+    """A CPU tensor travels as the numpy array sharing its memory (out of band, no copy)."""
+    plain = tensor.detach()
+    if plain.device.type == "cpu" and str(plain.layout) == "torch.strided":
+        try:
+            return _rebuild_torch_tensor, (plain.numpy(),)
+        except (RuntimeError, TypeError):  # dtypes numpy lacks (bfloat16), conjugate views
+            pass
+    return tensor.__reduce_ex__(5)
+
+
+def _dispatch_table() -> dict[type, Any] | None:
+    """Reducers for torch tensors, once torch has been imported by someone else.
+
+    A dispatch table is looked up in C; a ``reducer_override`` method would be a Python call for
+    every object pickled, which costs more than the whole encode of a small request.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    return {**copyreg.dispatch_table, torch.Tensor: _reduce_torch_tensor}
+
+
+def _pickle(payload: Any, buffers: list[pickle.PickleBuffer]) -> bytes | memoryview:
+    table = _dispatch_table()
+    if table is None:
+        return pickle.dumps(payload, protocol=5, buffer_callback=buffers.append)
+    stream = io.BytesIO()
+    pickler = pickle.Pickler(stream, protocol=5, buffer_callback=buffers.append)
+    pickler.dispatch_table = table
+    pickler.dump(payload)
+    return stream.getbuffer()
+
+
+def encode(call_id: int, kind: int, payload: Any) -> list[bytes | memoryview]:
+    """Pickle ``payload`` into a frame: a list of chunks to hand to ``writelines`` as they are."""
+    buffers: list[pickle.PickleBuffer] = []
+    chunks: list[bytes | memoryview] = [_pickle(payload, buffers)]
+    chunks += [buffer.raw() for buffer in buffers]
+    return frame(call_id, kind, chunks)
+
+
+def encode_error(call_id: int, error_type: str, message: str, status: int) -> list[bytes]:
+    body = json.dumps({"type": error_type, "message": message, "status": status}).encode()
+    return frame(call_id, ERROR, [body])  # type: ignore[return-value]
+
+
+#: chunks smaller than this are copied into one contiguous piece: one write, one wakeup of the
+#: peer, instead of a syscall (and possibly a partial read) per chunk
+_COALESCE_BELOW = 64 * 1024
+
+
+def frame(call_id: int, kind: int, chunks: Sequence[bytes | memoryview]) -> list[Any]:
+    """The frame as a short list of chunks: small pieces joined, large buffers left in place."""
+    lengths = [memoryview(chunk).nbytes for chunk in chunks]
+    size = HEADER.size - PREFIX_SIZE + BUFFER_LENGTH.size * len(chunks) + sum(lengths)
+    if size > MAX_FRAME_SIZE:
+        raise ValueError(f"payload of {size} bytes is larger than a frame can carry (4 GiB)")
+    pieces: list[Any] = [
+        bytearray(HEADER.pack(size, call_id, kind, len(chunks))),
+    ]
+    for length in lengths:
+        pieces[0] += BUFFER_LENGTH.pack(length)
+    for chunk, length in zip(chunks, lengths, strict=True):
+        if length < _COALESCE_BELOW and isinstance(pieces[-1], bytearray):
+            pieces[-1] += chunk
+        elif length < _COALESCE_BELOW:
+            pieces.append(bytearray(chunk))
+        else:
+            pieces.append(chunk)
+    return pieces
+
+
+def decode(kind: int, buffers: list[memoryview]) -> Any:
+    """The payload of a CALL or RESULT frame, with numpy arrays built on the received memory."""
+    if not buffers:
+        raise FrameError(f"frame of kind {kind} has no body")
+    return pickle.loads(buffers[0], buffers=buffers[1:])
+
+
+def decode_error(buffers: list[memoryview]) -> dict[str, Any]:
+    try:
+        error = json.loads(bytes(buffers[0]))
+        return {
+            "type": str(error["type"]),
+            "message": str(error["message"]),
+            "status": int(error["status"]),
+        }
+    except (IndexError, ValueError, KeyError, TypeError) as exc:
+        raise FrameError(f"malformed error frame: {exc}") from exc
+
+
+class FrameReader:
+    """Incremental frame parser shaped for ``asyncio.BufferedProtocol`` (and blocking recv_into).
+
+    The transport receives into ``get_buffer()``; ``buffer_updated(n)`` returns the frames that
+    became complete. Small frames share one receive buffer (many per recv, one copy out each); a
+    frame larger than that buffer gets its own bytearray that the kernel writes into directly, so
+    big arrays are never copied on receipt. ``max_frame_size`` bounds what a peer can make us
+    allocate.
+    """
+
+    def __init__(self, max_frame_size: int = MAX_FRAME_SIZE, buffer_size: int = 256 * 1024) -> None:
+        self.max_frame_size = max_frame_size
+        self._small = bytearray(buffer_size)
+        self._start = 0
+        self._end = 0
+        self._large: bytearray | None = None
+        self._large_filled = 0
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        if self._large is not None:
+            return memoryview(self._large)[self._large_filled :]
+        if self._start and len(self._small) - self._end < HEADER.size + 4096:
+            pending = self._end - self._start
+            self._small[:pending] = self._small[self._start : self._end]
+            self._start, self._end = 0, pending
+        return memoryview(self._small)[self._end :]
+
+    def buffer_updated(self, nbytes: int) -> list[tuple[int, int, list[memoryview]]]:
+        if self._large is not None:
+            self._large_filled += nbytes
+            if self._large_filled < len(self._large):
+                return []
+            whole, self._large = self._large, None
+            return [_parse(memoryview(whole))]
+        self._end += nbytes
+        frames = []
+        while self._end - self._start >= HEADER.size:
+            size = HEADER.unpack_from(self._small, self._start)[0]
+            if size > self.max_frame_size:
+                raise FrameError(f"frame of {size} bytes exceeds the limit")
+            total = size + PREFIX_SIZE
+            available = self._end - self._start
+            if available >= total:
+                with memoryview(self._small) as view:
+                    body = bytearray(view[self._start : self._start + total])
+                frames.append(_parse(memoryview(body)))
+                self._start += total
+            elif total > len(self._small):
+                self._large = bytearray(total)
+                self._large[:available] = self._small[self._start : self._end]
+                self._large_filled = available
+                self._start = self._end = 0
+                break
+            else:
+                if total > len(self._small) - self._start:
+                    self._small[:available] = self._small[self._start : self._end]
+                    self._start, self._end = 0, available
+                break
+        if self._start == self._end:
+            self._start = self._end = 0
+        return frames
+
+
+def _parse(frame_bytes: memoryview) -> tuple[int, int, list[memoryview]]:
+    _size, call_id, kind, n_buffers = HEADER.unpack_from(frame_bytes)
+    return call_id, kind, _split(frame_bytes, n_buffers)
+
+
+def _split(frame_bytes: memoryview, n_buffers: int) -> list[memoryview]:
+    offset = HEADER.size
+    lengths_end = offset + BUFFER_LENGTH.size * n_buffers
+    if lengths_end > len(frame_bytes):
+        raise FrameError("frame too short for its buffer table")
+    lengths = [
+        BUFFER_LENGTH.unpack_from(frame_bytes, offset + BUFFER_LENGTH.size * i)[0]
+        for i in range(n_buffers)
+    ]
+    if lengths_end + sum(lengths) != len(frame_bytes):
+        raise FrameError("buffer lengths do not add up to the frame size")
+    buffers = []
+    position = lengths_end
+    for length in lengths:
+        buffers.append(frame_bytes[position : position + length])
+        position += length
+    return buffers

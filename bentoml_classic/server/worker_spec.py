@@ -1,0 +1,41 @@
+"""How the arbiter tells a worker process what to serve: one JSON document in the environment.
+
+The environment (not argv) keeps runner maps and per-worker settings out of `ps` listings and
+away from shell quoting, and Circus copies it to every process of a watcher unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SPEC_ENV = "BENTOML_WORKER_SPEC"
+TOKEN_ENV = "BENTOML_RUNNER_TOKEN"
+
+
+@dataclass
+class WorkerSpec:
+    target: str
+    working_dir: str
+    development: bool = False
+    #: API workers: runner name -> addresses of its workers (file:///x.sock or tcp://h:p)
+    runner_map: dict[str, list[str]] = field(default_factory=dict)
+    #: runner workers: which runner, and the environment of worker number i (1-based wid)
+    runner: str | None = None
+    worker_envs: list[dict[str, str]] = field(default_factory=list)
+    grace_seconds: float = 20.0
+
+    def to_env(self) -> dict[str, str]:
+        return {SPEC_ENV: json.dumps(asdict(self))}
+
+    @classmethod
+    def from_env(cls) -> WorkerSpec:
+        raw: dict[str, Any] = json.loads(os.environ[SPEC_ENV])
+        return cls(**raw)
+
+
+def runner_token() -> bytes | None:
+    token = os.environ.get(TOKEN_ENV)
+    return token.encode() if token else None
