@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+IRIS = REPO / "examples" / "iris"
+E2E_SERVICES = REPO / "tests" / "e2e" / "services"
 
 
 def free_port() -> int:
@@ -72,31 +77,49 @@ def bentoml_command() -> list[str]:
 
 @contextmanager
 def serve_subprocess(
-    args: list[str], *, cwd: str | Path, env: dict[str, str], ready_timeout: float = 60.0
+    args: list[str],
+    *,
+    cwd: str | Path,
+    env: dict[str, str],
+    ready_timeout: float = 60.0,
+    ready_path: str = "/readyz",
+    command: str = "serve",
+    port: int | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run ``bentoml serve ARGS --port <free>`` in its own session; stop it and its children."""
-    port = free_port()
+    """Run ``bentoml COMMAND ARGS --port <free>`` in its own session; stop it and its children.
+
+    Yields once ``ready_path`` answers 200 (pass ``ready_path=""`` to yield at once).
+    """
+    port = port or free_port()
+    # A file, not a pipe: nobody reads the server's output while it runs, and a full pipe would
+    # block its logging (and so the server).
+    output = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(
-        [*bentoml_command(), "serve", *args, "--port", str(port)],
+        [*bentoml_command(), command, *args, "--port", str(port)],
         cwd=cwd,
         env={**os.environ, **env},
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
         try:
-            wait_until_ready(
-                f"{base_url}/readyz", timeout=ready_timeout, is_alive=lambda: process.poll() is None
-            )
+            if ready_path:
+                wait_until_ready(
+                    f"{base_url}{ready_path}",
+                    timeout=ready_timeout,
+                    is_alive=lambda: process.poll() is None,
+                )
         except (RuntimeError, TimeoutError) as exc:
             stop_process_group(process)
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            raise RuntimeError(f"{exc}; server output:\n{output}") from exc
+            output.seek(0)
+            text = output.read().decode(errors="replace")
+            raise RuntimeError(f"{exc}; server output:\n{text}") from exc
         yield base_url, process
     finally:
         stop_process_group(process)
+        output.close()
 
 
 def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:

@@ -6,25 +6,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import bentoml_command, serve_subprocess
-
-REPO = Path(__file__).resolve().parents[2]
-IRIS = REPO / "examples" / "iris"
-
-
-@pytest.fixture(scope="module")
-def iris_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("bentoml_home")
-    env = {"BENTOML_HOME": str(home)}
-    subprocess.run(
-        [sys.executable, "train.py"], cwd=IRIS, env={**os.environ, **env}, check=True, timeout=120
-    )
-    return env
+from tests.support import IRIS, bentoml_command, serve_subprocess
 
 
 @pytest.fixture(scope="module")

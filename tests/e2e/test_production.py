@@ -1,0 +1,292 @@
+"""The production topology as real processes: arbiter, API workers, runner workers.
+
+Each test starts `bentoml serve` (or the two-tier commands) in its own process group, talks HTTP
+to it, kills or signals real processes and checks what is left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.support import E2E_SERVICES, IRIS, serve_subprocess
+
+RUNNER_SERVICE = ["runner_service:svc"]
+
+
+def children(process_pid: int) -> list[psutil.Process]:
+    return psutil.Process(process_pid).children(recursive=True)
+
+
+def by_role(process_pid: int) -> dict[str, list[psutil.Process]]:
+    roles: dict[str, list[psutil.Process]] = {"api": [], "runner": []}
+    for child in children(process_pid):
+        cmdline = " ".join(child.cmdline())
+        if "server.api_worker" in cmdline:
+            roles["api"].append(child)
+        elif "server.runner_worker" in cmdline:
+            roles["runner"].append(child)
+    return roles
+
+
+def wait_for(predicate: object, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(interval)
+    return False
+
+
+def mapped_files(process: psutil.Process) -> str:
+    return Path(f"/proc/{process.pid}/maps").read_text()
+
+
+@pytest.fixture
+def home_env(tmp_path: Path) -> dict[str, str]:
+    return {"BENTOML_HOME": str(tmp_path / "home")}
+
+
+def test_process_tree_and_model_only_in_runner(iris_env: dict[str, str]) -> None:
+    with serve_subprocess(["service:svc", "--api-workers", "2"], cwd=IRIS, env=iris_env) as (
+        url,
+        process,
+    ):
+        response = httpx.post(f"{url}/classify", json=[[5.9, 3, 5.1, 1.8]])
+        assert response.json() == [2]
+        roles = by_role(process.pid)
+        assert len(roles["api"]) == 2
+        assert len(roles["runner"]) == 1
+        # scikit-learn's compiled modules are mapped only where the model is loaded
+        assert "sklearn" in mapped_files(roles["runner"][0])
+        for api_worker in roles["api"]:
+            assert "sklearn" not in mapped_files(api_worker)
+
+
+def test_runner_exception_is_an_http_error_naming_it(home_env: dict[str, str]) -> None:
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (url, _):
+        response = httpx.post(f"{url}/fail", json={"message": "the model disliked it"})
+        assert response.status_code == 500
+        error = response.json()["error"]
+        assert error["type"] == "RunnerError"
+        assert error["detail"]["exception"] == "ValueError"
+        assert "the model disliked it" in error["message"]
+        assert httpx.post(f"{url}/sleep", json={"seconds": 0}).status_code == 200
+
+
+def test_per_worker_environment_and_concurrent_calls(home_env: dict[str, str]) -> None:
+    """A single-threaded runnable gets one worker per CPU, each with one thread; one API worker
+    calls both at once instead of one after the other."""
+    env = {**home_env, "BENTOML_CONFIG_OPTIONS": "runners.resources.cpu=2"}
+    args = [*RUNNER_SERVICE, "--api-workers", "1"]
+    with serve_subprocess(args, cwd=E2E_SERVICES, env=env) as (url, process):
+        assert len(by_role(process.pid)["runner"]) == 2
+        reported = httpx.post(f"{url}/environment", json={}).json()
+        assert reported["OMP_NUM_THREADS"] == "1"
+        assert reported["MKL_NUM_THREADS"] == "1"
+        assert reported["CUDA_VISIBLE_DEVICES"] == ""
+        for route in ("sleep", "async_sleep"):
+            results: list[httpx.Response] = []
+
+            def call(route: str = route, results: list[httpx.Response] = results) -> None:
+                results.append(httpx.post(f"{url}/{route}", json={"seconds": 1.0}, timeout=30))
+
+            threads = [threading.Thread(target=call) for _ in range(2)]
+            started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.monotonic() - started
+            assert [r.status_code for r in results] == [200, 200]
+            assert len({r.json()["pid"] for r in results}) == 2, route
+            assert elapsed < 1.9, f"{route}: two 1 s calls took {elapsed:.2f} s"
+
+
+def test_readyz_is_503_until_the_runner_has_loaded(home_env: dict[str, str]) -> None:
+    env = {**home_env, "SLOW_INIT_SECONDS": "4"}
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=env, ready_path="/livez") as (
+        url,
+        _,
+    ):
+        early = httpx.get(f"{url}/readyz", timeout=10)
+        assert early.status_code == 503
+        assert early.headers["retry-after"] == "1"
+        assert "sleeper" in early.json()["error"]["message"]
+        assert wait_for(lambda: httpx.get(f"{url}/readyz", timeout=10).status_code == 200, 30)
+
+
+class RequestStream:
+    """Requests sent back to back from a few threads; records every outcome."""
+
+    def __init__(self, url: str, threads: int = 4) -> None:
+        self.url = url
+        self.outcomes: list[tuple[float, int | str, str | None]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop) for _ in range(threads)]
+
+    def _loop(self) -> None:
+        with httpx.Client(timeout=15) as client:
+            while not self._stop.is_set():
+                try:
+                    response = client.post(self.url, json={"seconds": 0.05})
+                    outcome: int | str = response.status_code
+                    retry_after = response.headers.get("retry-after")
+                except httpx.HTTPError as exc:
+                    outcome, retry_after = type(exc).__name__, None
+                self.outcomes.append((time.monotonic(), outcome, retry_after))
+
+    def __enter__(self) -> RequestStream:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+def test_killed_runner_gives_clean_503s_and_service_resumes(home_env: dict[str, str]) -> None:
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (url, process):
+        before = by_role(process.pid)["runner"]
+        victim = before[0]
+        with RequestStream(f"{url}/sleep") as stream:
+            time.sleep(1.0)
+            killed_at = time.monotonic()
+            victim.kill()
+            assert wait_for(
+                lambda: any(t > killed_at + 0.2 and o == 200 for t, o, _ in stream.outcomes), 5
+            ), "no successful request within 5 s of the runner being killed"
+            time.sleep(0.5)
+        outcomes = [o for _, o, _ in stream.outcomes]
+        assert set(outcomes) <= {200, 503}, f"unexpected outcomes: {set(outcomes)}"
+        assert all(r == "1" for _, o, r in stream.outcomes if o == 503)
+        after = {p.pid for p in by_role(process.pid)["runner"]}
+        assert len(after) == len(before) and victim.pid not in after
+
+
+def test_sigterm_drains_in_flight_requests_then_everything_exits(
+    home_env: dict[str, str],
+) -> None:
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (url, process):
+        family = [psutil.Process(process.pid), *children(process.pid)]
+        results: list[int] = []
+
+        def slow_call() -> None:
+            results.append(httpx.post(f"{url}/sleep", json={"seconds": 2}, timeout=30).status_code)
+
+        callers = [threading.Thread(target=slow_call) for _ in range(3)]
+        for caller in callers:
+            caller.start()
+        time.sleep(0.5)  # the calls are in the runner now
+        socket_dirs = {
+            os.path.dirname(path)
+            for child in family[1:]
+            for path in _unix_socket_paths(child)
+            if "bentoml-" in path
+        }
+        process.send_signal(signal.SIGTERM)
+        for caller in callers:
+            caller.join(timeout=30)
+        assert results == [200, 200, 200]
+        assert wait_for(
+            lambda: not any(p.is_running() and p.status() != "zombie" for p in family), 10
+        )
+        assert socket_dirs and not any(os.path.exists(d) for d in socket_dirs)
+
+
+def _unix_socket_paths(process: psutil.Process) -> list[str]:
+    try:
+        return [c.laddr for c in process.net_connections(kind="unix") if c.laddr]
+    except psutil.Error:
+        return []
+
+
+def test_no_orphans_after_arbiter_is_killed(home_env: dict[str, str]) -> None:
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (_, process):
+        workers = children(process.pid)
+        assert len(workers) >= 2
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+        def all_gone() -> bool:
+            return not any(w.is_running() and w.status() != "zombie" for w in workers)
+
+        assert wait_for(all_gone, 10), [w.cmdline() for w in workers if w.is_running()]
+
+
+@pytest.fixture
+def runner_server(iris_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    env = {**iris_env, "BENTOML_RUNNER_TOKEN": "correct horse battery staple"}
+    args = ["service:svc", "--runner-name", "iris_clf"]
+    with serve_subprocess(
+        args, cwd=IRIS, env=env, command="start-runner-server", ready_path=""
+    ) as (url, process):
+        host_port = url.removeprefix("http://")
+        assert wait_for(lambda: _accepts(host_port) and len(children(process.pid)) == 1, 60)
+        yield f"tcp://{host_port}", env
+
+
+def _accepts(host_port: str) -> bool:
+    import socket
+
+    host, port = host_port.rsplit(":", 1)
+    with socket.socket() as sock:
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def test_two_tier_start_serves_through_a_tcp_runner(
+    runner_server: tuple[str, dict[str, str]],
+) -> None:
+    address, env = runner_server
+    args = ["service:svc", "--runner-map", f'{{"iris_clf": "{address}"}}']
+    with serve_subprocess(args, cwd=IRIS, env=env, command="start-http-server") as (url, _):
+        assert httpx.post(f"{url}/classify", json=[[5.9, 3, 5.1, 1.8]]).json() == [2]
+    # an HTTP client that finds the runner port is told it is not authorised
+    answer = httpx.get(address.replace("tcp://", "http://"))
+    assert answer.status_code == 401
+
+
+def test_runner_refuses_a_wrong_token(runner_server: tuple[str, dict[str, str]]) -> None:
+    address, env = runner_server
+    wrong = {**env, "BENTOML_RUNNER_TOKEN": "guess"}
+    args = ["service:svc", "--runner-map", f'{{"iris_clf": "{address}"}}']
+    with serve_subprocess(
+        args, cwd=IRIS, env=wrong, command="start-http-server", ready_path="/livez"
+    ) as (url, _):
+        response = httpx.post(f"{url}/classify", json=[[5.9, 3, 5.1, 1.8]])
+        assert response.status_code == 503
+        assert "BENTOML_RUNNER_TOKEN" in response.json()["error"]["message"]
+        assert httpx.get(f"{url}/readyz").status_code == 503
+
+
+def test_http_tier_refuses_to_start_without_every_runner(iris_env: dict[str, str]) -> None:
+    import subprocess
+
+    from tests.support import bentoml_command
+
+    result = subprocess.run(
+        [
+            *bentoml_command(),
+            "start-http-server",
+            "service:svc",
+            "--runner-map",
+            '{"other": "tcp://127.0.0.1:1"}',
+        ],
+        cwd=IRIS,
+        env={**os.environ, **iris_env, "BENTOML_RUNNER_TOKEN": "x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "iris_clf" in result.stderr
