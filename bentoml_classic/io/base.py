@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ..exceptions import BadInput, UnsupportedMediaType
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Part:
+    """One part of a multipart/form-data body, handed to the descriptor named for it."""
+
+    name: str
+    data: bytes
+    media_type: MediaType | None
+    filename: str | None = None
+
+
 class IODescriptor(ABC, Generic[T]):
     #: media type of the responses this descriptor renders (and the main one it reads)
     mime_type: ClassVar[str] = "application/octet-stream"
@@ -30,6 +41,15 @@ class IODescriptor(ABC, Generic[T]):
     @abstractmethod
     async def from_http_request(self, request: Request) -> T:
         """Read and validate the body; raise a 4xx BentoMLException on anything unusable."""
+
+    async def from_part(self, part: Part) -> T:
+        """Parse one multipart part (for ``Multipart``); same errors as from_http_request.
+
+        Descriptors override this; the message names the part so a client knows which one.
+        """
+        raise BadInput(
+            f"part {part.name!r}: {type(self).__name__} cannot be sent in a multipart body"
+        )
 
     @abstractmethod
     async def to_http_response(self, obj: T) -> Response:
