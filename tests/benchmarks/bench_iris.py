@@ -1,0 +1,307 @@
+"""Iris classify: bentoml_classic's production topology against a raw in-process Starlette app.
+
+    python tests/benchmarks/bench_iris.py [--duration 10] [--levels 1,8,32,64]
+
+Both servers run in this one invocation on this machine, so the ratios are meaningful even on a
+shared, noisy machine; absolute numbers are not. Drives each with wrk (installed from Debian's
+packages when missing), prints requests/s, p50, p99, errors and the ratio to the baseline, the
+total PSS of each server's processes and how long `bentoml serve` takes to become ready, and
+writes the table to docs/benchmarks.md. Binds 127.0.0.1 only; stops everything it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+IRIS = REPO / "examples" / "iris"
+BIN = Path(sys.executable).parent
+BODY = "[[5.9,3,5.1,1.8]]"
+LUA = (
+    f'wrk.method = "POST"\nwrk.body = "{BODY}"\nwrk.headers["Content-Type"] = "application/json"\n'
+)
+
+
+@dataclass
+class Result:
+    level: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk from Debian's packages ...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> float:
+    """Seconds until ``url`` answers 200: GET for a probe, else POST of the iris body."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url} was ready")
+        try:
+            if url.endswith("/readyz"):
+                response = httpx.get(url, timeout=2)
+            else:
+                response = httpx.post(url, content=BODY, timeout=2)
+            if response.status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.01)
+    raise TimeoutError(url)
+
+
+@contextmanager
+def server(command: list[str], cwd: Path, env: dict[str, str], ready: str) -> Iterator[float]:
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield wait_ready(ready, process)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _duration_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def drive(wrk: str, url: str, level: int, duration: int, script: Path) -> Result:
+    threads = min(level, 2)
+    output = subprocess.run(
+        [wrk, f"-t{threads}", f"-c{level}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    assert p50 and p99 and rps, output
+    return Result(
+        level, float(rps.group(1)), _duration_ms(p50.group(1)), _duration_ms(p99.group(1)), errors
+    )
+
+
+def pss_mib(root_pid: int) -> float:
+    """Proportional set size of a process and its descendants: shared pages counted once."""
+    import psutil
+
+    total = 0
+    root = psutil.Process(root_pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            text = Path(f"/proc/{proc.pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+        total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+def server_root(port: int) -> int:
+    import psutil
+
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
+            proc = psutil.Process(conn.pid)
+            while proc.parent() and str(port) not in " ".join(proc.cmdline()):
+                proc = proc.parent()
+            return proc.pid
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def measure(
+    name: str,
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    port: int,
+    wrk: str,
+    levels: list[int],
+    duration: int,
+    script: Path,
+) -> tuple[list[Result], float, float]:
+    url = f"http://127.0.0.1:{port}"
+    ready_url = f"{url}/readyz" if command[0].endswith("bentoml") else f"{url}/classify"
+    with server(command, cwd, env, ready_url) as ready_s:
+        subprocess.run(
+            [wrk, "-t1", "-c8", "-d2s", "-s", str(script), f"{url}/classify"],
+            capture_output=True,
+            check=True,
+        )  # warm up
+        results = [drive(wrk, f"{url}/classify", level, duration, script) for level in levels]
+        memory = pss_mib(server_root(port))
+    print(f"  {name}: ready in {ready_s:.2f}s, PSS {memory:.0f} MiB", flush=True)
+    return results, memory, ready_s
+
+
+def startup_seconds(env: dict[str, str], runs: int = 3) -> float:
+    """Median time from starting `bentoml serve` to /readyz answering 200."""
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        command = [str(BIN / "bentoml"), "serve", "service:svc", "--port", str(port)]
+        with server(command, IRIS, env, f"http://127.0.0.1:{port}/readyz") as ready_s:
+            times.append(ready_s)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per level")
+    parser.add_argument("--levels", default="1,8,32,64")
+    parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    wrk = ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        env = {"BENTOML_HOME": os.path.join(tmp, "home")}
+        subprocess.run(
+            [sys.executable, "train.py"],
+            cwd=IRIS,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        script = Path(tmp, "post.lua")
+        script.write_text(LUA)
+        base_port, ours_port = free_port(), free_port()
+        # The baseline as a careful user would run it: 2 workers (this machine's cores), uvloop
+        # and httptools, TCP_NODELAY (asyncio sets it on accepted TCP sockets).
+        baseline_cmd = [
+            str(BIN / "uvicorn"),
+            "raw_app:app",
+            "--workers",
+            "2",
+            "--port",
+            str(base_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        ours_cmd = [str(BIN / "bentoml"), "serve", "service:svc", "--port", str(ours_port)]
+        print("measuring the baseline (raw Starlette, model in process) ...", flush=True)
+        base, base_pss, _ = measure(
+            "baseline",
+            baseline_cmd,
+            Path(__file__).parent,
+            env,
+            base_port,
+            wrk,
+            levels,
+            args.duration,
+            script,
+        )
+        print("measuring bentoml_classic (production topology) ...", flush=True)
+        ours, ours_pss, _ = measure(
+            "bentoml_classic", ours_cmd, IRIS, env, ours_port, wrk, levels, args.duration, script
+        )
+        ready = startup_seconds(env)
+    report = render(levels, base, ours, base_pss, ours_pss, ready, args.duration)
+    print(report)
+    write_report(Path(args.output), report)
+
+
+def render(
+    levels: list[int],
+    base: list[Result],
+    ours: list[Result],
+    base_pss: float,
+    ours_pss: float,
+    ready: float,
+    duration: int,
+) -> str:
+    lines = [
+        "| concurrency | baseline req/s | ours req/s | ratio | baseline p50 | ours p50 | p50 ratio "
+        "| baseline p99 | ours p99 | p99 ratio | errors (ours) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for b, o in zip(base, ours, strict=True):
+        lines.append(
+            f"| {b.level} | {b.rps:.0f} | {o.rps:.0f} | {o.rps / b.rps:.2f}x | {b.p50_ms:.2f} ms "
+            f"| {o.p50_ms:.2f} ms | {o.p50_ms / b.p50_ms:.2f}x | {b.p99_ms:.2f} ms "
+            f"| {o.p99_ms:.2f} ms | {o.p99_ms / b.p99_ms:.2f}x | {o.errors} |"
+        )
+    lines += [
+        "",
+        f"- total PSS of the serving processes: baseline {base_pss:.0f} MiB, "
+        f"bentoml_classic {ours_pss:.0f} MiB",
+        f"- `bentoml serve` to ready (median of 3): {ready:.2f} s",
+        f"- {duration} s per level, wrk, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, measured "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}",
+    ]
+    return "\n".join(lines)
+
+
+MARK_BEGIN = "<!-- bench_iris: begin -->"
+MARK_END = "<!-- bench_iris: end -->"
+
+
+def write_report(path: Path, table: str) -> None:
+    """Replace the generated section of docs/benchmarks.md, keeping the prose around it."""
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK_BEGIN}\n{MARK_END}\n"
+    if MARK_BEGIN not in text:
+        text += f"\n{MARK_BEGIN}\n{MARK_END}\n"
+    head, rest = text.split(MARK_BEGIN, 1)
+    _, tail = rest.split(MARK_END, 1)
+    path.write_text(f"{head}{MARK_BEGIN}\n{table}\n{MARK_END}{tail}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
