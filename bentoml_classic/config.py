@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -47,10 +47,21 @@ class BatchingConfig(_Strict):
     max_latency_ms: float = Field(10_000.0, gt=0)
 
 
+class ResourcesConfig(_Strict):
+    """What a runner may use; unset means "what this machine has" (CPUs) or none (GPUs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    cpu: float | None = Field(None, gt=0)
+    nvidia_gpu: Annotated[int, Field(ge=0)] | list[int | str] | None = Field(
+        None, alias="nvidia.com/gpu"
+    )
+
+
 class RunnerConfig(_Strict):
     batching: BatchingConfig = BatchingConfig()
     workers_per_resource: float = Field(1.0, gt=0)
-    resources: dict[str, Any] | None = None
+    resources: ResourcesConfig | None = None
     timeout: float = Field(300.0, gt=0)
 
 
@@ -99,13 +110,18 @@ def build_config(raw: dict[str, Any]) -> BentoMLConfig:
     """Validate a nested dict of settings; error messages name the offending key."""
     if not isinstance(raw, dict):
         raise BentoMLConfigException("configuration must be a mapping of sections")
-    runners_raw = dict(raw.get("runners") or {})
+    runners_raw = raw.get("runners") or {}
     if not isinstance(runners_raw, dict):
-        raise BentoMLConfigException("'runners' must be a mapping")
+        raise BentoMLConfigException(
+            f"'runners' must be a mapping of settings, got {type(runners_raw).__name__}"
+        )
     defaults = {k: v for k, v in runners_raw.items() if k in _runner_fields()}
     overrides_raw = {k: v for k, v in runners_raw.items() if k not in _runner_fields()}
     try:
         runners = RunnerConfig.model_validate(defaults)
+    except ValidationError as exc:
+        raise _explain(exc, "runners") from None
+    try:
         overrides = {}
         for name, section in overrides_raw.items():
             if not isinstance(section, dict):
@@ -113,7 +129,7 @@ def build_config(raw: dict[str, Any]) -> BentoMLConfig:
                     f"unknown configuration key 'runners.{name}' (a runner section must be a "
                     f"mapping; known keys: {sorted(_runner_fields())})"
                 )
-            merged = _deep_merge(runners.model_dump(), section)
+            merged = _deep_merge(runners.model_dump(by_alias=True, exclude_none=True), section)
             try:
                 overrides[name] = RunnerConfig.model_validate(merged)
             except ValidationError as exc:

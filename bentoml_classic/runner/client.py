@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import select
 import socket
 import threading
 from collections.abc import Sequence
@@ -174,7 +175,12 @@ class AsyncRunnerClient:
             except OSError as exc:
                 raise _unavailable(self.runner, address, exc) from exc
             if self.token is not None:
-                await self._hello(connection)
+                try:
+                    await self._hello(connection)
+                except (_ConnectionLost, TimeoutError) as exc:
+                    if connection.transport is not None:
+                        connection.transport.close()
+                    raise _unavailable(self.runner, address, exc) from None
             self._connections[index] = connection
             return connection
 
@@ -260,15 +266,21 @@ class BlockingRunnerClient:
         index = next(self._round_robin) % len(self.addresses)
         address = self.addresses[index]
         if index in slots:
-            return (*slots[index], address)
+            if _peer_alive(slots[index][0]):
+                return (*slots[index], address)
+            self._drop(address)  # the runner restarted since this thread's last call
         try:
             if address.is_tcp:
                 sock = socket.create_connection((address.host, address.port), self.timeout)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             else:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(self.timeout)
-                sock.connect(address.path)
+                try:
+                    sock.settimeout(self.timeout)
+                    sock.connect(address.path)
+                except OSError:
+                    sock.close()
+                    raise
         except OSError as exc:
             raise _unavailable(self.runner, address, exc) from exc
         reader = codec.FrameReader()
@@ -277,9 +289,12 @@ class BlockingRunnerClient:
             self._all_sockets.add(sock)
         if self.token is not None:
             call_id = _next_call_id()
-            kind, buffers = self._exchange(
-                sock, reader, address, call_id, codec.frame(call_id, codec.HELLO, [self.token])
-            )
+            try:
+                kind, buffers = self._exchange(
+                    sock, reader, address, call_id, codec.frame(call_id, codec.HELLO, [self.token])
+                )
+            except TimeoutError as exc:
+                raise _unavailable(self.runner, address, exc) from None
             if kind != codec.HELLO:
                 self._drop(address)
                 _answer(kind, buffers, self.runner, "(handshake)")
@@ -334,6 +349,22 @@ class BlockingRunnerClient:
             sockets, self._all_sockets = self._all_sockets, set()
         for sock in sockets:
             sock.close()
+
+
+def _peer_alive(sock: socket.socket) -> bool:
+    """False when the peer has closed the connection (a pending EOF); usually one poll().
+
+    (A recv with MSG_DONTWAIT would not do: on a socket with a timeout, Python waits out the
+    timeout on EAGAIN.)
+    """
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    if not poller.poll(0):
+        return True  # nothing to read: open and idle, as expected between calls
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except OSError:
+        return False
 
 
 #: stay well below the kernel's IOV_MAX (1024 on Linux)

@@ -182,6 +182,8 @@ class FrameReader:
             size = HEADER.unpack_from(self._small, self._start)[0]
             if size > self.max_frame_size:
                 raise FrameError(f"frame of {size} bytes exceeds the limit")
+            if size < HEADER.size - PREFIX_SIZE:
+                raise FrameError(f"frame size {size} is smaller than a frame header")
             total = size + PREFIX_SIZE
             available = self._end - self._start
             if available >= total:

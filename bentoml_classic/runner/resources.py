@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ..config import RunnerConfig
+from ..config import ResourcesConfig, RunnerConfig
 from ..exceptions import BentoMLConfigException
 from .runnable import Runnable
 
@@ -52,9 +52,9 @@ def _gpu_ids(value: object) -> list[str]:
 
 def worker_envs(runnable: type[Runnable], config: RunnerConfig) -> list[dict[str, str]]:
     """One environment per worker process of this runner."""
-    resources = config.resources or {}
+    resources = config.resources or ResourcesConfig()
     per_resource = config.workers_per_resource
-    gpus = _gpu_ids(resources.get(GPU))
+    gpus = _gpu_ids(resources.nvidia_gpu)
     if gpus and GPU in runnable.SUPPORTED_RESOURCES:
         copies = max(1, round(per_resource))
         return [
@@ -65,7 +65,7 @@ def worker_envs(runnable: type[Runnable], config: RunnerConfig) -> list[dict[str
             f"{runnable.__name__} supports only {list(runnable.SUPPORTED_RESOURCES)}, and "
             f"none of those is configured (runners.resources)"
         )
-    cpus = float(resources.get("cpu") or available_cpus())
+    cpus = float(resources.cpu or available_cpus())
     # CPU workers never see a GPU, so a framework cannot grab one behind the scheduler's back.
     if runnable.SUPPORTS_CPU_MULTI_THREADING:
         workers = max(1, round(per_resource))

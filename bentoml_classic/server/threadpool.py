@@ -33,7 +33,8 @@ class ThreadPool:
         self._name = name
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = 0
+        self._idle = 0  # threads waiting for work
+        self._queued = 0  # work waiting for a thread
         self._lock = threading.Lock()
 
     def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
@@ -42,13 +43,14 @@ class ThreadPool:
         future = loop.create_future()
         context = contextvars.copy_context()
         with self._lock:
-            # ``_idle`` counts threads blocked waiting for work; none idle means start one.
-            if self._idle == 0 and len(self._threads) < self._max_threads:
+            # Start a thread unless an idle one is left over once the queued work is taken.
+            if self._idle <= self._queued and len(self._threads) < self._max_threads:
                 thread = threading.Thread(
                     target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
                 )
                 self._threads.append(thread)
                 thread.start()
+            self._queued += 1
         self._queue.put((loop, future, context, func, args, kwargs))
         return future
 
@@ -59,6 +61,8 @@ class ThreadPool:
             item = self._queue.get()
             with self._lock:
                 self._idle -= 1
+                if item is not _STOP:
+                    self._queued -= 1
             if item is _STOP:
                 return
             self._run(*item)

@@ -1,0 +1,341 @@
+"""Configuration: defaults, the BENTOML_CONFIG file, BENTOML_CONFIG_OPTIONS, runner overrides."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from bentoml_classic.config import BentoMLConfig, RunnerConfig, build_config, load_config
+from bentoml_classic.exceptions import BentoMLConfigException
+
+
+@pytest.fixture(autouse=True)
+def fresh_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("BENTOML_CONFIG", raising=False)
+    monkeypatch.delenv("BENTOML_CONFIG_OPTIONS", raising=False)
+    load_config.cache_clear()
+    yield
+    load_config.cache_clear()
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bentoml_configuration.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+# -- defaults --------------------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    config = build_config({})
+    assert isinstance(config, BentoMLConfig)
+    assert config.api_server.workers is None
+    assert config.api_server.http.host == "127.0.0.1"
+    assert config.api_server.http.port == 3000
+    assert config.api_server.traffic.timeout == 60.0
+    assert config.api_server.traffic.max_concurrency is None
+    assert config.api_server.max_request_size == 20 * 1024 * 1024
+    assert config.runners.batching.enabled is True
+    assert config.runners.batching.max_batch_size == 100
+    assert config.runners.batching.max_latency_ms == 10_000.0
+    assert config.runners.workers_per_resource == 1.0
+    assert config.runners.resources is None
+    assert config.runners.timeout == 300.0
+    assert config.runner("anything") == config.runners
+
+
+def test_load_config_without_environment_is_the_defaults() -> None:
+    assert load_config() == build_config({})
+
+
+def test_every_classic_key() -> None:
+    config = build_config(
+        {
+            "api_server": {
+                "workers": 3,
+                "http": {"host": "0.0.0.0", "port": 8080},
+                "traffic": {"timeout": 5, "max_concurrency": 7},
+                "max_request_size": 1024,
+            },
+            "runners": {
+                "batching": {"enabled": False, "max_batch_size": 8, "max_latency_ms": 25},
+                "workers_per_resource": 2,
+                "resources": {"cpu": 4, "nvidia.com/gpu": [0, 1]},
+                "timeout": 12,
+            },
+        }
+    )
+    assert config.api_server.workers == 3
+    assert (config.api_server.http.host, config.api_server.http.port) == ("0.0.0.0", 8080)
+    assert config.api_server.traffic.timeout == 5
+    assert config.api_server.traffic.max_concurrency == 7
+    assert config.api_server.max_request_size == 1024
+    runners = config.runners
+    assert runners.batching == runners.batching.model_copy(
+        update={"enabled": False, "max_batch_size": 8, "max_latency_ms": 25}
+    )
+    assert runners.batching.enabled is False
+    assert runners.batching.max_batch_size == 8
+    assert runners.batching.max_latency_ms == 25
+    assert runners.workers_per_resource == 2
+    assert runners.resources.model_dump(by_alias=True, exclude_none=True) == {
+        "cpu": 4,
+        "nvidia.com/gpu": [0, 1],
+    }
+    assert runners.timeout == 12
+
+
+def test_config_is_frozen() -> None:
+    config = build_config({})
+    with pytest.raises(ValidationError):
+        config.api_server.http.port = 1  # type: ignore[misc]
+
+
+# -- per-runner overrides --------------------------------------------------------------------
+
+
+def test_runner_overrides_merge_over_runner_defaults() -> None:
+    config = build_config(
+        {
+            "runners": {
+                "batching": {"max_batch_size": 50, "max_latency_ms": 100},
+                "timeout": 30,
+                "iris_clf": {"batching": {"max_batch_size": 5}, "resources": {"cpu": 2}},
+                "other": {"timeout": 99},
+            }
+        }
+    )
+    iris = config.runner("iris_clf")
+    assert isinstance(iris, RunnerConfig)
+    assert iris.batching.max_batch_size == 5
+    assert iris.batching.max_latency_ms == 100  # inherited from runners.batching
+    assert iris.timeout == 30
+    assert iris.resources.model_dump(by_alias=True, exclude_none=True) == {"cpu": 2}
+    other = config.runner("other")
+    assert other.timeout == 99
+    assert other.batching.max_batch_size == 50
+    # runners without a section get the defaults; the defaults are not changed by overrides
+    assert config.runner("unknown_runner") == config.runners
+    assert config.runners.batching.max_batch_size == 50
+    assert config.runners.timeout == 30
+
+
+def test_runner_override_of_resources_merges_keys() -> None:
+    config = build_config(
+        {"runners": {"resources": {"cpu": 4}, "gpu_runner": {"resources": {"nvidia.com/gpu": 1}}}}
+    )
+    assert config.runner("gpu_runner").resources.model_dump(by_alias=True, exclude_none=True) == {
+        "cpu": 4,
+        "nvidia.com/gpu": 1,
+    }
+    assert config.runners.resources.model_dump(by_alias=True, exclude_none=True) == {"cpu": 4}
+
+
+# -- unknown keys and bad values -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"api_servr": {}}, "api_servr"),
+        ({"api_server": {"worker": 2}}, "api_server.worker"),
+        ({"api_server": {"http": {"prot": 1}}}, "api_server.http.prot"),
+        ({"api_server": {"traffic": {"timeuot": 1}}}, "api_server.traffic.timeuot"),
+        ({"runners": {"my_runner": {"timout": 5}}}, "runners.my_runner.timout"),
+        (
+            {"runners": {"my_runner": {"batching": {"max_size": 5}}}},
+            "runners.my_runner.batching.max_size",
+        ),
+        ({"runners": {"timout": 5}}, "runners.timout"),
+    ],
+)
+def test_unknown_keys_are_named(raw: dict[str, Any], key: str) -> None:
+    with pytest.raises(BentoMLConfigException) as caught:
+        build_config(raw)
+    assert f"'{key}'" in str(caught.value)
+    assert "unknown" in str(caught.value)
+
+
+# Regression test (a bug, fixed since): an unknown key under the runner defaults
+# (runners.batching.*) is reported without its "runners." prefix: "unknown configuration key
+# 'batching.max_batch_sise'" (config.py, build_config: RunnerConfig.model_validate(defaults) fails
+# inside the outer try, which calls _explain(exc, "") instead of _explain(exc, "runners")).
+def test_unknown_key_under_runners_batching_is_named_in_full() -> None:
+    with pytest.raises(BentoMLConfigException) as caught:
+        build_config({"runners": {"batching": {"max_batch_sise": 5}}})
+    assert "'runners.batching.max_batch_sise'" in str(caught.value)
+
+
+# Regression test (a bug, fixed since): same as above for bad values: "timeout: Input should be
+# greater than 0" instead of naming runners.timeout (config.py, build_config, _explain(exc, "")).
+def test_bad_value_under_runners_is_named_in_full() -> None:
+    with pytest.raises(BentoMLConfigException) as caught:
+        build_config({"runners": {"timeout": -1}})
+    assert "runners.timeout" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"api_server": {"workers": 0}}, "api_server.workers"),
+        ({"api_server": {"http": {"port": 70000}}}, "api_server.http.port"),
+        ({"api_server": {"traffic": {"timeout": "soon"}}}, "api_server.traffic.timeout"),
+        ({"runners": {"r1": {"batching": {"max_batch_size": 0}}}}, "runners.r1.batching"),
+        ({"runners": {"r1": {"timeout": -1}}}, "runners.r1.timeout"),
+    ],
+)
+def test_bad_values_are_named(raw: dict[str, Any], key: str) -> None:
+    with pytest.raises(BentoMLConfigException) as caught:
+        build_config(raw)
+    assert key in str(caught.value)
+
+
+def test_configuration_must_be_a_mapping() -> None:
+    with pytest.raises(BentoMLConfigException):
+        build_config(["api_server"])  # type: ignore[arg-type]
+
+
+# Regression test (a bug, fixed since): a `runners` value that is not a mapping raises
+# TypeError/ValueError from dict() instead of BentoMLConfigException (config.py, build_config:
+# `dict(raw.get("runners") or {})` runs before the isinstance check, which can then never fail).
+@pytest.mark.parametrize("value", [5, "fast", [1, 2]])
+def test_runners_must_be_a_mapping(value: Any) -> None:
+    with pytest.raises(BentoMLConfigException, match="runners"):
+        build_config({"runners": value})
+
+
+def test_runner_section_must_be_a_mapping() -> None:
+    with pytest.raises(BentoMLConfigException, match=r"runners\.my_runner"):
+        build_config({"runners": {"my_runner": 3}})
+
+
+# -- BENTOML_CONFIG and BENTOML_CONFIG_OPTIONS -----------------------------------------------
+
+
+def test_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(
+        tmp_path,
+        """
+        api_server:
+          workers: 2
+          http:
+            port: 5000
+        runners:
+          batching:
+            max_batch_size: 16
+          iris_clf:
+            timeout: 7
+        """,
+    )
+    monkeypatch.setenv("BENTOML_CONFIG", str(path))
+    config = load_config()
+    assert config.api_server.workers == 2
+    assert config.api_server.http.port == 5000
+    assert config.runners.batching.max_batch_size == 16
+    assert config.runner("iris_clf").timeout == 7
+    assert config.runner("iris_clf").batching.max_batch_size == 16
+
+
+def test_load_config_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, "api_server:\n  workers: 2\n")
+    monkeypatch.setenv("BENTOML_CONFIG", str(path))
+    first = load_config()
+    path.write_text("api_server:\n  workers: 9\n")
+    assert load_config() is first
+    load_config.cache_clear()
+    assert load_config().api_server.workers == 9
+
+
+def test_empty_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENTOML_CONFIG", str(write_config(tmp_path, "# nothing\n")))
+    assert load_config() == build_config({})
+
+
+def test_unknown_key_in_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, "api_server:\n  http:\n    hots: 0.0.0.0\n")
+    monkeypatch.setenv("BENTOML_CONFIG", str(path))
+    with pytest.raises(BentoMLConfigException, match=r"api_server\.http\.hots"):
+        load_config()
+
+
+def test_missing_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENTOML_CONFIG", str(tmp_path / "absent.yaml"))
+    with pytest.raises(BentoMLConfigException, match=r"absent\.yaml"):
+        load_config()
+
+
+def test_invalid_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENTOML_CONFIG", str(write_config(tmp_path, "api_server: [1, 2\n")))
+    with pytest.raises(BentoMLConfigException, match="YAML"):
+        load_config()
+
+
+def test_config_file_that_is_not_a_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENTOML_CONFIG", str(write_config(tmp_path, "- a\n- b\n")))
+    with pytest.raises(BentoMLConfigException):
+        load_config()
+
+
+def test_config_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "BENTOML_CONFIG_OPTIONS",
+        "api_server.workers=4 api_server.http.host=0.0.0.0 runners.batching.enabled=false "
+        "runners.iris_clf.batching.max_latency_ms=12.5 runners.timeout=60",
+    )
+    config = load_config()
+    assert config.api_server.workers == 4
+    assert config.api_server.http.host == "0.0.0.0"
+    assert config.runners.batching.enabled is False
+    assert config.runners.timeout == 60
+    assert config.runner("iris_clf").batching.max_latency_ms == 12.5
+    assert config.runner("iris_clf").batching.enabled is False
+
+
+def test_config_options_override_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(
+        tmp_path,
+        """
+        api_server:
+          workers: 2
+          http:
+            port: 5000
+        runners:
+          resources:
+            cpu: 4
+        """,
+    )
+    monkeypatch.setenv("BENTOML_CONFIG", str(path))
+    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "api_server.http.port=6000")
+    config = load_config()
+    assert config.api_server.http.port == 6000
+    assert config.api_server.workers == 2  # the rest of the file stays
+    assert config.runners.resources.model_dump(by_alias=True, exclude_none=True) == {"cpu": 4}
+
+
+def test_config_options_values_are_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[1,2]`` arrives as a list (and is then refused: a CPU count is a number)."""
+    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "runners.resources.cpu=[1,2]")
+    with pytest.raises(BentoMLConfigException, match=r"runners\.resources\.cpu"):
+        load_config()
+    load_config.cache_clear()
+    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "runners.batching.enabled=false")
+    assert load_config().runners.batching.enabled is False
+
+
+@pytest.mark.parametrize("options", ["api_server.workers", "=3", "api_server.workers 4"])
+def test_malformed_config_options(monkeypatch: pytest.MonkeyPatch, options: str) -> None:
+    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", options)
+    with pytest.raises(BentoMLConfigException, match="BENTOML_CONFIG_OPTIONS"):
+        load_config()
+
+
+def test_unknown_key_in_config_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "api_server.http.portt=1")
+    with pytest.raises(BentoMLConfigException, match=r"api_server\.http\.portt"):
+        load_config()
