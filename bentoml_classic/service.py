@@ -37,6 +37,8 @@ class InferenceAPI:
     is_async: bool
     #: keyword under which the function wants the request Context, None if it takes none
     ctx_param: str | None
+    #: the input value is a dict passed as keyword arguments (Multipart: one per part)
+    input_as_kwargs: bool = False
 
 
 def _normalise_route(route: str, api_name: str) -> str:
@@ -59,13 +61,19 @@ def _normalise_route(route: str, api_name: str) -> str:
     return path
 
 
-def _find_context_param(func: Callable[..., Any]) -> tuple[str | None, list[inspect.Parameter]]:
-    """Split the function's parameters into the Context one (if any) and the others."""
+def _find_context_param(
+    func: Callable[..., Any], input_names: frozenset[str] = frozenset()
+) -> tuple[str | None, list[inspect.Parameter]]:
+    """Split the function's parameters into the Context one (if any) and the others.
+
+    ``input_names`` are parameters the input fills by name (Multipart parts): a part called
+    ``ctx`` is a part, not the Context, unless annotated as one.
+    """
     params = list(inspect.signature(func).parameters.values())
     ctx_param = None
     for param in params:
         annotation = param.annotation
-        named_like_context = param.name in _CONTEXT_PARAM_NAMES
+        named_like_context = param.name in _CONTEXT_PARAM_NAMES and param.name not in input_names
         annotated_as_context = annotation is Context or (
             isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "Context"
         )
@@ -75,16 +83,17 @@ def _find_context_param(func: Callable[..., Any]) -> tuple[str | None, list[insp
     return ctx_param, [p for p in params if p.name != ctx_param]
 
 
+def _check_context_kind(func: Callable[..., Any], api_name: str, ctx_param: str | None) -> None:
+    if ctx_param is None:
+        return
+    kind = inspect.signature(func).parameters[ctx_param].kind
+    if kind is inspect.Parameter.POSITIONAL_ONLY:
+        raise InvalidArgument(f"API {api_name!r}: the Context parameter cannot be positional-only")
+
+
 def _check_signature(func: Callable[..., Any], api_name: str) -> str | None:
     ctx_param, others = _find_context_param(func)
-    if ctx_param is not None:
-        kind = next(
-            p.kind for p in inspect.signature(func).parameters.values() if p.name == ctx_param
-        )
-        if kind is inspect.Parameter.POSITIONAL_ONLY:
-            raise InvalidArgument(
-                f"API {api_name!r}: the Context parameter cannot be positional-only"
-            )
+    _check_context_kind(func, api_name, ctx_param)
     positional = [
         p
         for p in others
@@ -98,6 +107,52 @@ def _check_signature(func: Callable[..., Any], api_name: str) -> str | None:
             f"{inspect.signature(func)}"
         )
     return ctx_param
+
+
+def _check_keyword_signature(
+    func: Callable[..., Any], api_name: str, part_names: Sequence[str]
+) -> str | None:
+    """A Multipart API gets one keyword argument per part: its parameters must be those names.
+
+    Checked here, at decoration time, so a typo in a part or parameter name fails when the service
+    is imported rather than as a 500 on the first request.
+    """
+    names = frozenset(part_names)
+    ctx_param, others = _find_context_param(func, names)
+    _check_context_kind(func, api_name, ctx_param)
+    if ctx_param is not None and ctx_param in names:
+        raise InvalidArgument(
+            f"API {api_name!r}: part {ctx_param!r} has the name of the Context parameter; "
+            "rename the part or the parameter"
+        )
+    kind = inspect.Parameter
+    positional_only = [p.name for p in others if p.kind is kind.POSITIONAL_ONLY]
+    takes_any = any(p.kind is kind.VAR_KEYWORD for p in others)
+    params = [p.name for p in others if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)]
+    missing = [] if takes_any else [n for n in part_names if n not in params]
+    extra = [n for n in params if n not in names]
+    if positional_only or missing or extra:
+        problems = []
+        if missing:
+            problems.append(f"no parameter for part(s) {missing}")
+        if extra:
+            problems.append(f"parameter(s) {extra} are not parts")
+        if positional_only:
+            problems.append(f"parameter(s) {positional_only} are positional-only")
+        raise InvalidArgument(
+            f"API function {api_name!r} takes each Multipart part as a keyword argument, so its "
+            f"parameters must be exactly the parts {list(part_names)} (plus an optional "
+            f"`ctx: bentoml.Context`): {'; '.join(problems)}; its signature is "
+            f"{inspect.signature(func)}"
+        )
+    return ctx_param
+
+
+def _keyword_inputs(descriptor: IODescriptor[Any]) -> list[str] | None:
+    """The part names of a Multipart input (passed as keywords), None for any other descriptor."""
+    from .io.multipart import Multipart
+
+    return list(descriptor.descriptors) if isinstance(descriptor, Multipart) else None
 
 
 class Service:
@@ -166,6 +221,11 @@ class Service:
                 raise InvalidArgument(
                     f"API {api_name!r}: route '/{api_route}' is already used by API {clash.name!r}"
                 )
+            part_names = _keyword_inputs(input)
+            if part_names is None:
+                ctx_param = _check_signature(func, api_name)
+            else:
+                ctx_param = _check_keyword_signature(func, api_name, part_names)
             self.apis[api_name] = InferenceAPI(
                 name=api_name,
                 func=func,
@@ -174,7 +234,8 @@ class Service:
                 route=api_route,
                 doc=doc if doc is not None else inspect.getdoc(func),
                 is_async=inspect.iscoroutinefunction(func),
-                ctx_param=_check_signature(func, api_name),
+                ctx_param=ctx_param,
+                input_as_kwargs=part_names is not None,
             )
             return func
 

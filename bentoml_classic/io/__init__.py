@@ -12,17 +12,36 @@ from typing import TYPE_CHECKING, Any
 from .base import IODescriptor
 
 if TYPE_CHECKING:
+    from .file import File
+    from .image import Image
     from .json import JSON
+    from .multipart import Multipart
     from .numpy import NumpyNdarray
+    from .pandas import PandasDataFrame, PandasSeries
     from .text import Text
 
-__all__ = ["JSON", "IODescriptor", "NumpyNdarray", "Text"]
+__all__ = [
+    "JSON",
+    "File",
+    "IODescriptor",
+    "Image",
+    "Multipart",
+    "NumpyNdarray",
+    "PandasDataFrame",
+    "PandasSeries",
+    "Text",
+]
 
 # public name -> submodule that defines it
 _LAZY = {
     "NumpyNdarray": "numpy",
     "JSON": "json",
     "Text": "text",
+    "PandasDataFrame": "pandas",
+    "PandasSeries": "pandas",
+    "Image": "image",
+    "File": "file",
+    "Multipart": "multipart",
 }
 
 

@@ -8,13 +8,16 @@ function's return value into an HTTP response. Anything wrong with a request is 
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from ..exceptions import BadInput, UnsupportedMediaType
+from ..exceptions import BadInput, BentoMLException, UnsupportedMediaType
 from .mediatype import MediaType, parse_media_type
 
 if TYPE_CHECKING:
@@ -85,45 +88,60 @@ class IODescriptor(ABC, Generic[T]):
         raise NotImplementedError(f"{cls.__name__} does not support from_sample")
 
 
+#: how error messages name what was read: the whole request body, or one multipart part
+REQUEST_BODY = "request body"
+PART_BODY = "part body"
+
+
 async def read_nonempty_body(request: Request) -> bytes:
-    body = await request.body()
+    return require_nonempty(await request.body(), REQUEST_BODY)
+
+
+def require_nonempty(body: bytes, where: str = REQUEST_BODY) -> bytes:
     if not body:
-        raise BadInput("request body is empty")
+        raise BadInput(f"{where} is empty")
     return body
 
 
-def load_json_body(body: bytes) -> Any:
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def load_json_body(body: bytes, where: str = REQUEST_BODY, *, allow_nan: bool = True) -> Any:
     """``json.loads`` that turns every way a client can break it into a 400 naming the place.
 
     Besides malformed JSON, json.loads raises UnicodeDecodeError on bytes that are not UTF-8,
     RecursionError on deep nesting (100000 ``[``), and ValueError on integers longer than
     Python's digit limit: all of these are the client's fault, none may become a 500.
+
+    ``allow_nan=False`` refuses Python's ``NaN`` / ``Infinity`` extension: a descriptor that
+    cannot send them back (JSON renders with ``allow_nan=False``) must not take them in either.
     """
     try:
-        return json.loads(body)
+        if allow_nan:
+            return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise BadInput(
-            f"invalid JSON in request body: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            f"invalid JSON in {where}: {exc.msg} at line {exc.lineno} column {exc.colno}"
             f" (char {exc.pos})",
             detail={"reason": exc.msg, "line": exc.lineno, "column": exc.colno, "pos": exc.pos},
         ) from None
     except UnicodeDecodeError as exc:
         raise BadInput(
-            f"request body is not valid {exc.encoding}: {exc.reason} at byte {exc.start}",
+            f"{where} is not valid {exc.encoding}: {exc.reason} at byte {exc.start}",
             detail={"encoding": exc.encoding, "reason": exc.reason, "byte_offset": exc.start},
         ) from None
     except RecursionError:
         raise BadInput(
-            "invalid JSON in request body: nested too deeply",
+            f"invalid JSON in {where}: nested too deeply",
             detail={"reason": "nesting too deep"},
         ) from None
     except ValueError as exc:
         reason = str(exc)
         if "integer string conversion" in reason:  # over sys.get_int_max_str_digits()
             reason = f"an integer has more than {sys.get_int_max_str_digits()} digits"
-        raise BadInput(
-            f"invalid JSON in request body: {reason}", detail={"reason": reason}
-        ) from None
+        raise BadInput(f"invalid JSON in {where}: {reason}", detail={"reason": reason}) from None
 
 
 def request_media_type(request: Request) -> MediaType | None:
@@ -136,10 +154,37 @@ _LENIENT_JSON_TYPES = ("application/x-www-form-urlencoded", "text/plain")
 
 def require_json_media_type(request: Request) -> None:
     """Accept JSON and the types careless clients send JSON under; refuse the rest with 415."""
-    media_type = request_media_type(request)
+    check_json_media_type(request_media_type(request))
+
+
+def check_json_media_type(media_type: MediaType | None, where: str = REQUEST_BODY) -> None:
+    """``require_json_media_type`` for a media type already parsed (a request's or a part's)."""
     if media_type is None or media_type.is_json or media_type.essence in _LENIENT_JSON_TYPES:
         return
     raise UnsupportedMediaType(
-        f"unsupported Content-Type {media_type.essence!r}: this API reads application/json",
+        f"unsupported Content-Type {media_type.essence!r} for the {where}: "
+        "expected application/json",
         detail={"content_type": media_type.essence, "expected": "application/json"},
     )
+
+
+@contextmanager
+def naming_part(name: str) -> Iterator[None]:
+    """Name the part in any 4xx raised inside: ``part '<name>': `` before the message, and
+    ``"part": name`` in a dict ``detail`` (a dict is added when there was none).
+
+    A descriptor's ``from_part`` runs the same parsing code as ``from_http_request`` inside this,
+    so a client of a multipart API learns which part was wrong without a second copy of the
+    validation. Class and status are kept.
+    """
+    try:
+        yield
+    except BentoMLException as exc:
+        renamed = copy.copy(exc)
+        renamed.message = f"part {name!r}: {exc.message}"
+        renamed.args = (renamed.message,)
+        if isinstance(exc.detail, dict):
+            renamed.detail = {"part": name, **exc.detail}
+        elif exc.detail is None:
+            renamed.detail = {"part": name}
+        raise renamed from None

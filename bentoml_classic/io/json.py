@@ -14,7 +14,17 @@ import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import BadInput, InvalidArgument
-from .base import IODescriptor, load_json_body, read_nonempty_body, require_json_media_type
+from .base import (
+    PART_BODY,
+    REQUEST_BODY,
+    IODescriptor,
+    Part,
+    check_json_media_type,
+    load_json_body,
+    naming_part,
+    request_media_type,
+    require_nonempty,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -61,17 +71,27 @@ class JSON(IODescriptor[Any]):
     # -- input ---------------------------------------------------------------------------------
 
     async def from_http_request(self, request: Request) -> Any:
-        require_json_media_type(request)
-        body = await read_nonempty_body(request)
+        check_json_media_type(request_media_type(request))  # before reading a body we refuse
+        return self.parse_bytes(await request.body())
+
+    async def from_part(self, part: Part) -> Any:
+        with naming_part(part.name):
+            check_json_media_type(part.media_type, PART_BODY)
+            return self.parse_bytes(part.data, PART_BODY)
+
+    def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> Any:
+        """JSON bytes -> value (model instance if declared): one path for bodies and parts."""
+        require_nonempty(body, where)
         if self.pydantic_model is None:
-            return load_json_body(body)
+            # NaN / Infinity would come back as a 500: render() cannot send them.
+            return load_json_body(body, where, allow_nan=False)
         from pydantic import ValidationError
 
         try:
             # pydantic parses the raw bytes itself (and caps nesting depth: deep input is a 400).
             return self.pydantic_model.model_validate_json(body)
         except ValidationError as exc:
-            raise _validation_error(exc, self.pydantic_model.__name__) from None
+            raise _validation_error(exc, self.pydantic_model.__name__, where) from None
 
     # -- output --------------------------------------------------------------------------------
 
@@ -172,19 +192,19 @@ def _with_fallback(encoder: type[json.JSONEncoder]) -> type[json.JSONEncoder]:
     return Encoder
 
 
-def _validation_error(exc: ValidationError, model_name: str) -> BadInput:
+def _validation_error(exc: ValidationError, model_name: str, where: str) -> BadInput:
     # No input values (they may be large or sensitive) and no ctx (it can hold exceptions).
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
     if errors and errors[0]["type"] == "json_invalid":
         reason = errors[0]["msg"].removeprefix("Invalid JSON: ")
-        return BadInput(f"invalid JSON in request body: {reason}", detail=detail)
+        return BadInput(f"invalid JSON in {where}: {reason}", detail=detail)
     parts = [f"{_loc_text(e['loc'])}: {e['msg']}" for e in detail[:_MAX_ERRORS_IN_MESSAGE]]
     if len(detail) > _MAX_ERRORS_IN_MESSAGE:
         parts.append(f"and {len(detail) - _MAX_ERRORS_IN_MESSAGE} more")
     plural = "s" if len(detail) != 1 else ""
     return BadInput(
-        f"request body failed validation against {model_name} "
+        f"{where} failed validation against {model_name} "
         f"({len(detail)} error{plural}): " + "; ".join(parts),
         detail=detail,
     )

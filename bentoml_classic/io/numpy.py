@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ..exceptions import BadInput, InvalidArgument
-from .base import IODescriptor, load_json_body, read_nonempty_body, require_json_media_type
+from .base import (
+    PART_BODY,
+    REQUEST_BODY,
+    IODescriptor,
+    Part,
+    check_json_media_type,
+    load_json_body,
+    naming_part,
+    request_media_type,
+    require_nonempty,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -61,9 +71,17 @@ class NumpyNdarray(IODescriptor[np.ndarray]):
     # -- input ---------------------------------------------------------------------------------
 
     async def from_http_request(self, request: Request) -> np.ndarray:
-        require_json_media_type(request)
-        obj = load_json_body(await read_nonempty_body(request))
-        return self.validate(obj)
+        check_json_media_type(request_media_type(request))  # before reading a body we refuse
+        return self.parse_bytes(await request.body())
+
+    async def from_part(self, part: Part) -> np.ndarray:
+        with naming_part(part.name):
+            check_json_media_type(part.media_type, PART_BODY)
+            return self.parse_bytes(part.data, PART_BODY)
+
+    def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> np.ndarray:
+        """JSON bytes -> validated array: the one path for request bodies and multipart parts."""
+        return self.validate(load_json_body(require_nonempty(body, where), where))
 
     def validate(self, obj: Any) -> np.ndarray:
         """Turn a parsed JSON value into the array the API function receives, or raise BadInput."""
@@ -137,7 +155,7 @@ class NumpyNdarray(IODescriptor[np.ndarray]):
             return {"type": "array", "items": {}}
         schema: dict[str, Any] = {}
         if self.dtype is not None and self.dtype.kind in _JSON_TYPE_BY_KIND:
-            schema = {"type": _JSON_TYPE_BY_KIND[self.dtype.kind]}
+            schema = {"type": _JSON_TYPE_BY_KIND[self.dtype.kind], **_value_range(self.dtype)}
         for dim in reversed(self.shape):
             schema = {"type": "array", "items": schema}
             if self.enforce_shape and dim != -1:
@@ -181,6 +199,18 @@ def _to_shape(shape: Sequence[int]) -> tuple[int, ...]:
             f"NumpyNdarray: shape must be a non-empty sequence of ints >= -1, got {shape!r}"
         )
     return dims
+
+
+def _value_range(dtype: np.dtype[Any]) -> dict[str, Any]:
+    """Bounds a declared dtype puts on values: the server refuses what the dtype cannot hold
+    (integers out of range, floats that overflow float32/16), so the schema says so too."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return {"minimum": int(info.min), "maximum": int(info.max)}
+    if dtype.kind == "f" and dtype.itemsize < 8:
+        limit = float(np.finfo(dtype).max)
+        return {"minimum": -limit, "maximum": limit}
+    return {}
 
 
 def _same_dtype(have: np.dtype[Any], want: np.dtype[Any]) -> bool:
@@ -232,7 +262,7 @@ def _as_array(obj: list[Any], *, allow_object: bool) -> np.ndarray:
             ) from None
         raise _ragged_error(obj) from None
     except (TypeError, OverflowError, RecursionError) as exc:
-        raise BadInput(f"request body is not a usable array: {exc}") from None
+        raise BadInput(f"JSON value is not a usable array: {exc}") from None
     if arr.dtype.kind == "O" and not allow_object:
         raise _object_error(obj)
     return arr

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import BadInput, InvalidArgument, UnsupportedMediaType
-from .base import IODescriptor, request_media_type
+from .base import PART_BODY, REQUEST_BODY, IODescriptor, Part, naming_part, request_media_type
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -35,28 +35,40 @@ class Text(IODescriptor[str]):
 
     async def from_http_request(self, request: Request) -> str:
         media_type = request_media_type(request)
-        _require_textual(media_type)
+        _require_textual(media_type, REQUEST_BODY)  # before reading a body we refuse
+        return self.parse_bytes(await request.body(), media_type)
+
+    async def from_part(self, part: Part) -> str:
+        with naming_part(part.name):
+            _require_textual(part.media_type, PART_BODY)
+            return self.parse_bytes(part.data, part.media_type, PART_BODY)
+
+    def parse_bytes(
+        self, body: bytes, media_type: MediaType | None, where: str = REQUEST_BODY
+    ) -> str:
+        """Decode with the declared charset: the one path for request bodies and parts.
+
+        An empty body is the empty string: text APIs may legitimately take "".
+        """
         charset = (media_type.params.get("charset") if media_type else None) or "utf-8"
-        # An empty body is the empty string: text APIs may legitimately take "".
-        body = await request.body()
         try:
             return body.decode(charset)
         except LookupError:  # unknown codec, or a bytes-to-bytes one such as base64
             raise UnsupportedMediaType(
-                f"unsupported charset {charset!r} in Content-Type",
+                f"unsupported charset {charset!r} in the Content-Type of the {where}",
                 detail={"charset": charset},
             ) from None
         except UnicodeError as exc:  # UnicodeDecodeError, or idna/punycode's own UnicodeError
             offset = getattr(exc, "start", None)
             reason = getattr(exc, "reason", str(exc))
-            where = f" at byte {offset}" if offset is not None else ""
+            at = f" at byte {offset}" if offset is not None else ""
             raise BadInput(
-                f"request body is not valid {charset}: {reason}{where}",
+                f"{where} is not valid {charset}: {reason}{at}",
                 detail={"charset": charset, "reason": reason, "byte_offset": offset},
             ) from None
         except ValueError as exc:  # e.g. a NUL character in the charset name
             raise UnsupportedMediaType(
-                f"unsupported charset {charset!r} in Content-Type: {exc}",
+                f"unsupported charset {charset!r} in the Content-Type of the {where}: {exc}",
                 detail={"charset": charset},
             ) from None
 
@@ -83,12 +95,12 @@ class Text(IODescriptor[str]):
         return descriptor
 
 
-def _require_textual(media_type: MediaType | None) -> None:
+def _require_textual(media_type: MediaType | None, where: str) -> None:
     if media_type is None or media_type.type == "text" or media_type.is_json:
         return
     if media_type.essence in _TEXTUAL_TYPES or media_type.subtype.endswith("+xml"):
         return
     raise UnsupportedMediaType(
-        f"unsupported Content-Type {media_type.essence!r}: this API reads text/plain",
+        f"unsupported Content-Type {media_type.essence!r} for the {where}: expected text/plain",
         detail={"content_type": media_type.essence, "expected": "text/plain"},
     )

@@ -92,7 +92,13 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    """Last resort for a bug in the server itself: still the envelope, never a bare string."""
+    """Last resort for a bug in the server itself: still the envelope, never a bare string.
+
+    A BentoMLException that got this far (a body over the size limit, met by code that reads
+    the body outside a descriptor) keeps its own status.
+    """
+    if isinstance(exc, BentoMLException):
+        return error_response(exc)
     logger.error("unhandled error on %s", request.url.path, exc_info=exc)
     return error_response(
         InternalServerError(

@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from ..config import load_config
 from ..context import Context, ResponseContext
 from ..exceptions import BentoMLException, InternalServerError, ServiceUnavailable
 from ..runner.runner import Runner
@@ -28,6 +29,7 @@ from .errors import (
 )
 from .openapi import build_openapi
 from .request_id import RequestIdMiddleware
+from .request_size import RequestSizeLimit
 from .threadpool import ThreadPool
 
 #: how a worker brings up a runner before serving (in process, or a client to a runner process)
@@ -69,6 +71,9 @@ def _api_endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     """Build the request handler for one API; everything decidable up front is decided here."""
 
+    # A Multipart input is a dict of parts, passed as keyword arguments (checked at decoration).
+    as_kwargs = api.input_as_kwargs
+
     async def endpoint(request: Request) -> Response:
         try:
             value = await api.input.from_http_request(request)
@@ -76,11 +81,14 @@ def _api_endpoint(
             return error_response(exc)
         ctx = Context(request, state) if api.ctx_param else None
         kwargs = {api.ctx_param: ctx} if api.ctx_param else {}
+        args: tuple[Any, ...] = (value,)
+        if as_kwargs:
+            args, kwargs = (), {**value, **kwargs}
         try:
             if api.is_async:
-                result = await api.func(value, **kwargs)
+                result = await api.func(*args, **kwargs)
             else:
-                result = await pool.run(api.func, value, **kwargs)
+                result = await pool.run(api.func, *args, **kwargs)
         except Exception as exc:
             return error_response(from_user_exception(exc, api.name, development))
         try:
@@ -105,8 +113,14 @@ def build_app(
     *,
     development: bool = False,
     start_runner: RunnerStarter = _init_runner_locally,
+    max_request_size: int | None = None,
 ) -> ASGIApp:
-    """Make the ASGI app of ``svc``; runners are started by ``start_runner`` in the lifespan."""
+    """Make the ASGI app of ``svc``; runners are started by ``start_runner`` in the lifespan.
+
+    ``max_request_size`` (bytes) defaults to ``api_server.max_request_size`` of the configuration.
+    """
+    if max_request_size is None:
+        max_request_size = load_config().api_server.max_request_size
     state: dict[str, Any] = {}
     readiness = {"ready": False}
     pool = ThreadPool()
@@ -164,4 +178,5 @@ def build_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
     )
-    return RequestIdMiddleware(ApiDispatcher(endpoints, app))
+    # The size limit sits inside the request id layer, so that its 413 carries an id too.
+    return RequestIdMiddleware(RequestSizeLimit(ApiDispatcher(endpoints, app), max_request_size))

@@ -20,7 +20,8 @@ _ERROR_DESCRIPTIONS = {
     413: "The body is larger than the server accepts.",
     415: "Unsupported Content-Type.",
     500: "The API function raised; `detail.exception` names the exception type.",
-    503: "Not ready yet, or a runner is unavailable.",
+    503: "Not ready yet, or a runner is unavailable or its queue is full; retry after Retry-After.",
+    504: "A runner did not answer in time.",
 }
 
 
@@ -29,11 +30,25 @@ def _error_response(status: int) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ERROR_REF}}}
 
 
-def _api_operation(api: InferenceAPI) -> dict[str, Any]:
+#: what any API can answer besides its input descriptor's 4xx: too large a body, a raising function
+_EVERY_API_STATUSES = frozenset({413, 500})
+#: what an API of a service with runners can answer besides: runner down or shedding, too slow
+_RUNNER_STATUSES = frozenset({503, 504})
+
+
+def api_error_statuses(api: InferenceAPI, has_runners: bool) -> list[int]:
+    """Every error status the server can answer ``api`` with, for the document to list them all."""
+    statuses = {*api.input.input_error_statuses, *_EVERY_API_STATUSES}
+    if has_runners:
+        statuses |= _RUNNER_STATUSES
+    return sorted(statuses)
+
+
+def _api_operation(api: InferenceAPI, has_runners: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {"description": "Success", **api.output.openapi_responses()}
     }
-    for status in sorted({*api.input.input_error_statuses, 500}):
+    for status in api_error_statuses(api, has_runners):
         responses[str(status)] = _error_response(status)
     operation: dict[str, Any] = {
         "operationId": api.name,
@@ -89,7 +104,7 @@ def build_openapi(svc: Service, version: str = "0.0.0") -> dict[str, Any]:
         },
     }
     for api in svc.apis.values():
-        paths[f"/{api.route}"] = {"post": _api_operation(api)}
+        paths[f"/{api.route}"] = {"post": _api_operation(api, bool(svc.runners))}
         for descriptor in (api.input, api.output):
             _merge_components(schemas, descriptor.openapi_components(), api.name)
     return {

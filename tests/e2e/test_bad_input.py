@@ -14,6 +14,24 @@ from tests.support import serve_subprocess
 SERVICES = Path(__file__).resolve().parent / "services"
 JSON_TYPE = {"content-type": "application/json"}
 DEEP = b"[" * 100_000 + b"]" * 100_000
+BOUNDARY = "e2eBoundary"
+FORM_TYPE = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+FLOWER = b'{"sepal_length": 1, "sepal_width": 2, "species": "x"}'
+
+
+def form(*parts: tuple[str, bytes]) -> bytes:
+    """A multipart/form-data body of (name, JSON bytes) parts."""
+    body = b""
+    for name, data in parts:
+        body += (
+            (
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+                "Content-Type: application/json\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    return body + f"--{BOUNDARY}--\r\n".encode()
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +69,12 @@ BAD_REQUESTS = [
     ("flower", b'{"sepal_length": 1', JSON_TYPE, 400, "JSON"),
     ("flower", DEEP, JSON_TYPE, 400, ""),
     ("shout", b"caf\xe9", {"content-type": "text/plain"}, 400, "UTF-8"),
+    ("parts", FLOWER, JSON_TYPE, 415, "multipart/form-data"),
+    ("parts", form(("flower", FLOWER)), FORM_TYPE, 400, "missing part(s) 'arr'"),
+    ("parts", form(("arr", b"[1]"), ("flower", FLOWER), ("x", b"1")), FORM_TYPE, 400, "'x'"),
+    ("parts", form(("arr", b"[1]"), ("arr", b"[2]"), ("flower", FLOWER)), FORM_TYPE, 400, "dup"),
+    ("parts", b"this is not multipart", FORM_TYPE, 400, "multipart"),
+    ("parts", form(("arr", b"[1, 2"), ("flower", FLOWER)), FORM_TYPE, 400, "part 'arr'"),
 ]
 
 
@@ -105,6 +129,16 @@ def test_exception_in_user_code_is_500_naming_it(url: str) -> None:
     assert error["detail"]["exception"] == "ZeroDivisionError"
     assert "traceback" not in error["detail"]
     assert_still_serving(url)
+
+
+def test_multipart_errors_name_the_parts_in_detail(url: str) -> None:
+    body = form(("flower", FLOWER), ("extra", b"1"))
+    detail = httpx.post(f"{url}/parts", content=body, headers=FORM_TYPE).json()["error"]["detail"]
+    assert detail == {"expected": ["arr", "flower"], "missing": ["arr"], "unexpected": ["extra"]}
+    ok = httpx.post(
+        f"{url}/parts", content=form(("flower", FLOWER), ("arr", b"[1, 2]")), headers=FORM_TYPE
+    )
+    assert (ok.status_code, ok.json()) == (200, {"sum": 3, "species": "x"})
 
 
 def test_valid_requests_succeed_with_classic_bodies(url: str) -> None:

@@ -572,3 +572,93 @@ def test_hooks_as_decorators() -> None:
     assert ctx.state == {"loaded": False}
     assert svc.deployment_hooks[0]() == "prepared"
     assert prepare() == "prepared"
+
+
+# -- Multipart: one keyword argument per part -------------------------------------------------
+
+
+def multipart_io() -> dict[str, Any]:
+    from bentoml_classic.io import Multipart
+
+    return {"input": Multipart(image=Echo(), meta=Echo()), "output": Echo()}
+
+
+def test_multipart_function_takes_the_parts_as_keywords() -> None:
+    svc = Service("svc")
+
+    def predict(meta: Any, image: Any) -> Any:  # order does not matter: they come by name
+        return image
+
+    svc.api(**multipart_io())(predict)
+    api = svc.apis["predict"]
+    assert api.input_as_kwargs is True
+    assert api.ctx_param is None
+
+
+def test_single_input_apis_are_not_keyword_apis() -> None:
+    svc = Service("svc")
+    svc.api(**io(), name="single")(lambda x: x)
+    assert svc.apis["single"].input_as_kwargs is False
+
+
+def test_multipart_function_may_take_a_context_and_keyword_only_parts() -> None:
+    svc = Service("svc")
+
+    def predict(image: Any, *, meta: Any, ctx: Context) -> Any:
+        return image
+
+    svc.api(**multipart_io())(predict)
+    assert svc.apis["predict"].ctx_param == "ctx"
+
+
+def test_multipart_function_may_take_kwargs() -> None:
+    svc = Service("svc")
+
+    def predict(image: Any, **parts: Any) -> Any:
+        return image
+
+    svc.api(**multipart_io())(predict)
+    assert svc.apis["predict"].input_as_kwargs is True
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("def predict(image): pass", ["no parameter for part(s) ['meta']"]),
+        ("def predict(image, meta, extra): pass", ["['extra'] are not parts"]),
+        ("def predict(image, meta, extra=1): pass", ["['extra'] are not parts"]),
+        ("def predict(img, metadata): pass", ["['image', 'meta']", "['img', 'metadata']"]),
+        ("def predict(image, meta, /): pass", ["positional-only"]),
+        ("def predict(x): pass", ["['image', 'meta']"]),
+    ],
+)
+def test_multipart_signature_mismatch_is_named_at_decoration(source: str, words: list[str]) -> None:
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    svc = Service("svc")
+    with pytest.raises(InvalidArgument) as info:
+        svc.api(**multipart_io())(namespace["predict"])
+    message = info.value.message
+    assert "'predict'" in message
+    assert "exactly the parts ['image', 'meta']" in message
+    for word in words:
+        assert word in message
+    assert svc.apis == {}
+
+
+def test_a_part_named_like_the_context_is_a_part() -> None:
+    from bentoml_classic.io import Multipart
+
+    svc = Service("svc")
+
+    def predict(ctx: Any, other: Any) -> Any:
+        return ctx
+
+    svc.api(input=Multipart(ctx=Echo(), other=Echo()), output=Echo())(predict)
+    assert svc.apis["predict"].ctx_param is None
+
+    def clash(ctx: Context, other: Any) -> Any:
+        return ctx
+
+    with pytest.raises(InvalidArgument, match="part 'ctx' has the name of the Context"):
+        svc.api(input=Multipart(ctx=Echo(), other=Echo()), output=Echo(), name="c")(clash)

@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import BaseModel
 
 import bentoml_classic as bentoml
-from bentoml_classic.io import JSON, NumpyNdarray, Text
+from bentoml_classic.io import JSON, Multipart, NumpyNdarray, Text
 
 
 class Flower(BaseModel):
@@ -39,3 +39,11 @@ def shout(text: str) -> str:
 @svc.api(input=JSON(), output=JSON())
 def divide(payload: dict[str, float]) -> float:
     return payload["a"] / payload["b"]
+
+
+@svc.api(
+    input=Multipart(arr=NumpyNdarray(dtype="int64"), flower=JSON(pydantic_model=Flower)),
+    output=JSON(),
+)
+def parts(arr: np.ndarray, flower: Flower) -> dict[str, object]:
+    return {"sum": int(arr.sum()), "species": flower.species}

@@ -271,9 +271,11 @@ def test_schema_with_enforced_shape_and_dtype():
     schema = NumpyNdarray(
         dtype="float32", enforce_dtype=True, shape=(-1, 4), enforce_shape=True
     ).openapi_schema()
+    f32_max = float(np.finfo(np.float32).max)
+    number = {"type": "number", "minimum": -f32_max, "maximum": f32_max}
     assert schema == {
         "type": "array",
-        "items": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+        "items": {"type": "array", "items": number, "minItems": 4, "maxItems": 4},
     }
     validator = _validator(schema)
     assert validator.is_valid([[5.1, 3.5, 1.4, 0.2], [1, 2, 3, 4]])
@@ -288,12 +290,33 @@ def test_schema_with_enforced_shape_and_dtype():
 )  # fmt: skip
 def test_schema_item_types_follow_the_dtype(dtype, item, valid, invalid):
     schema = NumpyNdarray(dtype=dtype, shape=(-1,)).openapi_schema()
-    assert schema["items"] == ({} if item is None else {"type": item})
+    assert ({} if item is None else {"type": item}).items() <= schema["items"].items()
     assert "minItems" not in schema
     validator = _validator(schema)
     assert validator.is_valid([valid])
     if invalid is not None:
         assert not validator.is_valid([invalid])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "low", "high"),
+    [("int8", -128, 127), ("uint16", 0, 65535), ("int64", -(2**63), 2**63 - 1)],
+)
+def test_schema_bounds_integer_items_by_the_dtype(parse_error, dtype, low, high):
+    # the server refuses values the dtype cannot hold, so the schema refuses them too
+    items = NumpyNdarray(dtype=dtype, shape=(-1,)).openapi_schema()["items"]
+    assert (items["minimum"], items["maximum"]) == (low, high)
+    validator = _validator({"type": "array", "items": items})
+    assert validator.is_valid([low, high])
+    assert not validator.is_valid([high + 1])
+    parse_error(NumpyNdarray(dtype=dtype), f"[{high + 1}]".encode())
+
+
+def test_schema_of_float64_is_unbounded_and_float16_bounded():
+    assert NumpyNdarray(dtype="float64", shape=(-1,)).openapi_schema()["items"] == {
+        "type": "number"
+    }
+    assert NumpyNdarray(dtype="float16", shape=(-1,)).openapi_schema()["items"]["maximum"] == 65504
 
 
 def test_from_sample_takes_dtype_and_shape_and_keeps_the_example():

@@ -170,7 +170,8 @@ def test_docs_json_is_valid_openapi_listing_every_api(base_url: str) -> None:
     assert set(document["paths"]) >= {"/double", "/v1/adouble", "/greet", "/boom", "/readyz"}
     operation = document["paths"]["/double"]["post"]
     assert operation["operationId"] == "double"
-    assert set(operation["responses"]) == {"200", "400", "415", "500"}
+    # 413 for every API; 503/504 because this service has a runner (down, shedding, too slow)
+    assert set(operation["responses"]) == {"200", "400", "413", "415", "500", "503", "504"}
 
 
 def test_development_mode_adds_traceback() -> None:
@@ -191,3 +192,34 @@ def test_startup_failure_in_runner_stops_the_server_from_starting() -> None:
     svc = bentoml.Service("broken", runners=[bentoml.Runner(Broken)])
     with pytest.raises(RuntimeError), live_server(build_app(svc)):
         pass
+
+
+def test_multipart_parts_arrive_as_keyword_arguments() -> None:
+    from bentoml_classic.io import Multipart
+
+    svc = bentoml.Service("multipart_kwargs")
+    seen: dict[str, object] = {}
+
+    @svc.api(input=Multipart(x=NumpyNdarray(dtype="int64"), label=Text()), output=JSON())
+    def sync_api(label: str, x: np.ndarray, ctx: bentoml.Context) -> object:
+        seen["ctx"] = ctx.request.headers.get("x-test")
+        return {"label": label, "sum": int(x.sum())}
+
+    @svc.api(input=Multipart(a=JSON(), b=JSON()), output=Multipart(a=JSON(), b=JSON()))
+    async def swap(*, b: object, a: object) -> dict[str, object]:
+        return {"a": b, "b": a}
+
+    files = {"label": (None, "hi", "text/plain"), "x": (None, "[1, 2, 3]", "application/json")}
+    with live_server(build_app(svc)) as url:
+        response = httpx.post(f"{url}/sync_api", files=files, headers={"x-test": "yes"})
+        assert response.status_code == 200, response.text
+        assert response.json() == {"label": "hi", "sum": 6}
+        assert seen["ctx"] == "yes"
+        swapped = httpx.post(f"{url}/swap", files={"a": (None, "1"), "b": (None, '"two"')})
+        assert swapped.status_code == 200, swapped.text
+        assert swapped.headers["content-type"].startswith("multipart/form-data; boundary=")
+        assert b'name="a"\r\nContent-Type: application/json\r\n\r\n"two"' in swapped.content
+        assert b'name="b"\r\nContent-Type: application/json\r\n\r\n1' in swapped.content
+        missing = httpx.post(f"{url}/swap", files={"a": (None, "1")})
+        assert missing.status_code == 400
+        assert missing.json()["error"]["detail"]["missing"] == ["b"]
