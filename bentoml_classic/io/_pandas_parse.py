@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..exceptions import BadInput, UnsupportedMediaType
+from .base import json_type_name
 
 _INT_LABEL = re.compile(r"-?[0-9]{1,18}")
 _LINE = re.compile(r"line (\d+)")
@@ -24,28 +25,12 @@ _MAX_REASON = 200
 _ARRAY_ROWS_HINT = " (rows as arrays need an API declared with columns and apply_column_names)"
 
 
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
-
-
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
 def orient_error(orient: str, expected: str, obj: Any) -> BadInput:
-    got = json_type(obj)
+    got = json_type_name(obj)
     return BadInput(
         f"orient {orient!r} expects {expected}, got {got}",
         detail={"orient": orient, "expected": expected, "received": got},
@@ -53,7 +38,7 @@ def orient_error(orient: str, expected: str, obj: Any) -> BadInput:
 
 
 def _cell_error(where: str, value: Any) -> BadInput:
-    got = json_type(value)
+    got = json_type_name(value)
     return BadInput(
         f"{where} is {got}; cells must be numbers, strings, booleans or null",
         detail={"location": where, "received": got},
@@ -96,8 +81,8 @@ def _rows(obj: Any, orient: str, names: Sequence[Any] | None) -> list[list[Any]]
     for i, row in enumerate(obj):
         if not isinstance(row, list):
             raise BadInput(
-                f"row {i} is {json_type(row)}; orient {orient!r} expects rows as arrays",
-                detail={"row": i, "received": json_type(row), "orient": orient},
+                f"row {i} is {json_type_name(row)}; orient {orient!r} expects rows as arrays",
+                detail={"row": i, "received": json_type_name(row), "orient": orient},
             )
         if width is None:
             width = len(row)
@@ -142,9 +127,9 @@ def _frame_from_json(
             if not isinstance(row, dict):
                 hint = "" if names is not None else _ARRAY_ROWS_HINT
                 raise BadInput(
-                    f"row {i} is {json_type(row)}; orient 'records' expects objects "
+                    f"row {i} is {json_type_name(row)}; orient 'records' expects objects "
                     f'like {{"column": value}}{hint}',
-                    detail={"row": i, "received": json_type(row), "orient": orient},
+                    detail={"row": i, "received": json_type_name(row), "orient": orient},
                 )
             _check_object(row, f"row {i}", required)
         return pd.DataFrame(obj)
@@ -159,9 +144,9 @@ def _frame_from_json(
         for key, row in obj.items():
             if not isinstance(row, dict):
                 raise BadInput(
-                    f"row {key!r} is {json_type(row)}; orient 'index' expects "
+                    f"row {key!r} is {json_type_name(row)}; orient 'index' expects "
                     '{"row": {"column": value}}',
-                    detail={"row": key, "received": json_type(row), "orient": orient},
+                    detail={"row": key, "received": json_type_name(row), "orient": orient},
                 )
             _check_object(row, f"row {key!r}", required)
         frame = pd.DataFrame.from_dict(obj, orient="index") if obj else pd.DataFrame()
@@ -178,9 +163,9 @@ def _columns_frame(obj: dict[str, Any]) -> pd.DataFrame:
         if isinstance(column, (dict, list)) and type(column) is type(first):
             continue
         raise BadInput(
-            f"column {key!r} is {json_type(obj[key])}; orient 'columns' expects every column as "
-            "an object {row: value} or every column as an array",
-            detail={"column": key, "received": json_type(obj[key]), "orient": "columns"},
+            f"column {key!r} is {json_type_name(obj[key])}; orient 'columns' expects every "
+            "column as an object {row: value} or every column as an array",
+            detail={"column": key, "received": json_type_name(obj[key]), "orient": "columns"},
         )
     length = None
     for key, column in obj.items():
@@ -217,7 +202,7 @@ def _split_frame(obj: Any, names: Sequence[Any] | None) -> pd.DataFrame:
         not isinstance(columns, list) or not all(isinstance(c, (str, int)) for c in columns)
     ):
         raise BadInput(
-            "'columns' must be an array of strings", detail={"received": json_type(columns)}
+            "'columns' must be an array of strings", detail={"received": json_type_name(columns)}
         )
     rows = _rows(obj["data"], "split", columns)
     index = obj.get("index")

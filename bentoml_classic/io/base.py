@@ -188,3 +188,38 @@ def naming_part(name: str) -> Iterator[None]:
         elif exc.detail is None:
             renamed.detail = {"part": name}
         raise renamed from None
+
+
+def json_type_name(value: Any) -> str:
+    """How an error message names the JSON type a client sent ("an object", "null", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+class JsonBodyDescriptor(IODescriptor[T]):
+    """A descriptor whose body is JSON: the media type is checked before the body is read, and
+    request bodies and multipart parts go through the one ``parse_bytes``."""
+
+    async def from_http_request(self, request: Request) -> T:
+        check_json_media_type(request_media_type(request))
+        return self.parse_bytes(await request.body())
+
+    async def from_part(self, part: Part) -> T:
+        with naming_part(part.name):
+            check_json_media_type(part.media_type, PART_BODY)
+            return self.parse_bytes(part.data, PART_BODY)
+
+    @abstractmethod
+    def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> T:
+        """Validate JSON bytes into the value the API function receives."""

@@ -15,27 +15,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import BadInput, InvalidArgument
 from .base import (
-    PART_BODY,
     REQUEST_BODY,
-    IODescriptor,
-    Part,
-    check_json_media_type,
+    JsonBodyDescriptor,
     load_json_body,
-    naming_part,
-    request_media_type,
     require_nonempty,
 )
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
-    from starlette.requests import Request
     from starlette.responses import Response
 
 _COMPONENT_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_ERRORS_IN_MESSAGE = 3
 
 
-class JSON(IODescriptor[Any]):
+class JSON(JsonBodyDescriptor[Any]):
     mime_type: ClassVar[str] = "application/json"
     input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
 
@@ -69,15 +63,6 @@ class JSON(IODescriptor[Any]):
         return f"JSON(pydantic_model={model})"
 
     # -- input ---------------------------------------------------------------------------------
-
-    async def from_http_request(self, request: Request) -> Any:
-        check_json_media_type(request_media_type(request))  # before reading a body we refuse
-        return self.parse_bytes(await request.body())
-
-    async def from_part(self, part: Part) -> Any:
-        with naming_part(part.name):
-            check_json_media_type(part.media_type, PART_BODY)
-            return self.parse_bytes(part.data, PART_BODY)
 
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> Any:
         """JSON bytes -> value (model instance if declared): one path for bodies and parts."""

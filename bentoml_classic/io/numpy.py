@@ -15,20 +15,15 @@ import numpy as np
 
 from ..exceptions import BadInput, InvalidArgument
 from .base import (
-    PART_BODY,
     REQUEST_BODY,
-    IODescriptor,
-    Part,
-    check_json_media_type,
+    JsonBodyDescriptor,
+    json_type_name,
     load_json_body,
-    naming_part,
-    request_media_type,
     require_nonempty,
 )
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
-    from starlette.requests import Request
     from starlette.responses import Response
 
 _JSON_TYPE_BY_KIND = {
@@ -41,7 +36,7 @@ _JSON_TYPE_BY_KIND = {
 }
 
 
-class NumpyNdarray(IODescriptor[np.ndarray]):
+class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
     mime_type: ClassVar[str] = "application/json"
     input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
 
@@ -70,15 +65,6 @@ class NumpyNdarray(IODescriptor[np.ndarray]):
 
     # -- input ---------------------------------------------------------------------------------
 
-    async def from_http_request(self, request: Request) -> np.ndarray:
-        check_json_media_type(request_media_type(request))  # before reading a body we refuse
-        return self.parse_bytes(await request.body())
-
-    async def from_part(self, part: Part) -> np.ndarray:
-        with naming_part(part.name):
-            check_json_media_type(part.media_type, PART_BODY)
-            return self.parse_bytes(part.data, PART_BODY)
-
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> np.ndarray:
         """JSON bytes -> validated array: the one path for request bodies and multipart parts."""
         return self.validate(load_json_body(require_nonempty(body, where), where))
@@ -87,8 +73,8 @@ class NumpyNdarray(IODescriptor[np.ndarray]):
         """Turn a parsed JSON value into the array the API function receives, or raise BadInput."""
         if not isinstance(obj, list):
             raise BadInput(
-                f"expected a JSON array, got {_json_type_name(obj)}",
-                detail={"expected": "array", "received": _json_type_name(obj)},
+                f"expected a JSON array, got {json_type_name(obj)}",
+                detail={"expected": "array", "received": json_type_name(obj)},
             )
         arr = _as_array(obj, allow_object=self.dtype is not None and self.dtype.kind == "O")
         if self.enforce_shape:
@@ -291,7 +277,7 @@ def _ragged_error(obj: list[Any]) -> BadInput:
             continue
         want_list = depth < len(shape)
         if want_list and not isinstance(value, list):
-            got = _json_type_name(value)
+            got = json_type_name(value)
             message = f"element at {path} is {got}, expected an array of length {shape[depth]}"
             received: Any = got
         elif not want_list and isinstance(value, list):
@@ -315,7 +301,7 @@ def _object_error(obj: list[Any]) -> BadInput:
         if isinstance(value, list):
             continue
         if value is None or isinstance(value, dict):
-            what = _json_type_name(value)
+            what = json_type_name(value)
         elif isinstance(value, int) and not isinstance(value, bool):
             if -(2**63) <= value < 2**64:
                 continue
@@ -330,19 +316,3 @@ def _object_error(obj: list[Any]) -> BadInput:
         "array elements must be numbers, strings or booleans of one kind",
         detail={"reason": "unsupported element"},
     )
-
-
-def _json_type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__

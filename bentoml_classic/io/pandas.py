@@ -25,8 +25,8 @@ from .base import (
     PART_BODY,
     REQUEST_BODY,
     IODescriptor,
+    JsonBodyDescriptor,
     Part,
-    check_json_media_type,
     load_json_body,
     naming_part,
     request_media_type,
@@ -329,7 +329,7 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
         return descriptor
 
 
-class PandasSeries(IODescriptor[pd.Series]):
+class PandasSeries(JsonBodyDescriptor[pd.Series]):
     mime_type: ClassVar[str] = "application/json"
     input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
 
@@ -363,15 +363,6 @@ class PandasSeries(IODescriptor[pd.Series]):
             f"enforce_dtype={self.enforce_dtype}, shape={self.shape}, "
             f"enforce_shape={self.enforce_shape})"
         )
-
-    async def from_http_request(self, request: Request) -> pd.Series:
-        check_json_media_type(request_media_type(request))  # before reading a body we refuse
-        return self.parse_bytes(await request.body())
-
-    async def from_part(self, part: Part) -> pd.Series:
-        with naming_part(part.name):
-            check_json_media_type(part.media_type, PART_BODY)
-            return self.parse_bytes(part.data, PART_BODY)
 
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> pd.Series:
         return self.validate_json(load_json_body(require_nonempty(body, where), where))
