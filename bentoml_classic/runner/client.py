@@ -189,6 +189,8 @@ class AsyncRunnerClient:
         future = connection.send(call_id, codec.frame(call_id, codec.HELLO, [self.token or b""]))
         kind, buffers = await asyncio.wait_for(future, self.timeout)
         if kind != codec.HELLO:
+            if connection.transport is not None:
+                connection.transport.close()  # refused: do not wait for the runner to hang up
             _answer(kind, buffers, self.runner, "(handshake)")
 
     def _pick(self) -> int:

@@ -9,6 +9,7 @@ comes back with one ``call_soon_threadsafe``; threads start lazily, up to ``max_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import queue
 import threading
@@ -78,11 +79,12 @@ class ThreadPool:
         kwargs: dict,
     ) -> None:
         try:
-            result = context.run(func, *args, **kwargs)
+            result, error = context.run(func, *args, **kwargs), None
         except BaseException as exc:
-            loop.call_soon_threadsafe(_settle, future, None, exc)
-        else:
-            loop.call_soon_threadsafe(_settle, future, result, None)
+            result, error = None, exc
+        # If the loop closed while we worked, nobody awaits this result: keep the thread alive.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, future, result, error)
 
     def shutdown(self) -> None:
         for _ in self._threads:

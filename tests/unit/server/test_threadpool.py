@@ -243,3 +243,25 @@ def test_shutdown_lets_queued_work_finish(
     asyncio.run(main())
     assert done == [0, 1, 2]
     assert wait_for(lambda: not pool_threads(name))
+
+
+def test_a_thread_survives_its_event_loop_closing_mid_call() -> None:
+    """The result of a call whose loop has gone is dropped; the thread goes on serving."""
+    pool = ThreadPool(max_threads=1)
+    release = threading.Event()
+
+    async def abandon() -> None:
+        pool.run(release.wait, 5)  # never awaited: the loop ends while it runs
+
+    try:
+        asyncio.run(abandon())
+        release.set()
+
+        async def again() -> int:
+            return await asyncio.wait_for(pool.run(lambda: 7), 5)
+
+        assert asyncio.run(again()) == 7
+        assert len(pool._threads) == 1
+    finally:
+        release.set()
+        pool.shutdown()
