@@ -28,7 +28,6 @@ _HTTP_401 = (
     b"content-length: %d\r\n\r\n%s" % (len(_HTTP_401_BODY), _HTTP_401_BODY)
 )
 
-Executor = Callable[[str, tuple, dict], Any]
 
 
 class RunnerServerProtocol(asyncio.BufferedProtocol):
