@@ -260,7 +260,7 @@ class BlockingRunnerClient:
         self._lock = threading.Lock()
 
     def _socket(self) -> tuple[socket.socket, codec.FrameReader, Address]:
-        slots: dict[int, tuple[socket.socket, codec.FrameReader]] | None = getattr(
+        slots: dict[int, tuple[socket.socket, codec.FrameReader, Any]] | None = getattr(
             self._local, "slots", None
         )
         if slots is None:
@@ -268,8 +268,9 @@ class BlockingRunnerClient:
         index = next(self._round_robin) % len(self.addresses)
         address = self.addresses[index]
         if index in slots:
-            if _peer_alive(slots[index][0]):
-                return (*slots[index], address)
+            sock, reader, poller = slots[index]
+            if _peer_alive(sock, poller):
+                return sock, reader, address
             self._drop(address)  # the runner restarted since this thread's last call
         try:
             if address.is_tcp:
@@ -286,7 +287,9 @@ class BlockingRunnerClient:
         except OSError as exc:
             raise _unavailable(self.runner, address, exc) from exc
         reader = codec.FrameReader()
-        slots[index] = (sock, reader)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        slots[index] = (sock, reader, poller)
         with self._lock:
             self._all_sockets.add(sock)
         if self.token is not None:
@@ -305,7 +308,7 @@ class BlockingRunnerClient:
     def _drop(self, address: Address) -> None:
         slots = self._local.slots
         index = self.addresses.index(address)
-        sock, _ = slots.pop(index, (None, None))
+        sock, _, _ = slots.pop(index, (None, None, None))
         if sock is not None:
             with self._lock:
                 self._all_sockets.discard(sock)
@@ -353,14 +356,12 @@ class BlockingRunnerClient:
             sock.close()
 
 
-def _peer_alive(sock: socket.socket) -> bool:
+def _peer_alive(sock: socket.socket, poller: Any) -> bool:
     """False when the peer has closed the connection (a pending EOF); usually one poll().
 
     (A recv with MSG_DONTWAIT would not do: on a socket with a timeout, Python waits out the
     timeout on EAGAIN.)
     """
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
     if not poller.poll(0):
         return True  # nothing to read: open and idle, as expected between calls
     try:

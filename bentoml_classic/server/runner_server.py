@@ -29,7 +29,6 @@ _HTTP_401 = (
 )
 
 
-
 class RunnerServerProtocol(asyncio.BufferedProtocol):
     def __init__(self, server: RunnerServer) -> None:
         self._server = server
