@@ -45,6 +45,8 @@ class BatchingConfig(_Strict):
     enabled: bool = True
     max_batch_size: int = Field(100, gt=0)
     max_latency_ms: float = Field(10_000.0, gt=0)
+    #: rows that may wait for a runner method at once; default: 32 batches' worth
+    max_queue_size: int | None = Field(None, gt=0)
 
 
 class ResourcesConfig(_Strict):

@@ -55,23 +55,64 @@ class _UninitializedHandle:
 
 
 class LocalRunnerHandle:
-    """Runs the runnable in this process: for ``init_local()`` and the development server."""
+    """Runs the runnable in this process: for ``init_local()`` and the development server.
+
+    Batchable methods go through the same batching as in a runner worker (same policy, same
+    queue bound, same splitting), so that development behaves like production.
+    """
 
     def __init__(self, runner: Runner) -> None:
+        from .. import metrics
+        from ..config import load_config
+        from .batcher import AsyncBatcher, BlockingBatcher
+        from .batching import resolve_policy
+
         self._instance = runner.runnable_class(**runner.runnable_init_params)
+        config = load_config().runner(runner.name)
+        self._blocking: dict[str, BlockingBatcher] = {}
+        self._async: dict[str, AsyncBatcher] = {}
+        for name, method in runner.runner_methods.items():
+            policy = resolve_policy(method, config)
+            if policy is None:
+                continue
+            bound = getattr(self._instance, name)
+            histogram = metrics.batch_size_histogram(runner.name, name)
+            self._blocking[name] = BlockingBatcher(bound, policy, histogram=histogram)
+            self._async[name] = AsyncBatcher(
+                partial(_in_thread, bound), policy, histogram=histogram
+            )
 
     def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
+        batcher = self._blocking.get(method.name)
+        if batcher is not None:
+            return batcher.call(args, kwargs)
         return getattr(self._instance, method.name)(*args, **kwargs)
 
     async def async_run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
-        # Model code is synchronous and may be slow: keep it off the event loop.
-        import anyio.to_thread
-
-        bound = getattr(self._instance, method.name)
-        return await anyio.to_thread.run_sync(partial(bound, *args, **kwargs))
+        batcher = self._async.get(method.name)
+        if batcher is not None:
+            return await batcher.call(args, kwargs)
+        return await _in_thread(getattr(self._instance, method.name), *args, **kwargs)
 
     def close(self) -> None:
         self._instance = None
+
+
+def _check_batching_option(name: str, value: Any) -> None:
+    if value is None:
+        return
+    integral = "max_batch_size" in name
+    wanted = int if integral else (int, float)
+    if isinstance(value, bool) or not isinstance(value, wanted) or value <= 0:
+        kind = "a positive integer" if integral else "a positive number"
+        raise InvalidArgument(f"{name} must be {kind}, got {value!r}")
+
+
+async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
+    # Model code is synchronous and may be slow: keep it off the event loop.
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
 
 
 class RunnerMethod:
@@ -140,6 +181,11 @@ class Runner:
                     f"method_configs[{method_name!r}] has unknown keys {bad_keys}; "
                     f"allowed: {sorted(_METHOD_CONFIG_KEYS)}"
                 )
+        _check_batching_option("max_batch_size", max_batch_size)
+        _check_batching_option("max_latency_ms", max_latency_ms)
+        for method_name, options in method_configs.items():
+            for key, value in options.items():
+                _check_batching_option(f"method_configs[{method_name!r}][{key!r}]", value)
         self.name = validate_name(name or runnable_class.__name__, "runner name")
         self.runnable_class = runnable_class
         self.runnable_init_params = dict(runnable_init_params or {})

@@ -1,0 +1,260 @@
+"""Three drivers of one ``BatchQueue``, one per way a batchable method gets called.
+
+- ``InlineBatcher``: a runner worker. Calls arrive as frames on the event loop; a batch runs on
+  the loop thread itself. While it runs, new frames wait in the socket buffers; once it returns,
+  the loop reads them all before the next drain, so every call that arrived meanwhile can join
+  the next batch. No thread hop, no timer: a lone call runs on the next loop turn.
+- ``BlockingBatcher``: sync API code (``runner.x.run``) in an API worker's threads. A caller that
+  finds a free slot leads: it sends a batch and, when the answer comes, hands the next batch to
+  the first waiting caller (waking a thread that had to wake anyway) before handing out results.
+- ``AsyncBatcher``: ``await runner.x.async_run`` on an event loop; each batch is a task.
+
+In an API worker the send is one frame to the runner (calls coalesced per worker, so the hop to
+the runner is paid once per batch); in ``init_local()`` and ``--development`` it is the method
+itself, which makes a single process batch exactly like the production topology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..exceptions import BentoMLException
+from ..metrics import Histogram
+from .batching import (
+    BatchPolicy,
+    BatchQueue,
+    Call,
+    Piece,
+    finish_call,
+    join_inputs,
+    record_outcome,
+    run_batch,
+)
+
+Reply = Callable[[Any, BaseException | None], None]
+
+
+class InlineBatcher:
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        policy: BatchPolicy,
+        schedule: Callable[[Callable[[], None]], Any],
+        clock: Callable[[], float] | None = None,
+        histogram: Histogram | None = None,
+    ) -> None:
+        self._func = func
+        self._policy = policy
+        self._schedule = schedule
+        self._queue = BatchQueue(policy, clock) if clock else BatchQueue(policy)
+        self._histogram = histogram
+        self._scheduled = False
+
+    def submit(self, args: tuple, kwargs: dict[str, Any], reply: Reply) -> None:
+        """Queue a call; ``reply(result, error)`` is called once, from the loop thread."""
+        try:
+            call = Call(args, kwargs, self._policy.input_dim, reply)
+            self._queue.put(call)
+        except BentoMLException as exc:
+            reply(None, exc)
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            self._schedule(self._drain)
+
+    def _drain(self) -> None:
+        self._scheduled = False
+        batch, expired = self._queue.take()
+        for call in expired:
+            _reply(call, None, call.error)
+        if batch:
+            if self._histogram is not None:
+                self._histogram.observe(sum(piece.rows for piece in batch))
+            for call in run_batch(self._func, batch, self._policy):
+                _reply(call, *finish_call(call, self._policy.output_dim))
+        if self._queue:
+            # Give the loop a turn first: frames that arrived meanwhile join the next batch.
+            self._scheduled = True
+            self._schedule(self._drain)
+
+
+def _reply(call: Call, result: Any, error: BaseException | None) -> None:
+    assert call.reply is not None
+    call.reply(result, error)
+
+
+def _check_in_flight(policy: BatchPolicy, max_in_flight: int) -> None:
+    if max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+    if policy.split_oversized and max_in_flight > 1:
+        # The pieces of a split call must run one after another, and the sync lead hand-over
+        # relies on a free slot meaning an empty queue.
+        raise ValueError("splitting oversized calls needs max_in_flight=1")
+
+
+class _Waiter:
+    """A caller thread parked until its answer, or the lead of a batch, is handed to it."""
+
+    __slots__ = ("_parked", "batch", "error", "result")
+
+    def __init__(self) -> None:
+        # A plain lock as a one-shot signal: cheaper than an Event, which wraps a Condition.
+        self._parked = threading.Lock()
+        self._parked.acquire()
+        self.batch: list[Piece] | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def __call__(self, result: Any, error: BaseException | None) -> None:
+        self.result, self.error = result, error
+        self._parked.release()
+
+    def lead(self, batch: list[Piece]) -> None:
+        self.batch = batch
+        self._parked.release()
+
+    def wait(self) -> None:
+        self._parked.acquire()
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class BlockingBatcher:
+    def __init__(
+        self,
+        send: Callable[..., Any],
+        policy: BatchPolicy,
+        max_in_flight: int = 1,
+        histogram: Histogram | None = None,
+    ) -> None:
+        _check_in_flight(policy, max_in_flight)
+        self._send = send
+        self._policy = policy
+        self._max_in_flight = max_in_flight
+        self._histogram = histogram
+        self._queue = BatchQueue(policy)
+        self._in_flight = 0
+        self._mutex = threading.Lock()
+
+    def call(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        waiter = _Waiter()
+        try:
+            call = Call(args, kwargs, self._policy.input_dim, waiter)
+        except BentoMLException:
+            # Not batchable as given: send it alone and let the method's own checks answer.
+            return self._send(*args, **kwargs)
+        batch: list[Piece] | None = None
+        with self._mutex:
+            self._queue.put(call)  # may raise ServiceUnavailable: nothing is queued then
+            if self._in_flight < self._max_in_flight:
+                # A free slot means an empty queue but for this call (possibly cut in pieces).
+                self._in_flight += 1
+                batch, _ = self._queue.take()
+        if batch is None:
+            waiter.wait()
+            if waiter.batch is None:
+                return waiter.outcome()
+            batch = waiter.batch
+        self._lead(batch, waiter)
+        return waiter.outcome()
+
+    def _lead(self, batch: list[Piece], me: _Waiter) -> None:
+        """Run batches while the next one starts with a piece of our own call, then hand over."""
+        while True:
+            if self._histogram is not None:
+                self._histogram.observe(sum(piece.rows for piece in batch))
+            done: list[Call] = []
+            try:
+                done = run_batch(self._send, batch, self._policy)
+            finally:
+                # Even if the send blew up beyond Exception, the waiting callers must not hang.
+                with self._mutex:
+                    following, expired = self._queue.take()
+                    if not following:
+                        self._in_flight -= 1
+                successor = following[0].call.reply if following else None
+                if successor is not None and successor is not me:
+                    # Keep the runner fed first; this batch's callers are woken right after.
+                    successor.lead(following)  # type: ignore[attr-defined]
+                for call in expired:
+                    _reply(call, None, call.error)
+            for call in done:
+                _reply(call, *finish_call(call, self._policy.output_dim))
+            if successor is not me:
+                return
+            batch = following
+
+
+class AsyncBatcher:
+    def __init__(
+        self,
+        send: Callable[..., Awaitable[Any]],
+        policy: BatchPolicy,
+        max_in_flight: int = 1,
+        histogram: Histogram | None = None,
+    ) -> None:
+        _check_in_flight(policy, max_in_flight)
+        self._send = send
+        self._policy = policy
+        self._max_in_flight = max_in_flight
+        self._histogram = histogram
+        self._queue = BatchQueue(policy)
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def call(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def reply(result: Any, error: BaseException | None) -> None:
+            if future.done():
+                return  # the caller went away (cancelled); nobody waits for this answer
+            if isinstance(error, asyncio.CancelledError):
+                future.cancel()
+            elif error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        try:
+            call = Call(args, kwargs, self._policy.input_dim, reply)
+        except BentoMLException:
+            return await self._send(*args, **kwargs)
+        self._queue.put(call)
+        if self._in_flight < self._max_in_flight:
+            self._in_flight += 1
+            self._start(self._queue.take()[0])
+        return await future
+
+    def _start(self, batch: list[Piece]) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[Piece]) -> None:
+        if self._histogram is not None:
+            self._histogram.observe(sum(piece.rows for piece in batch))
+        policy = self._policy
+        try:
+            args, kwargs = join_inputs(batch, policy.input_dim)
+            result, error = await self._send(*args, **kwargs), None
+        except BaseException as exc:  # cancelled too: every caller must get an answer
+            result, error = None, exc
+        done = record_outcome(batch, result, error, policy)
+        following, expired = self._queue.take()
+        if following:
+            self._start(following)
+        else:
+            self._in_flight -= 1
+        for call in expired:
+            _reply(call, None, call.error)
+        for call in done:
+            _reply(call, *finish_call(call, policy.output_dim))
+        if error is not None and not isinstance(error, Exception):
+            raise error
