@@ -61,6 +61,12 @@ def _answer(kind: int, buffers: list[memoryview], runner: str, method: str) -> A
         raise ServiceUnavailable(
             f"runner {runner!r} refused this server: wrong or missing BENTOML_RUNNER_TOKEN"
         )
+    if error["status"] == 503:
+        # the runner shed the call (queue full, waited too long): retryable, with Retry-After
+        raise ServiceUnavailable(
+            f"runner {runner!r} method {method!r}: {error['message']}",
+            detail={"runner": runner, "method": method},
+        )
     raise RunnerError(
         f"runner {runner!r} method {method!r} raised {error['type']}: {error['message']}",
         detail={"exception": error["type"], "runner": runner, "method": method},
@@ -233,6 +239,20 @@ class AsyncRunnerClient:
             if kind != codec.PONG:
                 return False
         return True
+
+    async def metrics(self, timeout: float) -> list[Any]:
+        """Each worker's metrics snapshot, in address order; None where a worker is down."""
+        snapshots: list[Any] = []
+        for index in range(len(self.addresses)):
+            try:
+                connection = await asyncio.wait_for(self._connect(index), timeout)
+                call_id = _next_call_id()
+                future = connection.send(call_id, codec.frame(call_id, codec.METRICS, [b""]))
+                kind, buffers = await asyncio.wait_for(future, timeout)
+                snapshots.append(codec.decode(kind, buffers) if kind == codec.RESULT else None)
+            except (TimeoutError, ServiceUnavailable, _ConnectionLost):
+                snapshots.append(None)
+        return snapshots
 
     def close(self) -> None:
         for connection in self._connections:

@@ -9,6 +9,11 @@ pickle handed to ``buffer_callback``: numpy arrays (and so pandas blocks) are wr
 from their memory, never base64-encoded and never pickled twice. Torch CPU tensors are reduced to
 numpy arrays that share their memory, so they travel the same way.
 
+The common case, a call whose arguments are all plain numeric numpy arrays (and a result that is
+one), skips pickle: the first buffer is then a one-line text header (a marker byte, the method
+name, each array's dtype and shape) and the arrays follow as they are. That costs a few
+microseconds instead of pickle's twenty on each side, which shows on a cheap model.
+
 Errors are not pickled: a result of kind ERROR carries a small JSON object (type, message,
 status), so an API worker never has to import a runner's exception classes to report them.
 """
@@ -36,6 +41,8 @@ ERROR = 3
 PING = 4
 PONG = 5
 HELLO = 6
+#: asks a runner worker for its metrics; answered with a RESULT frame
+METRICS = 7
 
 MAX_FRAME_SIZE = 2**32 - 1
 
@@ -84,8 +91,57 @@ def _pickle(payload: Any, buffers: list[pickle.PickleBuffer]) -> bytes | memoryv
     return stream.getbuffer()
 
 
+#: first byte of a header-plus-arrays body; a pickle stream starts with 0x80 instead
+_ARRAYS_MARKER = 0xA7
+
+
+def _plain_array(value: Any) -> bool:
+    kind = type(value)
+    return (
+        kind.__name__ == "ndarray"
+        and kind.__module__ == "numpy"
+        and value.dtype.kind in "biufc"
+        and value.flags.c_contiguous
+    )
+
+
+def _arrays_body(method: str, arrays: Sequence[Any]) -> list[Any]:
+    specs = ";".join(f"{a.dtype.str}:{','.join(map(str, a.shape))}" for a in arrays)
+    header = bytes((_ARRAYS_MARKER,)) + f"{method}\n{specs}".encode()
+    return [header, *(pickle.PickleBuffer(a).raw() for a in arrays)]
+
+
+def _fast_body(kind: int, payload: Any) -> list[Any] | None:
+    """The header-plus-arrays body for payloads that are only plain arrays, else None."""
+    if kind == RESULT:
+        return _arrays_body("", [payload]) if _plain_array(payload) else None
+    if kind == CALL and type(payload) is tuple and len(payload) == 3:
+        method, args, kwargs = payload
+        plain = not kwargs and args and all(_plain_array(arg) for arg in args)
+        if plain and type(method) is str and "\n" not in method:
+            return _arrays_body(method, args)
+    return None
+
+
+def _decode_arrays(kind: int, buffers: list[memoryview]) -> Any:
+    import numpy as np
+
+    method, _, specs = bytes(buffers[0][1:]).decode("utf-8").partition("\n")
+    arrays = []
+    for spec, data in zip(specs.split(";"), buffers[1:], strict=True):
+        dtype, _, shape = spec.partition(":")
+        dims = tuple(int(d) for d in shape.split(",")) if shape else ()
+        arrays.append(np.frombuffer(data, dtype=np.dtype(dtype)).reshape(dims))
+    if kind == RESULT:
+        return arrays[0]
+    return method, tuple(arrays), {}
+
+
 def encode(call_id: int, kind: int, payload: Any) -> list[bytes | memoryview]:
-    """Pickle ``payload`` into a frame: a list of chunks to hand to ``writelines`` as they are."""
+    """Encode ``payload`` into a frame: a list of chunks to hand to ``writelines`` as they are."""
+    fast = _fast_body(kind, payload)
+    if fast is not None:
+        return frame(call_id, kind, fast)
     buffers: list[pickle.PickleBuffer] = []
     chunks: list[bytes | memoryview] = [_pickle(payload, buffers)]
     chunks += [buffer.raw() for buffer in buffers]
@@ -127,6 +183,11 @@ def decode(kind: int, buffers: list[memoryview]) -> Any:
     """The payload of a CALL or RESULT frame, with numpy arrays built on the received memory."""
     if not buffers:
         raise FrameError(f"frame of kind {kind} has no body")
+    if len(buffers[0]) and buffers[0][0] == _ARRAYS_MARKER:
+        try:
+            return _decode_arrays(kind, buffers)
+        except (ValueError, TypeError) as exc:
+            raise FrameError(f"malformed array frame: {exc}") from exc
     return pickle.loads(buffers[0], buffers=buffers[1:])
 
 

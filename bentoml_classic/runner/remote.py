@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from .batcher import AsyncBatcher, BlockingBatcher
+from .batching import BatchPolicy
 from .client import Address, AsyncRunnerClient, BlockingRunnerClient
 
 if TYPE_CHECKING:
@@ -16,6 +20,15 @@ logger = logging.getLogger(__name__)
 
 
 class RemoteRunnerHandle:
+    """Calls runner workers; concurrent calls to a batchable method are sent as one frame.
+
+    Coalescing here means the hop to the runner (a frame each way, two process wake-ups) is paid
+    once per batch rather than once per request. The runner batches again across API workers.
+    Calls wait here while this worker's batches are in flight, so the queue bound and
+    ``max_latency_ms`` apply here as well as in the runner; a call larger than ``max_batch_size``
+    goes alone, and the runner cuts it.
+    """
+
     def __init__(
         self,
         runner_name: str,
@@ -23,11 +36,26 @@ class RemoteRunnerHandle:
         *,
         token: bytes | None = None,
         timeout: float = 300.0,
+        batch_policies: dict[str, BatchPolicy] | None = None,
     ) -> None:
         parsed = [Address.parse(url) for url in addresses]
         self._async = AsyncRunnerClient(runner_name, parsed, token, timeout)
         self._blocking = BlockingRunnerClient(runner_name, parsed, token, timeout)
         self._warned_on_loop = False
+        # One batch in flight per runner worker: enough to keep every worker busy.
+        in_flight = len(parsed)
+        self._blocking_batchers: dict[str, BlockingBatcher] = {}
+        self._async_batchers: dict[str, AsyncBatcher] = {}
+        for name, policy in (batch_policies or {}).items():
+            # The runner cuts oversized calls; the queue bound and max_latency_ms apply here too,
+            # since calls wait here while this worker's batches are in flight.
+            coalescing = dataclasses.replace(policy, split_oversized=False)
+            self._blocking_batchers[name] = BlockingBatcher(
+                partial(_call_blocking, self._blocking, name), coalescing, in_flight
+            )
+            self._async_batchers[name] = AsyncBatcher(
+                partial(_call_async, self._async, name), coalescing, in_flight
+            )
 
     def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
         if not self._warned_on_loop and _on_event_loop():
@@ -40,10 +68,20 @@ class RemoteRunnerHandle:
                 method.runner.name,
                 method.name,
             )
+        batcher = self._blocking_batchers.get(method.name)
+        if batcher is not None:
+            return batcher.call(args, kwargs)
         return self._blocking.call(method.name, args, kwargs)
 
     async def async_run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
+        batcher = self._async_batchers.get(method.name)
+        if batcher is not None:
+            return await batcher.call(args, kwargs)
         return await self._async.call(method.name, args, kwargs)
+
+    async def metrics(self, timeout: float = 2.0) -> list[list[dict[str, Any]] | None]:
+        """Each runner worker's metrics snapshot (None for a worker that did not answer)."""
+        return await self._async.metrics(timeout)
 
     async def is_ready(self, timeout: float = 1.0) -> bool:
         return await self._async.ping(timeout)
@@ -51,6 +89,14 @@ class RemoteRunnerHandle:
     def close(self) -> None:
         self._async.close()
         self._blocking.close()
+
+
+def _call_blocking(client: BlockingRunnerClient, method: str, *args: Any, **kwargs: Any) -> Any:
+    return client.call(method, args, kwargs)
+
+
+async def _call_async(client: AsyncRunnerClient, method: str, *args: Any, **kwargs: Any) -> Any:
+    return await client.call(method, args, kwargs)
 
 
 def _on_event_loop() -> bool:

@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from .. import metrics
 from ..config import load_config
 from ..context import Context, ResponseContext
 from ..exceptions import BentoMLException, InternalServerError, ServiceUnavailable
@@ -108,6 +109,31 @@ def _api_endpoint(
     return endpoint
 
 
+async def render_metrics(svc: Service) -> str:
+    """Batch-size histograms of every runner method: from the runner workers for remote
+    runners (one series per worker), from this process for runners that run in it."""
+    series: list[tuple[dict[str, str], metrics.Histogram]] = []
+    local = {(s["runner"], s["method"]): s for s in metrics.batch_size_snapshot()}
+    for runner in svc.runners:
+        remote = getattr(runner._handle, "metrics", None)
+        if remote is None:
+            for (runner_name, method), snapshot in sorted(local.items()):
+                if runner_name == runner.name:
+                    labels = {"runner": runner_name, "method": method, "worker": "local"}
+                    series.append((labels, metrics.Histogram.from_snapshot(snapshot)))
+            continue
+        for index, snapshots in enumerate(await remote()):
+            for snapshot in snapshots or []:
+                if snapshot["runner"] == runner.name:
+                    labels = {
+                        "runner": runner.name,
+                        "method": str(snapshot["method"]),
+                        "worker": str(index + 1),
+                    }
+                    series.append((labels, metrics.Histogram.from_snapshot(snapshot)))
+    return metrics.render_histograms(metrics.BATCH_SIZE, metrics.BATCH_SIZE_HELP, series)
+
+
 def build_app(
     svc: Service,
     *,
@@ -158,6 +184,11 @@ def build_app(
                 )
         return PlainTextResponse("ok")
 
+    async def metrics_text(request: Request) -> Response:
+        return PlainTextResponse(
+            await render_metrics(svc), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
     async def docs_json(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
 
@@ -165,6 +196,7 @@ def build_app(
         Route("/healthz", alive, methods=["GET"]),
         Route("/livez", alive, methods=["GET"]),
         Route("/readyz", ready, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
         Route("/docs.json", docs_json, methods=["GET"]),
     ]
     endpoints = {

@@ -14,8 +14,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, cast
 
+from .. import metrics
 from ..exceptions import BentoMLException
 from ..runner import codec
+from ..runner.batcher import InlineBatcher
+from ..runner.batching import BatchPolicy
 
 logger = logging.getLogger("bentoml_classic.runner_server")
 
@@ -94,6 +97,11 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         if kind == codec.PING:
             self._transport.writelines(codec.frame(call_id, codec.PONG, [b""]))
             return
+        if kind == codec.METRICS:
+            self._transport.writelines(
+                codec.encode(call_id, codec.RESULT, metrics.batch_size_snapshot())
+            )
+            return
         if kind != codec.CALL:
             self._transport.writelines(
                 codec.encode_error(call_id, "ProtocolError", f"unexpected frame kind {kind}", 400)
@@ -106,7 +114,18 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
                 codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", 400)
             )
             return
-        self._transport.writelines(self._server.run_call(call_id, method_name, args, kwargs))
+        batcher = self._server.batchers.get(method_name)
+        if batcher is None:
+            self._transport.writelines(self._server.run_call(call_id, method_name, args, kwargs))
+            return
+        transport = self._transport
+        server = self._server
+
+        def reply(result: Any, error: BaseException | None) -> None:
+            if not transport.is_closing():
+                transport.writelines(server.answer(call_id, method_name, result, error))
+
+        batcher.submit(args, kwargs, reply)
 
 
 class RunnerServer:
@@ -119,9 +138,13 @@ class RunnerServer:
         *,
         token: bytes | None = None,
         max_frame_size: int = codec.MAX_FRAME_SIZE,
+        batch_policies: dict[str, BatchPolicy] | None = None,
     ) -> None:
         self.runner_name = runner_name
         self.methods = methods
+        self.batch_policies = dict(batch_policies or {})
+        #: one per batchable method; built in serve(), where the event loop is known
+        self.batchers: dict[str, InlineBatcher] = {}
         self.token = token
         self.max_frame_size = max_frame_size
         self.connections: set[RunnerServerProtocol] = set()
@@ -138,12 +161,25 @@ class RunnerServer:
                 404,
             )
         try:
-            result = method(*args, **kwargs)
-        except BentoMLException as exc:
-            return codec.encode_error(call_id, exc.error_type, exc.message, exc.http_status)
+            result, error = method(*args, **kwargs), None
         except Exception as exc:
-            logger.exception("runner %s.%s raised", self.runner_name, method_name)
-            return codec.encode_error(call_id, type(exc).__name__, str(exc), 500)
+            result, error = None, exc
+        return self.answer(call_id, method_name, result, error)
+
+    def answer(
+        self, call_id: int, method_name: str, result: Any, error: BaseException | None
+    ) -> list[Any]:
+        """The frame that answers a call with its result, or with its error."""
+        if isinstance(error, BentoMLException):
+            return codec.encode_error(call_id, error.error_type, error.message, error.http_status)
+        if error is not None:
+            logger.error(
+                "runner %s.%s raised",
+                self.runner_name,
+                method_name,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+            return codec.encode_error(call_id, type(error).__name__, str(error), 500)
         try:
             return codec.encode(call_id, codec.RESULT, result)
         except Exception as exc:
@@ -162,6 +198,16 @@ class RunnerServer:
         """Serve until ``stop`` is set, then let open connections finish (API workers draining
         their in-flight requests still need us) for at most ``grace_seconds``."""
         loop = asyncio.get_running_loop()
+        self.batchers = {
+            name: InlineBatcher(
+                self.methods[name],
+                policy,
+                loop.call_soon,
+                histogram=metrics.batch_size_histogram(self.runner_name, name),
+            )
+            for name, policy in self.batch_policies.items()
+            if name in self.methods
+        }
         servers = [
             await loop.create_server(lambda: RunnerServerProtocol(self), sock=sock)
             for sock in sockets

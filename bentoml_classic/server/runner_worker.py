@@ -13,7 +13,7 @@ import os
 import signal
 import socket
 
-from .worker_process import die_with_parent
+from .worker_process import die_with_parent, freeze_startup_objects
 from .worker_spec import WorkerSpec, runner_token
 
 logger = logging.getLogger("bentoml_classic.runner_worker")
@@ -45,7 +45,9 @@ def main() -> None:
 
 def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
     """Load the runner named in ``spec`` and serve it on ``sockets`` until SIGTERM."""
+    from ..config import load_config
     from ..loader import import_service
+    from ..runner.batching import resolve_policy
     from .runner_server import RunnerServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -62,11 +64,18 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
     for sock in sockets:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    server = RunnerServer(runner.name, methods, token=runner_token())
+    runner_config = load_config().runner(runner.name)
+    policies = {
+        name: policy
+        for name, method in runner.runner_methods.items()
+        if (policy := resolve_policy(method, runner_config)) is not None
+    }
+    server = RunnerServer(runner.name, methods, token=runner_token(), batch_policies=policies)
 
     async def run() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        freeze_startup_objects()
         logger.info("runner %s ready in process %d", runner.name, os.getpid())
         await server.serve(sockets, stop, spec.grace_seconds)
 

@@ -9,7 +9,10 @@ def main() -> None:
     iris = datasets.load_iris()  # bundled with scikit-learn: nothing is downloaded
     clf = svm.SVC(gamma="scale")
     clf.fit(iris.data, iris.target)
-    saved = bentoml.sklearn.save_model("iris_clf", clf)
+    # batchable: concurrent requests are answered by one predict() call on all their rows
+    saved = bentoml.sklearn.save_model(
+        "iris_clf", clf, signatures={"predict": {"batchable": True, "batch_dim": 0}}
+    )
     print(f"Model saved: {saved.tag}")
 
 
