@@ -12,6 +12,7 @@ writes the table to docs/benchmarks.md. Binds 127.0.0.1 only; stops everything i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -162,29 +163,44 @@ def server_root(port: int) -> int:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def measure(
-    name: str,
-    command: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    port: int,
-    wrk: str,
-    levels: list[int],
-    duration: int,
-    script: Path,
-) -> tuple[list[Result], float, float]:
-    url = f"http://127.0.0.1:{port}"
-    ready_url = f"{url}/readyz" if command[0].endswith("bentoml") else f"{url}/classify"
-    with server(command, cwd, env, ready_url) as ready_s:
-        subprocess.run(
-            [wrk, "-t1", "-c8", "-d2s", "-s", str(script), f"{url}/classify"],
-            capture_output=True,
-            check=True,
-        )  # warm up
-        results = [drive(wrk, f"{url}/classify", level, duration, script) for level in levels]
-        memory = pss_mib(server_root(port))
-    print(f"  {name}: ready in {ready_s:.2f}s, PSS {memory:.0f} MiB", flush=True)
-    return results, memory, ready_s
+def combine(level: int, slices: list[Result]) -> Result:
+    """One figure per level from interleaved slices: mean throughput, median percentiles."""
+    return Result(
+        level,
+        statistics.mean(r.rps for r in slices),
+        statistics.median(r.p50_ms for r in slices),
+        statistics.median(r.p99_ms for r in slices),
+        sum(r.errors for r in slices),
+    )
+
+
+def measure_interleaved(
+    urls: dict[str, str], wrk: str, levels: list[int], duration: int, rounds: int, script: Path
+) -> dict[str, list[Result]]:
+    """Drive every server at each level in alternating slices.
+
+    The machines are shared: their speed drifts by tens of percent over a minute. Measuring one
+    server for a whole level and then the other would put that drift into the ratio; slices of a
+    few seconds, alternated (ABBA...), expose both servers to the same drift.
+    """
+    slice_seconds = max(1, round(duration / rounds))
+    results: dict[str, list[Result]] = {name: [] for name in urls}
+    for level in levels:
+        slices: dict[str, list[Result]] = {name: [] for name in urls}
+        for round_number in range(rounds):
+            order = list(urls) if round_number % 2 == 0 else list(reversed(urls))
+            for name in order:
+                slices[name].append(
+                    drive(wrk, f"{urls[name]}/classify", level, slice_seconds, script)
+                )
+        for name in urls:
+            results[name].append(combine(level, slices[name]))
+        print(
+            f"  c={level}: "
+            + ", ".join(f"{name} {results[name][-1].rps:.0f} req/s" for name in urls),
+            flush=True,
+        )
+    return results
 
 
 def startup_seconds(env: dict[str, str], runs: int = 3) -> float:
@@ -202,7 +218,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--duration", type=int, default=10, help="seconds per level")
+    parser.add_argument(
+        "--duration", type=int, default=12, help="seconds per level and server, in all slices"
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="alternating slices per level")
     parser.add_argument("--levels", default="1,8,32,64")
     parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
     args = parser.parse_args()
@@ -234,24 +253,36 @@ def main() -> None:
             "--no-access-log",
         ]
         ours_cmd = [str(BIN / "bentoml"), "serve", "service:svc", "--port", str(ours_port)]
-        print("measuring the baseline (raw Starlette, model in process) ...", flush=True)
-        base, base_pss, _ = measure(
-            "baseline",
-            baseline_cmd,
-            Path(__file__).parent,
-            env,
-            base_port,
-            wrk,
-            levels,
-            args.duration,
-            script,
-        )
-        print("measuring bentoml_classic (production topology) ...", flush=True)
-        ours, ours_pss, _ = measure(
-            "bentoml_classic", ours_cmd, IRIS, env, ours_port, wrk, levels, args.duration, script
-        )
+        base_dir = Path(__file__).parent
+        with contextlib.ExitStack() as stack:
+            base_ready = stack.enter_context(
+                server(baseline_cmd, base_dir, env, f"http://127.0.0.1:{base_port}/classify")
+            )
+            ours_ready = stack.enter_context(
+                server(ours_cmd, IRIS, env, f"http://127.0.0.1:{ours_port}/readyz")
+            )
+            urls = {
+                "baseline": f"http://127.0.0.1:{base_port}",
+                "ours": f"http://127.0.0.1:{ours_port}",
+            }
+            for url in urls.values():  # warm up
+                subprocess.run(
+                    [wrk, "-t1", "-c8", "-d2s", "-s", str(script), f"{url}/classify"],
+                    capture_output=True,
+                    check=True,
+                )
+            print(
+                f"baseline ready in {base_ready:.2f}s, bentoml_classic in {ours_ready:.2f}s; "
+                f"measuring {args.rounds} alternating slices per level ...",
+                flush=True,
+            )
+            results = measure_interleaved(urls, wrk, levels, args.duration, args.rounds, script)
+            base_pss = pss_mib(server_root(base_port))
+            ours_pss = pss_mib(server_root(ours_port))
+        base, ours = results["baseline"], results["ours"]
+        print(f"  PSS: baseline {base_pss:.0f} MiB, bentoml_classic {ours_pss:.0f} MiB")
         ready = startup_seconds(env)
-    report = render(levels, base, ours, base_pss, ours_pss, ready, args.duration)
+    report = render(levels, base, ours, base_pss, ours_pss, ready, args.duration, args.rounds)
     print(report)
     write_report(Path(args.output), report)
 
@@ -264,6 +295,7 @@ def render(
     ours_pss: float,
     ready: float,
     duration: int,
+    rounds: int,
 ) -> str:
     lines = [
         "| concurrency | baseline req/s | ours req/s | ratio | baseline p50 | ours p50 | p50 ratio "
@@ -281,7 +313,8 @@ def render(
         f"- total PSS of the serving processes: baseline {base_pss:.0f} MiB, "
         f"bentoml_classic {ours_pss:.0f} MiB",
         f"- `bentoml serve` to ready (median of 3): {ready:.2f} s",
-        f"- {duration} s per level, wrk, {os.cpu_count()} CPUs, "
+        f"- {duration} s per level and server in {rounds} alternating slices (throughput: mean "
+        f"of the slices; p50, p99: median of the slices), wrk, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, measured "
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}",
     ]
