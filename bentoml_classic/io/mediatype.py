@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
 
 
 @dataclass(frozen=True)
 class MediaType:
     type: str
     subtype: str
-    params: dict[str, str] = field(default_factory=dict)
+    #: read-only: parsed media types are cached and shared between requests
+    params: Any = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def essence(self) -> str:
@@ -27,9 +31,17 @@ class MediaType:
 
 
 def parse_media_type(header: str | None) -> MediaType | None:
-    """Parse a Content-Type header; None when it is absent or not of the form type/subtype."""
+    """Parse a Content-Type header; None when it is absent or not of the form type/subtype.
+
+    Clients send the same few headers over and over, so results are cached (bounded).
+    """
     if not header:
         return None
+    return _parse_media_type(header)
+
+
+@lru_cache(maxsize=256)
+def _parse_media_type(header: str) -> MediaType | None:
     essence, *raw_params = header.split(";")
     mtype, sep, subtype = essence.strip().lower().partition("/")
     if not sep or not mtype or not subtype:
@@ -39,4 +51,4 @@ def parse_media_type(header: str | None) -> MediaType | None:
         key, eq, value = raw.partition("=")
         if eq:
             params[key.strip().lower()] = value.strip().strip('"')
-    return MediaType(mtype, subtype, params)
+    return MediaType(mtype, subtype, MappingProxyType(params))
