@@ -3,7 +3,9 @@
 - ``InlineBatcher``: a runner worker. Calls arrive as frames on the event loop; a batch runs on
   the loop thread itself. While it runs, new frames wait in the socket buffers; once it returns,
   the loop reads them all before the next drain, so every call that arrived meanwhile can join
-  the next batch. No thread hop, no timer: a lone call runs on the next loop turn.
+  the next batch (uvloop, which runner workers use, polls I/O before running the rescheduled
+  drain; stock asyncio runs it first, so late frames join the batch after). No thread hop, no
+  timer: a lone call runs on the next loop turn.
 - ``BlockingBatcher``: sync API code (``runner.x.run``) in an API worker's threads. A caller that
   finds a free slot leads: it sends a batch and, when the answer comes, hands the next batch to
   the first waiting caller (waking a thread that had to wake anyway) before handing out results.
