@@ -59,8 +59,18 @@ class InlineBatcher:
         """Queue a call; ``reply(result, error)`` is called once, from the loop thread."""
         try:
             call = Call(args, kwargs, self._policy.input_dim, reply)
+        except BentoMLException:
+            # Not batchable as given (a scalar, a dict, a 0-d array): it runs alone, as the API
+            # worker and init_local() treat it, and the method's own checks answer.
+            try:
+                result, error = self._func(*args, **kwargs), None
+            except Exception as exc:
+                result, error = None, exc
+            reply(result, error)
+            return
+        try:
             self._queue.put(call)
-        except BentoMLException as exc:
+        except BentoMLException as exc:  # the queue is full
             reply(None, exc)
             return
         if not self._scheduled:
@@ -152,12 +162,18 @@ class BlockingBatcher:
             # Not batchable as given: send it alone and let the method's own checks answer.
             return self._send(*args, **kwargs)
         batch: list[Piece] | None = None
+        expired: list[Call] = []
         with self._mutex:
             self._queue.put(call)  # may raise ServiceUnavailable: nothing is queued then
             if self._in_flight < self._max_in_flight:
                 # A free slot means an empty queue but for this call (possibly cut in pieces).
-                self._in_flight += 1
-                batch, _ = self._queue.take()
+                batch, expired = self._queue.take()
+                if batch:
+                    self._in_flight += 1
+        for late in expired:  # with a tiny max_latency_ms, even this call may have expired
+            _reply(late, None, late.error)
+        if batch == []:
+            return waiter.outcome()
         if batch is None:
             waiter.wait()
             if waiter.batch is None:
@@ -230,8 +246,12 @@ class AsyncBatcher:
             return await self._send(*args, **kwargs)
         self._queue.put(call)
         if self._in_flight < self._max_in_flight:
-            self._in_flight += 1
-            self._start(self._queue.take()[0])
+            batch, expired = self._queue.take()
+            for late in expired:  # with a tiny max_latency_ms, even this call may have expired
+                _reply(late, None, late.error)
+            if batch:
+                self._in_flight += 1
+                self._start(batch)
         return await future
 
     def _start(self, batch: list[Piece]) -> None:

@@ -98,14 +98,16 @@ class LocalRunnerHandle:
         self._instance = None
 
 
-def _check_batching_option(name: str, value: Any) -> None:
+def _check_batching_option(label: str, key: str, value: Any) -> None:
+    """``key`` is max_batch_size or max_latency_ms; ``label`` is how the caller spelt it."""
     if value is None:
         return
-    integral = "max_batch_size" in name
+    integral = key == "max_batch_size"
     wanted = int if integral else (int, float)
-    if isinstance(value, bool) or not isinstance(value, wanted) or value <= 0:
+    # ``not value > 0`` rather than ``value <= 0``: NaN fails every comparison
+    if isinstance(value, bool) or not isinstance(value, wanted) or not value > 0:
         kind = "a positive integer" if integral else "a positive number"
-        raise InvalidArgument(f"{name} must be {kind}, got {value!r}")
+        raise InvalidArgument(f"{label} must be {kind}, got {value!r}")
 
 
 async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -175,17 +177,23 @@ class Runner:
                 f"{unknown}; it has {sorted(methods)}"
             )
         for method_name, options in method_configs.items():
+            if not isinstance(options, Mapping):
+                raise InvalidArgument(
+                    f"method_configs[{method_name!r}] must be a dict such as "
+                    f"{{'max_batch_size': 32}}, got {type(options).__name__}"
+                )
             bad_keys = sorted(set(options) - _METHOD_CONFIG_KEYS)
             if bad_keys:
                 raise InvalidArgument(
                     f"method_configs[{method_name!r}] has unknown keys {bad_keys}; "
                     f"allowed: {sorted(_METHOD_CONFIG_KEYS)}"
                 )
-        _check_batching_option("max_batch_size", max_batch_size)
-        _check_batching_option("max_latency_ms", max_latency_ms)
+        _check_batching_option("max_batch_size", "max_batch_size", max_batch_size)
+        _check_batching_option("max_latency_ms", "max_latency_ms", max_latency_ms)
         for method_name, options in method_configs.items():
             for key, value in options.items():
-                _check_batching_option(f"method_configs[{method_name!r}][{key!r}]", value)
+                label = f"method_configs[{method_name!r}][{key!r}]"
+                _check_batching_option(label, key, value)
         self.name = validate_name(name or runnable_class.__name__, "runner name")
         self.runnable_class = runnable_class
         self.runnable_init_params = dict(runnable_init_params or {})

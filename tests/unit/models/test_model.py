@@ -158,6 +158,28 @@ def test_to_runner_passes_its_arguments_through(bentoml_home: Path, fake_framewo
     assert runner.embedded is True
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"max_batch_size": 0}, "max_batch_size must be a positive integer"),
+        ({"max_latency_ms": -1}, "max_latency_ms must be a positive number"),
+        ({"method_configs": {"predcit": {}}}, "predcit"),
+        ({"method_configs": {"predict": {"max_batch": 4}}}, "max_batch"),
+        (
+            {"method_configs": {"predict": {"max_batch_size": -2}}},
+            "method_configs['predict']['max_batch_size']",
+        ),
+    ],
+)
+def test_to_runner_refuses_invalid_batching_options(
+    bentoml_home: Path, fake_framework: str, options: dict[str, object], named: str
+) -> None:
+    model = save_fake(fake_framework)
+    with pytest.raises(InvalidArgument) as info:
+        model.to_runner(**options)  # type: ignore[arg-type]
+    assert named in str(info.value)
+
+
 def test_to_runner_explains_a_missing_or_unusable_framework(
     bentoml_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -450,3 +450,145 @@ def test_two_runners_of_one_class_have_separate_instances() -> None:
     assert second.run(1) == 101
     first.destroy()
     assert second.run(1) == 101
+
+
+# --- batching option validation --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "named", "wanted"),
+    [
+        ({"max_batch_size": 0}, "max_batch_size", "positive integer"),
+        ({"max_batch_size": -3}, "max_batch_size", "positive integer"),
+        ({"max_batch_size": 2.0}, "max_batch_size", "positive integer"),
+        ({"max_batch_size": "8"}, "max_batch_size", "positive integer"),
+        ({"max_batch_size": True}, "max_batch_size", "positive integer"),
+        ({"max_latency_ms": 0}, "max_latency_ms", "positive number"),
+        ({"max_latency_ms": -1.5}, "max_latency_ms", "positive number"),
+        ({"max_latency_ms": "10"}, "max_latency_ms", "positive number"),
+        ({"max_latency_ms": False}, "max_latency_ms", "positive number"),
+        ({"max_latency_ms": float("nan")}, "max_latency_ms", "positive number"),
+    ],
+)
+def test_refuses_invalid_runner_batching_options(
+    options: dict[str, Any], named: str, wanted: str
+) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        Runner(TwoMethods, **options)
+    message = str(info.value)
+    assert named in message
+    assert wanted in message
+    assert repr(next(iter(options.values()))) in message  # the offending value is shown
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"max_batch_size": 0}, "method_configs['predict']['max_batch_size']"),
+        ({"max_batch_size": 1.5}, "method_configs['predict']['max_batch_size']"),
+        ({"max_latency_ms": -5}, "method_configs['predict']['max_latency_ms']"),
+        ({"max_latency_ms": [1]}, "method_configs['predict']['max_latency_ms']"),
+    ],
+)
+def test_refuses_invalid_method_config_values_naming_method_and_key(
+    options: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        Runner(TwoMethods, method_configs={"predict": options})
+    assert named in str(info.value)
+
+
+def test_refuses_unknown_method_config_keys_naming_them() -> None:
+    with pytest.raises(InvalidArgument) as info:
+        Runner(
+            TwoMethods,
+            method_configs={"predict": {"max_batch_size": 4, "batch_size": 4, "timeout": 1}},
+        )
+    message = str(info.value)
+    assert "method_configs['predict']" in message
+    assert "batch_size" in message and "timeout" in message
+    assert "max_latency_ms" in message  # the allowed keys are listed
+
+
+def test_unknown_method_is_reported_before_its_options_are_checked() -> None:
+    with pytest.raises(InvalidArgument, match="does not have") as info:
+        Runner(TwoMethods, method_configs={"nope": {"max_batch_size": 0}})
+    assert "nope" in str(info.value)
+
+
+def test_none_batching_options_mean_unset() -> None:
+    runner = Runner(
+        TwoMethods,
+        max_batch_size=None,
+        max_latency_ms=None,
+        method_configs={"predict": {"max_batch_size": None, "max_latency_ms": None}},
+    )
+    assert runner.predict.max_batch_size is None
+    assert runner.predict.max_latency_ms is None
+
+
+def test_valid_edge_values_are_accepted() -> None:
+    runner = Runner(
+        TwoMethods,
+        max_batch_size=1,
+        max_latency_ms=0.5,
+        method_configs={"predict_proba": {"max_latency_ms": 3}},
+    )
+    assert runner.predict.max_batch_size == 1
+    assert runner.predict.max_latency_ms == 0.5
+    assert runner.predict_proba.max_latency_ms == 3
+
+
+class OddlyNamed(Runnable):
+    @Runnable.method(batchable=True)
+    def max_batch_size_of(self, x: Any) -> Any:
+        return x
+
+
+def test_option_kind_follows_the_key_not_the_method_name() -> None:
+    # a float latency for a method whose name contains "max_batch_size" is fine
+    runner = Runner(OddlyNamed, method_configs={"max_batch_size_of": {"max_latency_ms": 2.5}})
+    assert runner.max_batch_size_of.max_latency_ms == 2.5
+    with pytest.raises(InvalidArgument, match="positive integer"):
+        Runner(OddlyNamed, method_configs={"max_batch_size_of": {"max_batch_size": 2.5}})
+
+
+@pytest.mark.parametrize("options", [None, [("max_batch_size", 4)], 4, "max_batch_size=4"])
+def test_refuses_method_configs_that_are_not_dicts(options: Any) -> None:
+    with pytest.raises(InvalidArgument, match=r"method_configs\['predict'\] must be a dict"):
+        Runner(TwoMethods, method_configs={"predict": options})
+
+
+class Echo(Runnable):
+    @Runnable.method(batchable=True, batch_dim=0)
+    def echo(self, x: Any) -> Any:
+        return x
+
+
+def test_a_call_that_expires_before_it_runs_is_answered_503_not_none() -> None:
+    """A call that takes a free slot but has (with a tiny max_latency_ms) already waited too
+    long must get its 503, never a silent None or no answer at all."""
+    import numpy as np
+
+    from bentoml_classic.exceptions import ServiceUnavailable
+
+    runner = Runner(Echo, max_latency_ms=1e-9)
+    runner.init_local(quiet=True)
+    try:
+        for _ in range(20):
+            with pytest.raises(ServiceUnavailable):
+                runner.echo.run(np.ones((1, 2)))
+
+        async def async_call() -> Any:
+            return await asyncio.wait_for(runner.echo.async_run(np.ones((1, 2))), timeout=10)
+
+        for _ in range(20):
+            with pytest.raises(ServiceUnavailable):
+                asyncio.run(async_call())
+        # still serving: a generous limit lets calls through
+        relaxed = Runner(Echo, name="relaxed", max_latency_ms=60_000)
+        relaxed.init_local(quiet=True)
+        assert relaxed.echo.run(np.ones((1, 2))).shape == (1, 2)
+        relaxed.destroy()
+    finally:
+        runner.destroy()
