@@ -43,7 +43,8 @@ def parse_media_type(header: str | None) -> MediaType | None:
 @lru_cache(maxsize=256)
 def _parse_media_type(header: str) -> MediaType | None:
     essence, *raw_params = header.split(";")
-    mtype, sep, subtype = essence.strip().lower().partition("/")
+    mtype, sep, subtype = essence.lower().partition("/")
+    mtype, subtype = mtype.strip(), subtype.strip()  # lenient with "text / plain"
     if not sep or not mtype or not subtype:
         return None
     params: dict[str, str] = {}
