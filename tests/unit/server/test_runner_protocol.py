@@ -1,4 +1,5 @@
-"""The runner protocol over real sockets: RunnerServer against both clients, tokens, shutdown.
+"""The runner protocol over real sockets: RunnerServer against both clients, tokens, shutdown,
+batching, metrics.
 
 The server runs on its own event loop in a background thread (as it runs in its own process in
 production), so that a slow runner method blocks the server and not the client under test.
@@ -25,6 +26,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+import bentoml_classic as bentoml
+from bentoml_classic import metrics
 from bentoml_classic.exceptions import (
     BadInput,
     GatewayTimeout,
@@ -33,12 +36,15 @@ from bentoml_classic.exceptions import (
     ServiceUnavailable,
 )
 from bentoml_classic.runner import Runnable, Runner, codec
+from bentoml_classic.runner.batching import BatchPolicy
 from bentoml_classic.runner.client import (
     Address,
     AsyncRunnerClient,
     BlockingRunnerClient,
 )
 from bentoml_classic.runner.remote import RemoteRunnerHandle
+from bentoml_classic.server.errors import error_response
+from bentoml_classic.server.http_app import render_metrics
 from bentoml_classic.server.runner_server import RunnerServer
 
 TOKEN = b"s3cret-runner-token"
@@ -58,6 +64,7 @@ class ServedRunner:
         *,
         token: bytes | None = None,
         grace_seconds: float = 5.0,
+        batch_policies: dict[str, BatchPolicy] | None = None,
     ) -> None:
         self.transport = transport
         self.token = token
@@ -67,7 +74,10 @@ class ServedRunner:
         self.release = threading.Event()  # lets a blocked method go on
         self.started = threading.Event()  # set by methods that block, once they run
         self.calls: list[str] = []
-        self.server = RunnerServer("test_runner", self._methods(), token=token)
+        self.batch_rows: list[int] = []  # rows of each batch gated_double ran
+        self.server = RunnerServer(
+            "test_runner", self._methods(), token=token, batch_policies=batch_policies
+        )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -107,6 +117,13 @@ class ServedRunner:
         def unpicklable() -> Any:
             return threading.Lock()
 
+        def gated_double(x: np.ndarray) -> np.ndarray:
+            """Batchable when given a policy; holds the server's loop until ``release`` is set."""
+            self.batch_rows.append(len(x))
+            self.started.set()
+            self.release.wait(WAIT)
+            return x * 2
+
         return {
             "echo": echo,
             "add": add,
@@ -116,6 +133,7 @@ class ServedRunner:
             "slow": slow,
             "die": die,
             "unpicklable": unpicklable,
+            "gated_double": gated_double,
         }
 
     @property
@@ -1098,3 +1116,233 @@ def test_failed_unix_connect_closes_its_socket(socket_dir: pathlib.Path) -> None
                     client.call("echo", (1,), {})
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+# -- adaptive batching in the runner server --------------------------------------------------
+
+
+@pytest.fixture
+def fresh_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty batch-size registry: a server started after this one records only its own."""
+    monkeypatch.setattr(metrics, "_batch_sizes", {})
+
+
+def rows_of(i: int) -> np.ndarray:
+    """Call i sends 1 or 2 rows whose values tell callers apart."""
+    rows = 1 + i % 2
+    return np.arange(2 * rows, dtype=np.float64).reshape(rows, 2) + 100 * i
+
+
+async def _all_on_the_wire(client: AsyncRunnerClient, count: int) -> None:
+    """Until ``count`` calls are sent and the client's transport holds nothing back."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        connection = client._connections[0]
+        if (
+            connection is not None
+            and connection.transport is not None
+            and len(connection.pending) >= count
+            and connection.transport.get_write_buffer_size() == 0
+        ):
+            break
+        assert loop.time() < deadline, "the calls never left the client"
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)  # margin for the loopback to hand the bytes over
+
+
+async def _gated_calls(served: ServedRunner, client: AsyncRunnerClient, count: int) -> list[Any]:
+    """Call gated_double ``count`` times: the first call holds the server's loop until all the
+    others are on the wire, so the server reads them in one go once it is released."""
+    first = asyncio.ensure_future(client.call("gated_double", (rows_of(0),), {}))
+    assert await asyncio.to_thread(served.started.wait, WAIT)
+    rest = [
+        asyncio.ensure_future(client.call("gated_double", (rows_of(i),), {}))
+        for i in range(1, count)
+    ]
+    await _all_on_the_wire(client, count)
+    served.release.set()
+    return await asyncio.gather(first, *rest, return_exceptions=True)
+
+
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_batched_calls_are_answered_in_order_and_counted(
+    fresh_metrics: None, make_runner: Callable[..., ServedRunner], transport: str
+) -> None:
+    served = make_runner(transport, batch_policies={"gated_double": BatchPolicy(max_batch_size=4)})
+    count = 7
+
+    async def scenario(client: AsyncRunnerClient) -> tuple[list[Any], list[Any]]:
+        results = await _gated_calls(served, client, count)
+        return results, await client.metrics(WAIT)
+
+    results, snapshots = run_async(scenario, async_client(served.url))
+    for i, result in enumerate(results):
+        assert isinstance(result, np.ndarray), result
+        np.testing.assert_array_equal(result, rows_of(i) * 2)
+        assert result.shape == rows_of(i).shape
+    # call 0 ran alone; calls 1-6 (2, 1, 2, 1, 2, 1 rows) were queued together and joined in
+    # arrival order into batches of at most 4 rows: [2, 1], then 2 more would make 5
+    assert served.batch_rows == [1, 3, 3, 3]
+    [[snapshot]] = snapshots  # one worker, one batchable method
+    assert (snapshot["runner"], snapshot["method"]) == ("test_runner", "gated_double")
+    histogram = metrics.Histogram.from_snapshot(snapshot)
+    assert (histogram.count, histogram.total) == (4, 10)
+    assert histogram.counts[:4] == [1, 0, 3, 0]  # le=1, le=2, le=4, le=8
+
+
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_full_queue_sheds_calls_as_503_and_the_server_keeps_serving(
+    fresh_metrics: None, make_runner: Callable[..., ServedRunner], transport: str
+) -> None:
+    policy = BatchPolicy(max_batch_size=2, max_queue_rows=2)
+    served = make_runner(transport, batch_policies={"gated_double": policy})
+
+    async def scenario(client: AsyncRunnerClient) -> tuple[Any, ...]:
+        results = await _gated_calls(served, client, 6)
+        after = await client.call("gated_double", (rows_of(1),), {})
+        return results, after, await client.ping(WAIT), await client.metrics(WAIT)
+
+    results, after, alive, snapshots = run_async(scenario, async_client(served.url))
+    # call 0 ran at once; call 1 (2 rows) filled the queue; calls 2-5 found it full
+    for i in (0, 1):
+        np.testing.assert_array_equal(results[i], rows_of(i) * 2)
+    for shed in results[2:]:
+        assert type(shed) is ServiceUnavailable, shed  # not a RunnerError (500)
+        assert shed.http_status == 503
+        assert shed.retry_after == 1
+        assert "queue is full" in shed.message
+        assert shed.detail == {"runner": "test_runner", "method": "gated_double"}
+        response = error_response(shed)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+    np.testing.assert_array_equal(after, rows_of(1) * 2)
+    assert alive is True
+    assert served.batch_rows == [1, 2, 2]  # shed calls never reached the method
+    histogram = metrics.Histogram.from_snapshot(snapshots[0][0])
+    assert (histogram.count, histogram.total) == (3, 5)
+
+
+def test_batching_leaves_other_methods_alone_and_ignores_unknown_names(
+    fresh_metrics: None, make_runner: Callable[..., ServedRunner]
+) -> None:
+    policy = BatchPolicy(max_batch_size=2)
+    served = make_runner("unix", batch_policies={"gated_double": policy, "no_such_method": policy})
+    served.release.set()
+    assert sorted(served.in_loop(lambda: list(served.server.batchers))) == ["gated_double"]
+
+    async def scenario(client: AsyncRunnerClient) -> tuple[Any, ...]:
+        echoed = await client.call("echo", ("plain",), {})
+        doubled = await client.call("gated_double", (rows_of(3),), {})
+        return echoed, doubled, await client.metrics(WAIT)
+
+    echoed, doubled, snapshots = run_async(scenario, async_client(served.url))
+    assert echoed == "plain"
+    np.testing.assert_array_equal(doubled, rows_of(3) * 2)
+    assert [(s["method"], s["count"]) for s in snapshots[0]] == [("gated_double", 1)]
+
+
+def test_metrics_without_batchable_methods_is_an_empty_snapshot(
+    fresh_metrics: None, runner: ServedRunner
+) -> None:
+    async def scenario(client: AsyncRunnerClient) -> list[Any]:
+        return await client.metrics(WAIT)
+
+    assert run_async(scenario, async_client(runner.url)) == [[]]
+
+
+def test_metrics_of_a_worker_that_is_down_is_none(
+    fresh_metrics: None, make_runner: Callable[..., ServedRunner], socket_dir: pathlib.Path
+) -> None:
+    served = make_runner("unix", batch_policies={"gated_double": BatchPolicy(max_batch_size=2)})
+    served.release.set()
+    addresses = [Address.parse(f"file://{socket_dir}/nobody.sock"), Address.parse(served.url)]
+
+    async def call(client: AsyncRunnerClient) -> Any:
+        return await client.call("gated_double", (rows_of(0),), {})
+
+    async def scenario(client: AsyncRunnerClient) -> list[Any]:
+        return await client.metrics(1.0)
+
+    run_async(call, async_client(served.url))
+    down, up = run_async(scenario, AsyncRunnerClient("test_runner", addresses, None, WAIT))
+    assert down is None
+    assert [(s["method"], s["count"], s["total"]) for s in up] == [("gated_double", 1, 1.0)]
+
+
+@pytest.mark.parametrize("token", [b"wrong", None])
+def test_metrics_need_the_token(tcp_runner: ServedRunner, token: bytes | None) -> None:
+    async def scenario(client: AsyncRunnerClient) -> list[Any]:
+        return await client.metrics(WAIT)
+
+    assert run_async(scenario, async_client(tcp_runner.url, token=token)) == [None]
+    assert run_async(scenario, async_client(tcp_runner.url, token=TOKEN)) != [None]
+
+
+def test_malformed_array_frame_is_refused_and_the_connection_stays(
+    make_runner: Callable[..., ServedRunner],
+) -> None:
+    served = make_runner("unix")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(WAIT)
+        sock.connect(served.path)
+        # the frame itself is sound; the array header claims 3 int32 over 8 bytes
+        sock.sendall(wire(codec.frame(21, codec.CALL, [b"\xa7echo\n<i4:3", b"\0" * 8])))
+        sock.sendall(wire(codec.encode(22, codec.CALL, ("echo", (np.arange(3),), {}))))
+        reader = codec.FrameReader()
+        frames: list[tuple[int, int, list[memoryview]]] = []
+        while len(frames) < 2:
+            received = sock.recv_into(reader.get_buffer(-1))
+            assert received, "the server hung up"
+            frames += reader.buffer_updated(received)
+    assert [(call_id, kind) for call_id, kind, _ in frames] == [
+        (21, codec.ERROR),
+        (22, codec.RESULT),
+    ]
+    error = codec.decode_error(frames[0][2])
+    assert (error["type"], error["status"]) == ("FrameError", 400)
+    np.testing.assert_array_equal(codec.decode(codec.RESULT, frames[1][2]), np.arange(3))
+    assert served.calls == ["echo"]  # only the sound call reached the method
+
+
+class GatedRunnable(Runnable):
+    @Runnable.method(batchable=True)
+    def gated_double(self, x: Any) -> Any:
+        raise AssertionError("runs in the runner server, never here")
+
+
+def test_render_metrics_labels_each_remote_worker(
+    fresh_metrics: None, make_runner: Callable[..., ServedRunner], socket_dir: pathlib.Path
+) -> None:
+    served = make_runner("unix", batch_policies={"gated_double": BatchPolicy(max_batch_size=4)})
+    served.release.set()
+
+    async def calls(client: AsyncRunnerClient) -> None:
+        for i in range(3):
+            await client.call("gated_double", (rows_of(i),), {})
+
+    run_async(calls, async_client(served.url))
+    runner = Runner(GatedRunnable, name="test_runner")
+    # worker 1 is down, worker 2 is the served one
+    handle = RemoteRunnerHandle(
+        "test_runner", [f"file://{socket_dir}/nobody.sock", served.url], timeout=WAIT
+    )
+    runner._set_handle(handle)
+    svc = bentoml.Service("metered", runners=[runner])
+
+    async def render() -> str:
+        try:
+            return await render_metrics(svc)
+        finally:
+            handle._async.close()  # its connections belong to this loop
+
+    try:
+        text = asyncio.run(render())
+    finally:
+        runner.destroy()
+    labels = 'runner="test_runner",method="gated_double",worker="2"'
+    assert f"bentoml_runner_batch_size_count{{{labels}}} 3\n" in text
+    assert f"bentoml_runner_batch_size_sum{{{labels}}} 4\n" in text  # 1 + 2 + 1 rows
+    assert f'bentoml_runner_batch_size_bucket{{{labels},le="1"}} 2\n' in text
+    assert f'bentoml_runner_batch_size_bucket{{{labels},le="2"}} 3\n' in text
+    assert 'worker="1"' not in text  # a worker that is down has no series
