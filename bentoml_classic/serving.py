@@ -58,7 +58,10 @@ async def _await(awaitable: Any) -> Any:
 
 
 def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
+    from .server.http_protocol import http_protocol
+
     return {
+        "http": http_protocol(),
         "host": host,
         "port": port,
         "lifespan": "on",

@@ -40,6 +40,7 @@ def main() -> None:
     from ..runner.remote import RemoteRunnerHandle
     from ..runner.runner import Runner
     from .http_app import build_app
+    from .http_protocol import http_protocol
 
     os.chdir(spec.working_dir)
     svc = import_service(spec.target, spec.working_dir)
@@ -72,6 +73,8 @@ def main() -> None:
         uvicorn.Config(
             app,
             lifespan="on",
+            # a response's head and body in one write: one segment, one wake-up of the client
+            http=http_protocol(),
             access_log=False,
             server_header=False,
             # Nothing here reads the client address; X-Forwarded-* parsing would cost every
