@@ -1,9 +1,10 @@
 """Iris classify: bentoml_classic's production topology against a raw in-process Starlette app.
 
-    python tests/benchmarks/bench_iris.py [--duration 10] [--levels 1,8,32,64]
+    python tests/benchmarks/bench_iris.py [--duration 12] [--rounds 4] [--levels 1,8,32,64]
 
-Both servers run in this one invocation on this machine, so the ratios are meaningful even on a
-shared, noisy machine; absolute numbers are not. Drives each with wrk (installed from Debian's
+The servers (the baseline, the iris example, and the same example written as an async API) run in
+this one invocation on this machine, so the ratios are meaningful even on a shared, noisy
+machine; absolute numbers are not. Drives each with wrk (installed from Debian's
 packages when missing), prints requests/s, p50, p99, errors and the ratio to the baseline, the
 total PSS of each server's processes and how long `bentoml serve` takes to become ready, and
 writes the table to docs/benchmarks.md. Binds 127.0.0.1 only; stops everything it starts.
@@ -238,7 +239,7 @@ def main() -> None:
         )
         script = Path(tmp, "post.lua")
         script.write_text(LUA)
-        base_port, ours_port = free_port(), free_port()
+        base_port, ours_port, async_port = free_port(), free_port(), free_port()
         # The baseline as a careful user would run it: 2 workers (this machine's cores), uvloop
         # and httptools, TCP_NODELAY (asyncio sets it on accepted TCP sockets).
         baseline_cmd = [
@@ -253,6 +254,8 @@ def main() -> None:
             "--no-access-log",
         ]
         ours_cmd = [str(BIN / "bentoml"), "serve", "service:svc", "--port", str(ours_port)]
+        # The same service written as an async API (examples/iris/service_async.py).
+        async_cmd = [str(BIN / "bentoml"), "serve", "service_async:svc", "--port", str(async_port)]
         base_dir = Path(__file__).parent
         with contextlib.ExitStack() as stack:
             base_ready = stack.enter_context(
@@ -261,9 +264,13 @@ def main() -> None:
             ours_ready = stack.enter_context(
                 server(ours_cmd, IRIS, env, f"http://127.0.0.1:{ours_port}/readyz")
             )
+            stack.enter_context(
+                server(async_cmd, IRIS, env, f"http://127.0.0.1:{async_port}/readyz")
+            )
             urls = {
                 "baseline": f"http://127.0.0.1:{base_port}",
                 "ours": f"http://127.0.0.1:{ours_port}",
+                "ours_async": f"http://127.0.0.1:{async_port}",
             }
             for url in urls.values():  # warm up
                 subprocess.run(
@@ -282,21 +289,22 @@ def main() -> None:
         base, ours = results["baseline"], results["ours"]
         print(f"  PSS: baseline {base_pss:.0f} MiB, bentoml_classic {ours_pss:.0f} MiB")
         ready = startup_seconds(env)
-    report = render(levels, base, ours, base_pss, ours_pss, ready, args.duration, args.rounds)
+    report = render(
+        levels,
+        base,
+        ours,
+        results["ours_async"],
+        base_pss,
+        ours_pss,
+        ready,
+        args.duration,
+        args.rounds,
+    )
     print(report)
     write_report(Path(args.output), report)
 
 
-def render(
-    levels: list[int],
-    base: list[Result],
-    ours: list[Result],
-    base_pss: float,
-    ours_pss: float,
-    ready: float,
-    duration: int,
-    rounds: int,
-) -> str:
+def _table(base: list[Result], ours: list[Result]) -> list[str]:
     lines = [
         "| concurrency | baseline req/s | ours req/s | ratio | baseline p50 | ours p50 | p50 ratio "
         "| baseline p99 | ours p99 | p99 ratio | errors (ours) |",
@@ -308,7 +316,28 @@ def render(
             f"| {o.p50_ms:.2f} ms | {o.p50_ms / b.p50_ms:.2f}x | {b.p99_ms:.2f} ms "
             f"| {o.p99_ms:.2f} ms | {o.p99_ms / b.p99_ms:.2f}x | {o.errors} |"
         )
-    lines += [
+    return lines
+
+
+def render(
+    levels: list[int],
+    base: list[Result],
+    ours: list[Result],
+    ours_async: list[Result],
+    base_pss: float,
+    ours_pss: float,
+    ready: float,
+    duration: int,
+    rounds: int,
+) -> str:
+    lines = [
+        "The iris example as the quickstart writes it (`examples/iris/service.py`, a sync API):",
+        "",
+        *_table(base, ours),
+        "",
+        "The same service as an async API (`examples/iris/service_async.py`), same run:",
+        "",
+        *_table(base, ours_async),
         "",
         f"- total PSS of the serving processes: baseline {base_pss:.0f} MiB, "
         f"bentoml_classic {ours_pss:.0f} MiB",

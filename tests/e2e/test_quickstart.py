@@ -40,6 +40,17 @@ def test_docs_json_describes_classify(iris_url: str) -> None:
     assert schema["schema"]["items"]["maxItems"] == 4
 
 
+def test_the_async_flavour_of_the_example_answers_alike(iris_env: dict[str, str]) -> None:
+    with serve_subprocess(["service_async:svc"], cwd=IRIS, env=iris_env) as (url, _process):
+        rows = [[5.1, 3.5, 1.4, 0.2], [5.9, 3, 5.1, 1.8]]
+        with httpx.Client(base_url=url) as client:
+            assert client.post("/classify", json=rows).json() == [0, 2]
+            bad = client.post("/classify", json=[[1, 2, 3]])
+            assert bad.status_code == 400
+            assert "shape" in bad.json()["error"]["message"]
+            assert client.post("/classify", json=rows[:1]).json() == [0]
+
+
 def test_models_cli_lists_the_trained_model(iris_env: dict[str, str]) -> None:
     result = subprocess.run(
         [*bentoml_command(), "models", "list"],
