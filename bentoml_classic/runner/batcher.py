@@ -1,10 +1,10 @@
 """Three drivers of one ``BatchQueue``, one per way a batchable method gets called.
 
-- ``InlineBatcher``: a runner worker. Calls arrive as frames on the event loop; a batch runs on
-  the loop thread itself. While it runs, new frames wait in the socket buffers; once it returns,
-  the loop reads them all before the next drain, so every call that arrived meanwhile can join
-  the next batch (uvloop, which runner workers use, polls I/O before running the rescheduled
-  drain; stock asyncio runs it first, so late frames join the batch after). No thread hop, no
+- ``InlineBatcher``: a runner worker. Calls arrive as frames on the event loop; a batch is taken
+  when the runner's lane (``server/model_lane.py``) is free and runs on the loop thread while
+  the method is quick, on the lane's thread once it proved slow. Calls that arrive while a batch
+  runs join the next one (uvloop, which runner workers use, polls I/O before running the
+  rescheduled drain; stock asyncio runs it first, so late frames join the batch after). No
   timer: a lone call runs on the next loop turn.
 - ``BlockingBatcher``: sync API code (``runner.x.run``) in an API worker's threads. A caller that
   finds a free slot leads: it sends a batch and, when the answer comes, hands the next batch to
@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from ..exceptions import BentoMLException
 from ..metrics import Histogram
@@ -39,6 +40,35 @@ from .batching import (
 Reply = Callable[[Any, BaseException | None], None]
 
 
+#: what a lane job does once the lane is free: None (nothing left to do), or the work to run
+#: (on any thread; must not raise) and what to do with its outcome (on the loop thread)
+Prepare = Callable[[], "tuple[Callable[[], Any], Callable[[Any], None]] | None"]
+
+
+class Lane(Protocol):
+    """Where a runner worker's model work runs, one job at a time (``server/model_lane.py``)."""
+
+    def submit(self, name: str, prepare: Prepare) -> None: ...
+
+
+class SameThreadLane:
+    """Runs each job at once, on the caller's thread: the lane of the unit tests."""
+
+    def submit(self, name: str, prepare: Prepare) -> None:
+        work = prepare()
+        if work is not None:
+            compute, finish = work
+            finish(compute())
+
+
+def call_alone(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+    """``(result, None)`` or ``(None, error)``: lane work must not raise."""
+    try:
+        return func(*args, **kwargs), None
+    except Exception as exc:
+        return None, exc
+
+
 class InlineBatcher:
     def __init__(
         self,
@@ -47,12 +77,17 @@ class InlineBatcher:
         schedule: Callable[[Callable[[], None]], Any],
         clock: Callable[[], float] | None = None,
         histogram: Histogram | None = None,
+        lane: Lane | None = None,
+        name: str = "",
     ) -> None:
         self._func = func
         self._policy = policy
         self._schedule = schedule
         self._queue = BatchQueue(policy, clock) if clock else BatchQueue(policy)
         self._histogram = histogram
+        self._lane: Lane = lane or SameThreadLane()
+        self._name = name or getattr(func, "__name__", "method")
+        #: a drain is scheduled, waiting for the lane, or running
         self._scheduled = False
 
     def submit(self, args: tuple, kwargs: dict[str, Any], reply: Reply) -> None:
@@ -62,11 +97,8 @@ class InlineBatcher:
         except BentoMLException:
             # Not batchable as given (a scalar, a dict, a 0-d array): it runs alone, as the API
             # worker and init_local() treat it, and the method's own checks answer.
-            try:
-                result, error = self._func(*args, **kwargs), None
-            except Exception as exc:
-                result, error = None, exc
-            reply(result, error)
+            work = (partial(call_alone, self._func, args, kwargs), lambda out: reply(*out))
+            self._lane.submit(self._name, lambda: work)
             return
         try:
             self._queue.put(call)
@@ -78,15 +110,25 @@ class InlineBatcher:
             self._schedule(self._drain)
 
     def _drain(self) -> None:
-        self._scheduled = False
+        self._lane.submit(self._name, self._take_batch)
+
+    def _take_batch(self) -> tuple[Callable[[], Any], Callable[[Any], None]] | None:
+        # Taken when the lane is free, not when the drain was scheduled: calls that arrived
+        # while the previous job ran join this batch.
         batch, expired = self._queue.take()
         for call in expired:
             _reply(call, None, call.error)
-        if batch:
-            if self._histogram is not None:
-                self._histogram.observe(sum(piece.rows for piece in batch))
-            for call in run_batch(self._func, batch, self._policy):
-                _reply(call, *finish_call(call, self._policy.output_dim))
+        if not batch:
+            self._scheduled = False
+            return None
+        if self._histogram is not None:
+            self._histogram.observe(sum(piece.rows for piece in batch))
+        return partial(run_batch, self._func, batch, self._policy), self._answer
+
+    def _answer(self, done: list[Call]) -> None:
+        for call in done:
+            _reply(call, *finish_call(call, self._policy.output_dim))
+        self._scheduled = False
         if self._queue:
             # Give the loop a turn first: frames that arrived meanwhile join the next batch.
             self._scheduled = True

@@ -12,13 +12,15 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, cast
 
 from .. import metrics
-from ..exceptions import BentoMLException
+from ..exceptions import BentoMLException, NotFound
 from ..runner import codec
-from ..runner.batcher import InlineBatcher
+from ..runner.batcher import InlineBatcher, call_alone
 from ..runner.batching import BatchPolicy
+from .model_lane import ModelLane
 
 logger = logging.getLogger("bentoml_classic.runner_server")
 
@@ -114,10 +116,6 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
                 codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", 400)
             )
             return
-        batcher = self._server.batchers.get(method_name)
-        if batcher is None:
-            self._transport.writelines(self._server.run_call(call_id, method_name, args, kwargs))
-            return
         transport = self._transport
         server = self._server
 
@@ -125,7 +123,11 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             if not transport.is_closing():
                 transport.writelines(server.answer(call_id, method_name, result, error))
 
-        batcher.submit(args, kwargs, reply)
+        batcher = server.batchers.get(method_name)
+        if batcher is not None:
+            batcher.submit(args, kwargs, reply)
+        else:
+            server.submit_call(method_name, args, kwargs, reply)
 
 
 class RunnerServer:
@@ -145,26 +147,23 @@ class RunnerServer:
         self.batch_policies = dict(batch_policies or {})
         #: one per batchable method; built in serve(), where the event loop is known
         self.batchers: dict[str, InlineBatcher] = {}
+        #: where the model runs (one job at a time); also built in serve()
+        self.lane: ModelLane
         self.token = token
         self.max_frame_size = max_frame_size
         self.connections: set[RunnerServerProtocol] = set()
         self._all_closed: asyncio.Event | None = None
 
-    def run_call(self, call_id: int, method_name: str, args: tuple, kwargs: dict) -> list[Any]:
-        """Run one call and return the frame that answers it; exceptions become ERROR frames."""
+    def submit_call(
+        self, method_name: str, args: tuple, kwargs: dict, reply: Callable[[Any, Any], None]
+    ) -> None:
+        """Run one unbatched call in the lane; ``reply(result, error)`` answers it."""
         method = self.methods.get(method_name)
         if method is None:
-            return codec.encode_error(
-                call_id,
-                "NotFound",
-                f"runner {self.runner_name!r} has no method {method_name!r}",
-                404,
-            )
-        try:
-            result, error = method(*args, **kwargs), None
-        except Exception as exc:
-            result, error = None, exc
-        return self.answer(call_id, method_name, result, error)
+            reply(None, NotFound(f"runner {self.runner_name!r} has no method {method_name!r}"))
+            return
+        work = (partial(call_alone, method, args, kwargs), lambda outcome: reply(*outcome))
+        self.lane.submit(method_name, lambda: work)
 
     def answer(
         self, call_id: int, method_name: str, result: Any, error: BaseException | None
@@ -198,12 +197,15 @@ class RunnerServer:
         """Serve until ``stop`` is set, then let open connections finish (API workers draining
         their in-flight requests still need us) for at most ``grace_seconds``."""
         loop = asyncio.get_running_loop()
+        self.lane = ModelLane(loop)
         self.batchers = {
             name: InlineBatcher(
                 self.methods[name],
                 policy,
                 loop.call_soon,
                 histogram=metrics.batch_size_histogram(self.runner_name, name),
+                lane=self.lane,
+                name=name,
             )
             for name, policy in self.batch_policies.items()
             if name in self.methods
@@ -225,3 +227,4 @@ class RunnerServer:
                 )
         for connection in list(self.connections):
             connection.close()
+        self.lane.close()

@@ -124,6 +124,29 @@ def test_readyz_is_503_until_the_runner_has_loaded(home_env: dict[str, str]) -> 
         assert wait_for(lambda: httpx.get(f"{url}/readyz", timeout=10).status_code == 200, 30)
 
 
+def test_readyz_stays_200_while_the_runner_computes(home_env: dict[str, str]) -> None:
+    """A model busy for seconds is not a dead runner: the readiness probe and /metrics are
+    answered by the runner's event loop while the model runs on its lane's thread."""
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (url, _):
+        outcome: list[httpx.Response] = []
+        busy = threading.Thread(
+            target=lambda: outcome.append(
+                httpx.post(f"{url}/sleep", json={"seconds": 3.0}, timeout=30)
+            )
+        )
+        busy.start()
+        try:
+            time.sleep(0.5)  # the call is in the runner by now
+            probes = [httpx.get(f"{url}/readyz", timeout=10) for _ in range(3)]
+            assert [p.status_code for p in probes] == [200, 200, 200], probes[-1].text
+            assert httpx.get(f"{url}/metrics", timeout=10).status_code == 200
+            assert not outcome, "the 3 s call ended early: the probes proved nothing"
+        finally:
+            busy.join(30)
+        assert outcome[0].status_code == 200
+        assert outcome[0].json()["slept"] == 3.0
+
+
 class RequestStream:
     """Requests sent back to back from a few threads; records every outcome."""
 

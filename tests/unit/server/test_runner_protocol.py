@@ -109,16 +109,21 @@ class ServedRunner:
             return value
 
         def die(value: Any) -> Any:
-            """The worker goes away while this call is in flight."""
-            for connection in list(self.server.connections):
-                connection.close()
+            """The worker goes away while this call is in flight (models run on the lane's
+            thread until they prove quick, so the connections are closed from the loop)."""
+
+            def close_all() -> None:
+                for connection in list(self.server.connections):
+                    connection.close()
+
+            self.in_loop(close_all)
             return value
 
         def unpicklable() -> Any:
             return threading.Lock()
 
         def gated_double(x: np.ndarray) -> np.ndarray:
-            """Batchable when given a policy; holds the server's loop until ``release`` is set."""
+            """Batchable when given a policy; holds the model until ``release`` is set."""
             self.batch_rows.append(len(x))
             self.started.set()
             self.release.wait(WAIT)
@@ -1151,16 +1156,27 @@ async def _all_on_the_wire(client: AsyncRunnerClient, count: int) -> None:
     await asyncio.sleep(0.05)  # margin for the loopback to hand the bytes over
 
 
-async def _gated_calls(served: ServedRunner, client: AsyncRunnerClient, count: int) -> list[Any]:
-    """Call gated_double ``count`` times: the first call holds the server's loop until all the
-    others are on the wire, so the server reads them in one go once it is released."""
+async def _gated_calls(
+    served: ServedRunner, client: AsyncRunnerClient, count: int, answered_early: int = 0
+) -> list[Any]:
+    """Call gated_double ``count`` times: the first call holds the model until all the others
+    are on the wire (and ``answered_early`` of them answered without the model), so the server
+    has queued them all when it is released."""
     first = asyncio.ensure_future(client.call("gated_double", (rows_of(0),), {}))
     assert await asyncio.to_thread(served.started.wait, WAIT)
     rest = [
         asyncio.ensure_future(client.call("gated_double", (rows_of(i),), {}))
         for i in range(1, count)
     ]
-    await _all_on_the_wire(client, count)
+    if answered_early:
+        # the server's loop is not held by the model: it answers what it can at once
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while sum(call.done() for call in rest) < answered_early:
+            assert asyncio.get_running_loop().time() < deadline, "no early answers"
+            await asyncio.sleep(0.005)
+        assert not first.done()
+    else:
+        await _all_on_the_wire(client, count)
     served.release.set()
     return await asyncio.gather(first, *rest, return_exceptions=True)
 
@@ -1199,7 +1215,8 @@ def test_full_queue_sheds_calls_as_503_and_the_server_keeps_serving(
     served = make_runner(transport, batch_policies={"gated_double": policy})
 
     async def scenario(client: AsyncRunnerClient) -> tuple[Any, ...]:
-        results = await _gated_calls(served, client, 6)
+        # the four calls that find the queue full are answered while the model still runs
+        results = await _gated_calls(served, client, 6, answered_early=4)
         after = await client.call("gated_double", (rows_of(1),), {})
         return results, after, await client.ping(WAIT), await client.metrics(WAIT)
 
