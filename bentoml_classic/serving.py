@@ -258,9 +258,7 @@ def unix_socket(name: str, path: str) -> CircusSocket:
 def make_arbiter(watchers: list[Watcher], sockets: list[CircusSocket], socket_dir: str) -> Arbiter:
     """An arbiter whose control endpoints are Unix sockets in ``socket_dir``: nothing on the
     network, no multicast discovery (circus's default would join a multicast group)."""
-    from circus.arbiter import Arbiter
-
-    return Arbiter(
+    return _arbiter_class()(
         watchers,
         endpoint=f"ipc://{socket_dir}/circus-control.sock",
         pubsub_endpoint=f"ipc://{socket_dir}/circus-events.sock",
@@ -269,6 +267,24 @@ def make_arbiter(watchers: list[Watcher], sockets: list[CircusSocket], socket_di
         sockets=sockets,
         loglevel="WARNING",
     )
+
+
+def _arbiter_class() -> type[Arbiter]:
+    from circus.arbiter import Arbiter
+
+    class QuietStopArbiter(Arbiter):  # type: ignore[misc]
+        """Circus checks its watchers on a timer (``check_delay``), and that check takes the
+        same lock as a stop: when a stop took longer than one period (workers draining), each
+        tick raised a ConflictError that tornado logged with a traceback, on every Ctrl-C.
+        While another arbiter command runs, the tick is skipped; the next one does the check.
+        """
+
+        def manage_watchers(self) -> Any:
+            if self._exclusive_running_command is not None or self._restarting:
+                return None
+            return super().manage_watchers()
+
+    return QuietStopArbiter
 
 
 def runner_sockets(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -116,10 +117,23 @@ def serve_subprocess(
             output.seek(0)
             text = output.read().decode(errors="replace")
             raise RuntimeError(f"{exc}; server output:\n{text}") from exc
+        _OUTPUTS[process.pid] = output
         yield base_url, process
     finally:
+        _OUTPUTS.pop(process.pid, None)
         stop_process_group(process)
         output.close()
+
+
+_OUTPUTS: dict[int, IO[bytes]] = {}
+
+
+def output_of(process: subprocess.Popen[bytes]) -> str:
+    """What a server started by ``serve_subprocess`` has printed so far (stdout and stderr)."""
+    output = _OUTPUTS[process.pid]
+    output.flush()
+    output.seek(0)
+    return output.read().decode(errors="replace")
 
 
 def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:

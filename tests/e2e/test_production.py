@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support import E2E_SERVICES, IRIS, serve_subprocess
+from tests.support import E2E_SERVICES, IRIS, output_of, serve_subprocess
 
 RUNNER_SERVICE = ["runner_service:svc"]
 
@@ -225,6 +225,32 @@ def test_sigterm_drains_in_flight_requests_then_everything_exits(
             lambda: not any(p.is_running() and p.status() != "zombie" for p in family), 10
         )
         assert socket_dirs and not any(os.path.exists(d) for d in socket_dirs)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_stopping_prints_no_traceback(home_env: dict[str, str], how: str) -> None:
+    """Circus' periodic watcher check (every 0.5 s) used to collide with its own stop command
+    and log a ConflictError traceback whenever a stop took longer than that."""
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (url, process):
+        results: list[int] = []
+        caller = threading.Thread(
+            target=lambda: results.append(
+                httpx.post(f"{url}/sleep", json={"seconds": 1.5}, timeout=30).status_code
+            )
+        )
+        caller.start()
+        time.sleep(0.3)  # the call is in the runner: the stop waits for it
+        if how == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)  # a terminal sends it to the whole group
+        else:
+            process.send_signal(signal.SIGTERM)
+        caller.join(30)
+        process.wait(timeout=20)
+        printed = output_of(process)
+    assert results == [200]
+    assert process.returncode == 0, printed
+    assert "Traceback" not in printed, printed
+    assert "ERROR" not in printed, printed
 
 
 def _unix_socket_paths(process: psutil.Process) -> list[str]:
