@@ -120,12 +120,58 @@ def create_app_from_env() -> Any:
 
 @contextmanager
 def private_socket_dir() -> Iterator[str]:
-    """A 0700 directory for Unix sockets and Circus endpoints, removed on the way out."""
-    path = tempfile.mkdtemp(prefix="bentoml-")
+    """A 0700 directory for Unix sockets and Circus endpoints, removed on the way out.
+
+    An arbiter killed with SIGKILL cannot remove its directory; its name carries the arbiter's
+    pid, so the next start removes the directories of arbiters that are gone.
+    """
+    sweep_stale_socket_dirs()
+    path = tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-")
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+SOCKET_DIR_PREFIX = "bentoml-sockets-"
+
+
+def sweep_stale_socket_dirs(parent: str | None = None) -> list[str]:
+    """Remove our socket directories whose arbiter no longer runs; returns what was removed.
+
+    Only directories of this user with our prefix and a pid that names no process are touched
+    (a reused pid keeps its directory, which is harmless: it only holds sockets).
+    """
+    parent = parent or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        pid_text, _, rest = entry.name.removeprefix(SOCKET_DIR_PREFIX).partition("-")
+        if not entry.name.startswith(SOCKET_DIR_PREFIX) or not pid_text.isdigit() or not rest:
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        if _process_exists(int(pid_text)):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _python(module: str, *args: str) -> tuple[str, list[str]]:

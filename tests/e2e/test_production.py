@@ -215,7 +215,7 @@ def test_sigterm_drains_in_flight_requests_then_everything_exits(
             os.path.dirname(path)
             for child in family[1:]
             for path in _unix_socket_paths(child)
-            if "bentoml-" in path
+            if "bentoml-sockets-" in path
         }
         process.send_signal(signal.SIGTERM)
         for caller in callers:
@@ -264,6 +264,12 @@ def test_no_orphans_after_arbiter_is_killed(home_env: dict[str, str]) -> None:
     with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (_, process):
         workers = children(process.pid)
         assert len(workers) >= 2
+        socket_dirs = {
+            os.path.dirname(path)
+            for worker in workers
+            for path in _unix_socket_paths(worker)
+            if "bentoml-sockets-" in path
+        }
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
@@ -271,6 +277,10 @@ def test_no_orphans_after_arbiter_is_killed(home_env: dict[str, str]) -> None:
             return not any(w.is_running() and w.status() != "zombie" for w in workers)
 
         assert wait_for(all_gone, 10), [w.cmdline() for w in workers if w.is_running()]
+    # nobody could remove the killed arbiter's socket directory; the next start does
+    assert socket_dirs and all(os.path.isdir(d) for d in socket_dirs)
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env):
+        assert not any(os.path.exists(d) for d in socket_dirs)
 
 
 @pytest.fixture
