@@ -10,7 +10,10 @@ against iris' hundred).
 So each method earns its place: it runs on the lane's own thread until ``proven_after``
 consecutive runs each took at most ``inline_limit_s``, then on the loop thread itself, and back
 on the thread as soon as one run takes longer. Jobs never overlap, whichever thread runs them:
-a runnable is only ever called from one thread at a time, as if the loop ran them all.
+a runnable is only ever called from one thread at a time, as if the loop ran them all. It is
+not always the same thread, though (classic BentoML runs methods in a thread pool too): a
+runnable must not rely on thread-affine state made in ``__init__``, such as an sqlite3
+connection.
 """
 
 from __future__ import annotations
