@@ -192,7 +192,7 @@ class AsyncRunnerClient:
 
     async def _hello(self, connection: _AsyncConnection) -> None:
         call_id = _next_call_id()
-        future = connection.send(call_id, codec.frame(call_id, codec.HELLO, [self.token or b""]))
+        future = connection.send(call_id, codec.hello(call_id, self.token or b""))
         kind, buffers = await asyncio.wait_for(future, self.timeout)
         if kind != codec.HELLO:
             if connection.transport is not None:
@@ -316,7 +316,7 @@ class BlockingRunnerClient:
             call_id = _next_call_id()
             try:
                 kind, buffers = self._exchange(
-                    sock, reader, address, call_id, codec.frame(call_id, codec.HELLO, [self.token])
+                    sock, reader, address, call_id, codec.hello(call_id, self.token)
                 )
             except TimeoutError as exc:
                 raise _unavailable(self.runner, address, exc) from None

@@ -51,6 +51,10 @@ METRICS = 7
 
 MAX_FRAME_SIZE = 2**32 - 1
 
+#: sent in HELLO after the token: the two tiers of a two-tier deployment must speak the same
+#: frame layout (2: buffers aligned to 16 bytes), and a mismatch should say so
+PROTOCOL_VERSION = b"bentoml_classic-runner/2"
+
 
 class FrameError(Exception):
     """The peer sent bytes that are not a valid frame; the connection cannot be trusted."""
@@ -165,6 +169,11 @@ def encode(call_id: int, kind: int, payload: Any) -> list[bytes | memoryview]:
     chunks: list[bytes | memoryview] = [_pickle(payload, buffers)]
     chunks += [buffer.raw() for buffer in buffers]
     return frame(call_id, kind, chunks)
+
+
+def hello(call_id: int, token: bytes) -> list[Any]:
+    """The first frame on a TCP connection: the shared token, then the protocol spoken."""
+    return frame(call_id, HELLO, [token, PROTOCOL_VERSION])
 
 
 def encode_error(call_id: int, error_type: str, message: str, status: int) -> list[bytes]:

@@ -82,15 +82,27 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
 
     def _authenticate(self, call_id: int, kind: int, buffers: list[memoryview]) -> bool:
         assert self._transport is not None and self._server.token is not None
-        offered = bytes(buffers[0]) if kind == codec.HELLO and len(buffers) == 1 else b""
-        if hmac.compare_digest(offered, self._server.token):
-            self._authenticated = True
-            self._reader.max_frame_size = self._server.max_frame_size
-            self._transport.writelines(codec.frame(call_id, codec.HELLO, [b"ok"]))
-            return True
-        self._transport.writelines(
-            codec.encode_error(call_id, "Unauthorized", "wrong or missing runner token", 401)
-        )
+        hello = kind == codec.HELLO and len(buffers) in (1, 2)
+        offered = bytes(buffers[0]) if hello else b""
+        if not hmac.compare_digest(offered, self._server.token):
+            return self._refuse(
+                codec.encode_error(call_id, "Unauthorized", "wrong or missing runner token", 401)
+            )
+        spoken = bytes(buffers[1]) if len(buffers) == 2 else b"(none: an older release)"
+        if spoken != codec.PROTOCOL_VERSION:
+            message = (
+                f"this runner speaks {codec.PROTOCOL_VERSION.decode()}, the caller "
+                f"{spoken.decode(errors='replace')}: run the same bentoml_classic on both tiers"
+            )
+            return self._refuse(codec.encode_error(call_id, "ProtocolMismatch", message, 500))
+        self._authenticated = True
+        self._reader.max_frame_size = self._server.max_frame_size
+        self._transport.writelines(codec.frame(call_id, codec.HELLO, [b"ok"]))
+        return True
+
+    def _refuse(self, answer: list[bytes]) -> bool:
+        assert self._transport is not None
+        self._transport.writelines(answer)
         self._transport.close()
         return False
 

@@ -765,9 +765,10 @@ def test_wrong_hello_then_call_in_one_packet(
 
 
 def test_hello_then_call_on_a_raw_socket(tcp_runner: ServedRunner) -> None:
-    """The handshake as documented: HELLO with the token, answered HELLO, then calls."""
+    """The handshake as documented: HELLO with the token and the protocol version, answered
+    HELLO, then calls."""
     with _connect(tcp_runner) as sock:
-        sock.sendall(wire(codec.frame(5, codec.HELLO, [TOKEN])))
+        sock.sendall(wire(codec.frame(5, codec.HELLO, [TOKEN, codec.PROTOCOL_VERSION])))
         reader = codec.FrameReader()
         frames: list[tuple[int, int, list[memoryview]]] = []
         while not frames:
@@ -779,6 +780,58 @@ def test_hello_then_call_on_a_raw_socket(tcp_runner: ServedRunner) -> None:
             frames += reader.buffer_updated(sock.recv_into(reader.get_buffer(-1)))
         [(call_id, kind, buffers)] = frames
         assert (call_id, kind, codec.decode(kind, buffers)) == (6, codec.RESULT, 11)
+
+
+@pytest.mark.parametrize(
+    ("buffers", "named"),
+    [
+        ([TOKEN], "(none: an older release)"),
+        ([TOKEN, b"bentoml_classic-runner/1"], "bentoml_classic-runner/1"),
+    ],
+)
+def test_a_caller_speaking_another_protocol_is_told_so(
+    tcp_runner: ServedRunner, buffers: list[bytes], named: str
+) -> None:
+    with _connect(tcp_runner) as sock:
+        sock.sendall(wire(codec.frame(3, codec.HELLO, buffers)))
+        frames = _read_frames(sock)
+    [(call_id, kind, answer)] = frames
+    assert (call_id, kind) == (3, codec.ERROR)
+    error = codec.decode_error(answer)
+    assert error["type"] == "ProtocolMismatch"
+    assert named in error["message"]
+    assert codec.PROTOCOL_VERSION.decode() in error["message"]
+    assert "same bentoml_classic" in error["message"]
+
+
+def test_both_clients_report_a_protocol_mismatch_by_name(
+    tcp_runner: ServedRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def hello_from_the_future(call_id: int, token: bytes) -> list[Any]:
+        return codec.frame(call_id, codec.HELLO, [token, b"bentoml_classic-runner/99"])
+
+    monkeypatch.setattr(codec, "hello", hello_from_the_future)
+    with blocking_client(tcp_runner.url, token=TOKEN) as client, pytest.raises(RunnerError) as sync:
+        client.call("echo", (1,), {})
+
+    async def scenario(client: AsyncRunnerClient) -> None:
+        with pytest.raises(RunnerError) as caught:
+            await client.call("echo", (1,), {})
+        assert "bentoml_classic-runner/99" in caught.value.message
+
+    run_async(scenario, async_client(tcp_runner.url, token=TOKEN))
+    assert sync.value.http_status == 500
+    assert sync.value.detail["exception"] == "ProtocolMismatch"
+    assert "bentoml_classic-runner/99" in sync.value.message
+    assert "same bentoml_classic" in sync.value.message
+
+
+def test_the_protocol_is_checked_only_after_the_token(tcp_runner: ServedRunner) -> None:
+    with _connect(tcp_runner) as sock:
+        sock.sendall(wire(codec.frame(4, codec.HELLO, [b"wrong", b"other/9"])))
+        [(_, kind, answer)] = _read_frames(sock)
+    assert kind == codec.ERROR
+    assert codec.decode_error(answer)["status"] == 401
 
 
 @pytest.mark.parametrize("size", [4097, 50_000_000, 2**32 - 1])
