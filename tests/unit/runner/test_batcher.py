@@ -828,6 +828,53 @@ def test_async_a_cancelled_caller_does_not_disturb_the_others() -> None:
     asyncio.run(main())
 
 
+def test_async_cancelling_the_caller_whose_send_is_in_flight_spares_the_queue() -> None:
+    """The caller that found the slot free runs its batch in its own task; cancelling it
+    cancels that send (it held that call alone), and the calls queued behind it still run."""
+
+    async def main() -> None:
+        send = AsyncHeldSend()
+        batcher = AsyncBatcher(send, policy(4))
+        first = asyncio.create_task(batcher.call((tagged(0, 1),), {}))
+        await settle(lambda: len(send.batches) == 1, "the first send started")
+        queued = [asyncio.create_task(batcher.call((tagged(tag, 1),), {})) for tag in (1, 2)]
+        await settle(lambda: len(batcher._queue) == 2, "two calls are queued")
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        # the queued calls went out as the next batch, which is not held
+        results = await asyncio.wait_for(asyncio.gather(*queued), TIMEOUT)
+        for tag, result in zip((1, 2), results, strict=True):
+            np.testing.assert_array_equal(result, -tagged(tag, 1))
+        assert send.batches == [[(0, 1)], [(1, 1), (2, 1)]]
+        assert batcher._in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_async_a_lone_call_creates_no_task() -> None:
+    async def main() -> None:
+        async def send(x: np.ndarray) -> np.ndarray:
+            return -x
+
+        batcher = AsyncBatcher(send, policy(4))
+        created: list[Any] = []
+        loop = asyncio.get_running_loop()
+
+        def counting_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+            created.append(coro)
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        loop.set_task_factory(counting_factory)
+        try:
+            np.testing.assert_array_equal(await batcher.call((tagged(0, 2),), {}), -tagged(0, 2))
+        finally:
+            loop.set_task_factory(None)
+        assert created == []
+
+    asyncio.run(main())
+
+
 # --- Runner.init_local() ---------------------------------------------------------------------
 
 
