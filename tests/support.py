@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -47,12 +47,14 @@ def wait_until_ready(
 
 
 @contextmanager
-def live_server(app: object) -> Iterator[str]:
-    """Serve an ASGI app with a real uvicorn on 127.0.0.1:<free port> in a thread."""
+def live_server(app: object, **uvicorn_options: Any) -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn on 127.0.0.1:<free port> in a thread; the app must
+    answer GET /livez. ``uvicorn_options`` go to ``uvicorn.Config`` (``http=``, say)."""
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
+    options = {"lifespan": "on", "log_level": "warning", **uvicorn_options}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
     server = uvicorn.Server(config)
 
     def run() -> None:

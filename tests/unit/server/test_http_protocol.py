@@ -5,9 +5,7 @@ Connection: close)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -19,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bentoml_classic.server.http_protocol import GatheringTransport, http_protocol
-from tests.support import free_port, wait_until_ready
+from tests.support import live_server
 
 # -- what the transport is handed ------------------------------------------------------------
 
@@ -173,27 +171,8 @@ APP = Starlette(
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(
-        APP, host="127.0.0.1", port=port, http=http_protocol(), log_level="warning"
-    )
-    server = uvicorn.Server(config)
-
-    def run() -> None:
-        with contextlib.suppress(SystemExit):
-            server.run()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/livez", timeout=30, is_alive=thread.is_alive)
+    with live_server(APP, http=http_protocol(), lifespan="off") as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_the_protocol_is_the_gathering_one() -> None:

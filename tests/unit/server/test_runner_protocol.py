@@ -1142,19 +1142,31 @@ def test_call_that_cannot_be_unpickled(runner: ServedRunner) -> None:
         assert client.call("echo", ("fine",), {}) == "fine"
 
 
-def test_unexpected_frame_kind(make_runner: Callable[..., ServedRunner]) -> None:
-    served = make_runner("unix")
+def _raw_exchange(
+    served: ServedRunner, sent: list[bytes], count: int
+) -> list[tuple[int, int, list[memoryview]]]:
+    """Send ``sent`` (whole frames) on a fresh Unix connection; read ``count`` frames back."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(WAIT)
         sock.connect(served.path)
-        sock.sendall(wire(codec.encode(3, codec.RESULT, "not a call")))
-        sock.sendall(wire(codec.frame(4, codec.PING, [b""])))
+        for data in sent:
+            sock.sendall(data)
         reader = codec.FrameReader()
         frames: list[tuple[int, int, list[memoryview]]] = []
-        while len(frames) < 2:
+        while len(frames) < count:
             received = sock.recv_into(reader.get_buffer(-1))
             assert received, "the server hung up"
             frames += reader.buffer_updated(received)
+    return frames
+
+
+def test_unexpected_frame_kind(make_runner: Callable[..., ServedRunner]) -> None:
+    served = make_runner("unix")
+    sent = [
+        wire(codec.encode(3, codec.RESULT, "not a call")),
+        wire(codec.frame(4, codec.PING, [b""])),
+    ]
+    frames = _raw_exchange(served, sent, 2)
     assert [(call_id, kind) for call_id, kind, _ in frames] == [(3, codec.ERROR), (4, codec.PONG)]
     assert codec.decode_error(frames[0][2])["status"] == 400
 
@@ -1353,18 +1365,12 @@ def test_malformed_array_frame_is_refused_and_the_connection_stays(
     make_runner: Callable[..., ServedRunner],
 ) -> None:
     served = make_runner("unix")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(WAIT)
-        sock.connect(served.path)
+    sent = [
         # the frame itself is sound; the array header claims 3 int32 over 8 bytes
-        sock.sendall(wire(codec.frame(21, codec.CALL, [b"\xa7echo\n<i4:3", b"\0" * 8])))
-        sock.sendall(wire(codec.encode(22, codec.CALL, ("echo", (np.arange(3),), {}))))
-        reader = codec.FrameReader()
-        frames: list[tuple[int, int, list[memoryview]]] = []
-        while len(frames) < 2:
-            received = sock.recv_into(reader.get_buffer(-1))
-            assert received, "the server hung up"
-            frames += reader.buffer_updated(received)
+        wire(codec.frame(21, codec.CALL, [b"\xa7echo\n<i4:3", b"\0" * 8])),
+        wire(codec.encode(22, codec.CALL, ("echo", (np.arange(3),), {}))),
+    ]
+    frames = _raw_exchange(served, sent, 2)
     assert [(call_id, kind) for call_id, kind, _ in frames] == [
         (21, codec.ERROR),
         (22, codec.RESULT),
