@@ -39,6 +39,9 @@ class ApiServerConfig(_Strict):
     traffic: TrafficConfig = TrafficConfig()
     max_request_size: int = Field(20 * 1024 * 1024, gt=0)
     graceful_shutdown_timeout: float = Field(20.0, ge=0)
+    #: a quick sync API function runs on the event loop thread when it is the worker's only
+    #: request (server/sync_calls.py); false keeps every sync call in the thread pool
+    inline_sync_apis: bool = True
 
 
 class BatchingConfig(_Strict):

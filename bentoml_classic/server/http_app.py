@@ -31,6 +31,7 @@ from .errors import (
 from .openapi import build_openapi
 from .request_id import RequestIdMiddleware
 from .request_size import RequestSizeLimit
+from .sync_calls import SyncCaller, is_lone_request
 from .threadpool import ThreadPool
 
 #: how a worker brings up a runner before serving (in process, or a client to a runner process)
@@ -68,7 +69,7 @@ def _apply_response_context(response: Response, wanted: ResponseContext) -> None
 
 
 def _api_endpoint(
-    api: InferenceAPI, state: dict[str, Any], development: bool, pool: ThreadPool
+    api: InferenceAPI, state: dict[str, Any], development: bool, sync_caller: SyncCaller
 ) -> Callable[[Request], Awaitable[Response]]:
     """Build the request handler for one API; everything decidable up front is decided here."""
 
@@ -89,7 +90,8 @@ def _api_endpoint(
             if api.is_async:
                 result = await api.func(*args, **kwargs)
             else:
-                result = await pool.run(api.func, *args, **kwargs)
+                lone = is_lone_request(request.scope)
+                result = await sync_caller.call(api.func, args, kwargs, lone)
         except Exception as exc:
             return error_response(from_user_exception(exc, api.name, development))
         try:
@@ -145,8 +147,9 @@ def build_app(
 
     ``max_request_size`` (bytes) defaults to ``api_server.max_request_size`` of the configuration.
     """
+    api_server_config = load_config().api_server
     if max_request_size is None:
-        max_request_size = load_config().api_server.max_request_size
+        max_request_size = api_server_config.max_request_size
     state: dict[str, Any] = {}
     readiness = {"ready": False}
     pool = ThreadPool()
@@ -200,7 +203,13 @@ def build_app(
         Route("/docs.json", docs_json, methods=["GET"]),
     ]
     endpoints = {
-        f"/{api.route}": _api_endpoint(api, state, development, pool) for api in svc.apis.values()
+        f"/{api.route}": _api_endpoint(
+            api,
+            state,
+            development,
+            SyncCaller(pool, inline_allowed=api_server_config.inline_sync_apis),
+        )
+        for api in svc.apis.values()
     }
     # Also routed here, so that Starlette answers GET on an API with 405 rather than 404.
     routes += [Route(path, endpoint, methods=["POST"]) for path, endpoint in endpoints.items()]

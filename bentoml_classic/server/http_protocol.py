@@ -7,6 +7,9 @@ the writes made during one event loop turn are gathered and handed over together
 that turn, as one ``writelines`` (one ``writev``). Measured on the raw iris app of the benchmark,
 2 cores: throughput at concurrency 64 up by about a third, p50 at concurrency 1 down by 6 %.
 
+It also shows the app the server's set of requests in progress (the scope's ``REQUEST_TASKS``),
+which decides whether a sync API function may run on the event loop thread (``sync_calls.py``).
+
 Back-pressure is unchanged: past ``_FLUSH_AT`` bytes pending, a write goes through at once, so
 a response streamed without yielding to the loop still fills the transport, which then pauses
 the protocol as usual.
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+from .sync_calls import REQUEST_TASKS
 
 #: pending bytes that are handed over at once rather than at the end of the loop turn
 _FLUSH_AT = 64 * 1024
@@ -81,6 +86,10 @@ else:
     class GatheringHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc,valid-type]
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(GatheringTransport(transport, self.loop))
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self.scope[REQUEST_TASKS] = self.tasks  # type: ignore[literal-required]
 
 
 def http_protocol() -> Any:

@@ -111,6 +111,20 @@ def test_per_worker_environment_and_concurrent_calls(home_env: dict[str, str]) -
             assert elapsed < 1.9, f"{route}: two 1 s calls took {elapsed:.2f} s"
 
 
+def test_a_quick_sync_api_calls_its_runner_from_the_event_loop_thread(
+    home_env: dict[str, str],
+) -> None:
+    """Once proven quick, a lone request's sync function runs on the loop thread (no hand-off to
+    the pool and back); its blocking runner call there works and does not warn."""
+    args = [*RUNNER_SERVICE, "--api-workers", "1"]
+    with serve_subprocess(args, cwd=E2E_SERVICES, env=home_env) as (url, process):
+        with httpx.Client() as client:
+            threads = [client.post(f"{url}/where", json={}).json()["thread"] for _ in range(20)]
+        assert threads[0].startswith("api-sync-")
+        assert threads[-1] == "MainThread"
+        assert "blocks the event loop" not in output_of(process)
+
+
 def test_readyz_is_503_until_the_runner_has_loaded(home_env: dict[str, str]) -> None:
     env = {**home_env, "SLOW_INIT_SECONDS": "4"}
     with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=env, ready_path="/livez") as (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -53,3 +54,10 @@ def fail(payload: dict[str, str]) -> None:
 @svc.api(input=JSON(), output=JSON())
 def environment(payload: object) -> dict[str, Any]:
     return runner.environment.run(None)
+
+
+@svc.api(input=JSON(), output=JSON())
+def where(payload: object) -> dict[str, Any]:
+    """The API worker thread that ran this sync function, which calls the runner as iris does."""
+    runner.sleep.run(0)
+    return {"thread": threading.current_thread().name}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -11,9 +14,12 @@ from openapi_spec_validator import validate
 
 import bentoml_classic as bentoml
 from bentoml_classic import metrics
+from bentoml_classic.config import load_config
 from bentoml_classic.exceptions import BadInput
 from bentoml_classic.io import JSON, NumpyNdarray, Text
 from bentoml_classic.server.http_app import build_app
+from bentoml_classic.server.http_protocol import http_protocol
+from bentoml_classic.server.sync_calls import PROVEN_AFTER
 from tests.support import live_server
 
 
@@ -309,3 +315,59 @@ def test_metrics_refuses_other_methods_with_405(base_url: str, method: str) -> N
     assert error["type"] == "MethodNotAllowed"
     assert set(error["detail"]["allowed"]) == {"GET", "HEAD"}
     assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "HEAD"}
+
+
+# -- where sync API functions run (server/sync_calls.py) -------------------------------------
+
+
+def make_placement_service() -> tuple[bentoml.Service, threading.Event]:
+    svc = bentoml.Service("placement")
+    release = threading.Event()
+
+    @svc.api(input=Text(), output=Text())
+    def where(text: str) -> str:
+        return threading.current_thread().name
+
+    @svc.api(input=Text(), output=Text())
+    def hold(text: str) -> str:
+        release.wait(10)
+        return threading.current_thread().name
+
+    return svc, release
+
+
+def test_a_quick_sync_api_runs_on_the_loop_thread_when_it_is_the_only_request() -> None:
+    svc, release = make_placement_service()
+    with live_server(build_app(svc), http=http_protocol()) as url, httpx.Client() as client:
+        names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER + 2)]
+        assert all(name.startswith("api-sync-") for name in names[:PROVEN_AFTER])
+        assert not any(name.startswith("api-sync-") for name in names[PROVEN_AFTER:])
+        # A request in progress (in the pool, waiting): the next one must not block the loop.
+        with ThreadPoolExecutor(1) as executor:
+            held = executor.submit(httpx.post, f"{url}/hold", content="x", timeout=20)
+            time.sleep(0.3)
+            assert client.post(f"{url}/where", content="x").text.startswith("api-sync-")
+            assert client.get(f"{url}/livez").status_code == 200
+            release.set()
+            assert held.result().text.startswith("api-sync-")
+
+
+def test_sync_apis_stay_in_the_pool_when_configured_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "api_server.inline_sync_apis=false")
+    load_config.cache_clear()
+    try:
+        app = build_app(make_placement_service()[0])
+    finally:
+        load_config.cache_clear()
+    with live_server(app, http=http_protocol()) as url, httpx.Client() as client:
+        names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER * 2)]
+    assert all(name.startswith("api-sync-") for name in names)
+
+
+def test_sync_apis_stay_in_the_pool_under_a_server_that_does_not_count_requests() -> None:
+    svc, _ = make_placement_service()
+    with live_server(build_app(svc), http="h11") as url, httpx.Client() as client:
+        names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER * 2)]
+    assert all(name.startswith("api-sync-") for name in names)

@@ -1,0 +1,117 @@
+"""Where a sync API function runs: a pool thread, or the event loop thread when nothing waits.
+
+A sync API function runs in a pool thread so that it may block without stopping the worker's
+event loop. The hand-off there and back costs two thread wake-ups (about 25 µs each on a
+2-vCPU VM, where waking a thread on the other vCPU is an interrupt between virtual CPUs). On
+iris at concurrency 1, where the whole request takes about half a millisecond, that is the
+difference between about 2.1x and 1.8x the in-process baseline's p50 (docs/benchmarks.md).
+
+So a sync function runs on the loop thread itself while both of these hold:
+
+- it is the only request the worker has in progress. uvicorn counts a request from the moment
+  its headers are read, before its handler starts, so requests that arrive while an inline call
+  runs are counted by the time their handlers start: they go to the pool, and load is never
+  served one request at a time;
+- its recent runs were quick: ``proven_after`` pool runs in a row, each within
+  ``inline_limit_s`` (2 ms). An inline run over ``stall_limit_s`` (20 ms) sends it back to the
+  pool and doubles the quick runs it needs to come back (up to ``MAX_PROVEN_AFTER``), so a
+  function that sometimes blocks stalls the loop a few times, then rarely.
+
+While it runs inline the running loop is hidden, so that code looking for one behaves as it
+does in a thread (``asyncio.run()`` works; a runner's ``run()`` does not warn about blocking the
+loop). Code that waits for this worker's own event loop (``run_coroutine_threadsafe(coro,
+loop).result()``) would wait forever there: ``api_server.inline_sync_apis: false`` keeps every
+sync call in the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .threadpool import ThreadPool
+
+#: a pool run this short counts towards running inline: below it, the two thread wake-ups of
+#: the pool are a visible share of the call, and an inline run delays little behind it
+INLINE_LIMIT_S = 0.002
+#: consecutive quick pool runs before a function runs on the loop thread
+PROVEN_AFTER = 8
+#: an inline run longer than this sends the function back to the pool. Well above
+#: ``INLINE_LIMIT_S``: on a shared 2-vCPU VM about 1 in 1,000 iris calls takes 2-5 ms for
+#: reasons of the machine's, and those must not send a quick function back
+STALL_LIMIT_S = 0.02
+#: the most quick runs ever demanded, however often a function was sent back to the pool
+MAX_PROVEN_AFTER = 1024
+#: ASGI scope key under which the server (``http_protocol.py``) puts its set of request tasks;
+#: uvicorn adds a request's task when its headers are read and drops it when it is answered
+REQUEST_TASKS = "bentoml_classic.request_tasks"
+
+
+def is_lone_request(scope: Any) -> bool:
+    """True when the server says this is its only request in progress; False when it cannot tell
+    (another ASGI server, a test client)."""
+    tasks = scope.get(REQUEST_TASKS)
+    return tasks is not None and len(tasks) <= 1
+
+
+class SyncCaller:
+    """Runs one sync API function, in the pool or inline; one per API."""
+
+    def __init__(
+        self,
+        pool: ThreadPool,
+        *,
+        inline_allowed: bool = True,
+        inline_limit_s: float = INLINE_LIMIT_S,
+        stall_limit_s: float = STALL_LIMIT_S,
+        proven_after: int = PROVEN_AFTER,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._pool = pool
+        self._inline_allowed = inline_allowed
+        self._inline_limit_s = inline_limit_s
+        self._stall_limit_s = stall_limit_s
+        self._needed = proven_after
+        self._clock = clock
+        self._quick_runs = 0
+
+    @property
+    def proven(self) -> bool:
+        """Whether a lone call would run inline now."""
+        return self._inline_allowed and self._quick_runs >= self._needed
+
+    async def call(self, func: Callable[..., Any], args: tuple, kwargs: dict, lone: bool) -> Any:
+        """``func(*args, **kwargs)``; ``lone``: no other request is in progress in this worker."""
+        if lone and self.proven:
+            return self._call_inline(func, args, kwargs)
+        started = self._clock()
+        try:
+            return await self._pool.run(func, *args, **kwargs)
+        finally:
+            self._observe(self._clock() - started, inline=False)
+
+    def _call_inline(self, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        started = self._clock()
+        loop = asyncio._get_running_loop()
+        asyncio._set_running_loop(None)
+        try:
+            # a copy of the context, as the pool gives each call
+            return contextvars.copy_context().run(func, *args, **kwargs)
+        finally:
+            asyncio._set_running_loop(loop)
+            self._observe(self._clock() - started, inline=True)
+
+    def _observe(self, seconds: float, inline: bool) -> None:
+        if inline:
+            # Lenient here: a run a few times its usual length is the machine (a preempted
+            # process, a page fault), not the function, and costs the requests behind it little.
+            if seconds > self._stall_limit_s:
+                self._quick_runs = 0
+                self._needed = min(self._needed * 2, MAX_PROVEN_AFTER)
+        elif seconds <= self._inline_limit_s:
+            self._quick_runs = min(self._quick_runs + 1, MAX_PROVEN_AFTER)
+        else:
+            self._quick_runs = 0
