@@ -207,7 +207,7 @@ def build_app(
             api,
             state,
             development,
-            SyncCaller(pool, inline_allowed=api_server_config.inline_sync_apis),
+            SyncCaller(pool, name=api.name, inline_allowed=api_server_config.inline_sync_apis),
         )
         for api in svc.apis.values()
     }

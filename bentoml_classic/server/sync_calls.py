@@ -21,18 +21,24 @@ While it runs inline the running loop is hidden, so that code looking for one be
 does in a thread (``asyncio.run()`` works; a runner's ``run()`` does not warn about blocking the
 loop). Code that waits for this worker's own event loop (``run_coroutine_threadsafe(coro,
 loop).result()``) would wait forever there: ``api_server.inline_sync_apis: false`` keeps every
-sync call in the pool.
+sync call in the pool, and ``InlineWatch`` names a function that holds the loop thread for long
+in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from .threadpool import ThreadPool
+
+logger = logging.getLogger(__name__)
 
 #: a pool run this short counts towards running inline: below it, the two thread wake-ups of
 #: the pool are a visible share of the call, and an inline run delays little behind it
@@ -45,6 +51,8 @@ PROVEN_AFTER = 8
 STALL_LIMIT_S = 0.02
 #: the most quick runs ever demanded, however often a function was sent back to the pool
 MAX_PROVEN_AFTER = 1024
+#: an inline call still running after this long is reported in the log
+REPORT_AFTER_S = 10.0
 #: ASGI scope key under which the server (``http_protocol.py``) puts its set of request tasks;
 #: uvicorn adds a request's task when its headers are read and drops it when it is answered
 REQUEST_TASKS = "bentoml_classic.request_tasks"
@@ -57,6 +65,54 @@ def is_lone_request(scope: Any) -> bool:
     return tasks is not None and len(tasks) <= 1
 
 
+class InlineWatch:
+    """Reports inline calls that have held their event loop thread for long; one thread each.
+
+    Nothing can interrupt a sync function on the loop thread, and while it runs its worker
+    answers nothing, probes included. A function that proved quick and then never returns most
+    likely waits for that very loop; the log line names it and the way out. The thread starts
+    with the first inline call and looks once every ``interval_s``.
+    """
+
+    def __init__(self, report_after_s: float = REPORT_AFTER_S, interval_s: float = 1.0) -> None:
+        self.report_after_s = report_after_s
+        self._interval_s = interval_s
+        self._callers: weakref.WeakSet[SyncCaller] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, caller: SyncCaller) -> None:
+        with self._lock:
+            self._callers.add(caller)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="inline-watch", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._interval_s)
+            now = time.monotonic()
+            with self._lock:
+                callers = list(self._callers)
+            for caller in callers:
+                since = caller.inline_since
+                if since is None or now - since < self.report_after_s or caller.reported == since:
+                    continue
+                caller.reported = since
+                logger.error(
+                    "sync API %r has held this worker's event loop thread for %.0f s, so the "
+                    "worker answers nothing else, probes included. If it waits for this "
+                    "worker's event loop (run_coroutine_threadsafe(...).result()), it never "
+                    "returns there: set api_server.inline_sync_apis=false",
+                    caller.name,
+                    now - since,
+                )
+
+
+#: the process's watch, shared by every SyncCaller that is not given one
+default_watch = InlineWatch()
+
+
 class SyncCaller:
     """Runs one sync API function, in the pool or inline; one per API."""
 
@@ -64,6 +120,8 @@ class SyncCaller:
         self,
         pool: ThreadPool,
         *,
+        name: str = "",
+        watch: InlineWatch = default_watch,
         inline_allowed: bool = True,
         inline_limit_s: float = INLINE_LIMIT_S,
         stall_limit_s: float = STALL_LIMIT_S,
@@ -71,6 +129,13 @@ class SyncCaller:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._pool = pool
+        self.name = name
+        self._watch = watch
+        self._watched = False
+        #: monotonic time at which the running inline call started; None when none runs
+        self.inline_since: float | None = None
+        #: the inline_since that was reported, so that each stuck call is reported once
+        self.reported: float | None = None
         self._inline_allowed = inline_allowed
         self._inline_limit_s = inline_limit_s
         self._stall_limit_s = stall_limit_s
@@ -94,13 +159,18 @@ class SyncCaller:
             self._observe(self._clock() - started, inline=False)
 
     def _call_inline(self, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        if not self._watched:
+            self._watched = True
+            self._watch.watch(self)
         started = self._clock()
         loop = asyncio._get_running_loop()
         asyncio._set_running_loop(None)
+        self.inline_since = time.monotonic()
         try:
             # a copy of the context, as the pool gives each call
             return contextvars.copy_context().run(func, *args, **kwargs)
         finally:
+            self.inline_since = None
             asyncio._set_running_loop(loop)
             self._observe(self._clock() - started, inline=True)
 

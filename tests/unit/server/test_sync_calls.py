@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +19,7 @@ from bentoml_classic.server.sync_calls import (
     PROVEN_AFTER,
     REQUEST_TASKS,
     STALL_LIMIT_S,
+    InlineWatch,
     SyncCaller,
     is_lone_request,
 )
@@ -216,3 +219,27 @@ def test_arguments_reach_the_function_either_way(pool: ThreadPool) -> None:
 )
 def test_is_lone_request(scope: dict[str, Any], lone: bool) -> None:
     assert is_lone_request(scope) is lone
+
+
+def test_an_inline_call_that_holds_the_loop_for_long_is_reported_once(
+    pool: ThreadPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    watch = InlineWatch(report_after_s=0.2, interval_s=0.02)
+    caller = SyncCaller(pool, name="stuck", watch=watch, proven_after=0)
+
+    def quick() -> None:
+        pass
+
+    async def main() -> None:
+        await caller.call(quick, (), {}, True)
+        await caller.call(time.sleep, (0.6,), {}, True)  # holds the loop thread three times over
+        await caller.call(time.sleep, (0.05,), {}, True)  # too short to be reported
+
+    with caplog.at_level(logging.ERROR, logger="bentoml_classic.server.sync_calls"):
+        asyncio.run(main())
+        time.sleep(0.1)
+    reports = [r.getMessage() for r in caplog.records]
+    assert len(reports) == 1, reports
+    assert "'stuck'" in reports[0]
+    assert "api_server.inline_sync_apis=false" in reports[0]
+    assert caller.inline_since is None
