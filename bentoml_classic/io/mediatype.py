@@ -42,7 +42,7 @@ def parse_media_type(header: str | None) -> MediaType | None:
 
 @lru_cache(maxsize=256)
 def _parse_media_type(header: str) -> MediaType | None:
-    essence, *raw_params = header.split(";")
+    essence, *raw_params = _split_outside_quotes(header)
     mtype, sep, subtype = essence.lower().partition("/")
     mtype, subtype = mtype.strip(), subtype.strip()  # lenient with "text / plain"
     if not sep or not mtype or not subtype:
@@ -51,5 +51,45 @@ def _parse_media_type(header: str) -> MediaType | None:
     for raw in raw_params:
         key, eq, value = raw.partition("=")
         if eq:
-            params[key.strip().lower()] = value.strip().strip('"')
+            params[key.strip().lower()] = _unquote(value.strip())
     return MediaType(mtype, subtype, MappingProxyType(params))
+
+
+def _split_outside_quotes(header: str) -> list[str]:
+    """Split at ``;`` except inside a quoted string, where it is part of a value
+    (``name="a;b"``); a backslash escapes the next character there."""
+    if '"' not in header:
+        return header.split(";")
+    pieces: list[str] = []
+    start = 0
+    quoted = escaped = False
+    for index, char in enumerate(header):
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            pieces.append(header[start:index])
+            start = index + 1
+    pieces.append(header[start:])
+    return pieces
+
+
+def _unquote(value: str) -> str:
+    """A quoted-string's content with its escapes resolved; any other value as it is."""
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return value.strip('"')
+    inner = value[1:-1]
+    if "\\" not in inner:
+        return inner
+    out: list[str] = []
+    escaped = False
+    for char in inner:
+        if escaped or char != "\\":
+            out.append(char)
+            escaped = False
+        else:
+            escaped = True
+    return "".join(out)

@@ -139,3 +139,21 @@ def test_spaces_around_the_slash_are_ignored() -> None:
     assert parsed is not None
     assert (parsed.type, parsed.subtype, parsed.essence) == ("text", "plain", "text/plain")
     assert parsed.params["charset"] == "utf-8"
+
+
+@pytest.mark.parametrize(
+    ("header", "params"),
+    [
+        ('text/plain; name="a;b"; charset=utf-8', {"name": "a;b", "charset": "utf-8"}),
+        ('text/plain; name="say \\"hi\\"; now"', {"name": 'say "hi"; now'}),
+        ('text/plain; name="back\\\\slash"', {"name": "back\\slash"}),
+        ('multipart/form-data; boundary="a=b c"', {"boundary": "a=b c"}),
+        ('text/plain; name=""', {"name": ""}),
+    ],
+)
+def test_quoted_values_keep_semicolons_and_resolve_escapes(
+    header: str, params: dict[str, str]
+) -> None:
+    parsed = parse_media_type(header)
+    assert parsed is not None
+    assert dict(parsed.params) == params
