@@ -14,6 +14,7 @@ instead of being refused.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import os
@@ -200,16 +201,23 @@ def runner_watcher(
     """
     from circus.watcher import Watcher
 
+    from .runner.batching import resolve_policy
     from .runner.resources import worker_envs
     from .server.worker_spec import WorkerSpec
 
-    envs = worker_envs(runner.runnable_class, config.runner(runner.name))
+    runner_config = config.runner(runner.name)
+    policies = {
+        name: dataclasses.asdict(policy)
+        for name, method in runner.runner_methods.items()
+        if (policy := resolve_policy(method, runner_config)) is not None
+    }
     spec = WorkerSpec(
         target=target,
         working_dir=working_dir,
         runner=runner.name,
-        worker_envs=envs,
+        worker_envs=worker_envs(runner.runnable_class, runner_config),
         grace_seconds=grace_seconds,
+        batch_policies=policies,
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(

@@ -45,9 +45,8 @@ def main() -> None:
 
 def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
     """Load the runner named in ``spec`` and serve it on ``sockets`` until SIGTERM."""
-    from ..config import load_config
     from ..loader import import_service
-    from ..runner.batching import resolve_policy
+    from ..runner.batching import BatchPolicy
     from .runner_server import RunnerServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -64,12 +63,8 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
     for sock in sockets:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    runner_config = load_config().runner(runner.name)
-    policies = {
-        name: policy
-        for name, method in runner.runner_methods.items()
-        if (policy := resolve_policy(method, runner_config)) is not None
-    }
+    # resolved by the arbiter (the configuration is not loaded here: see WorkerSpec)
+    policies = {name: BatchPolicy(**fields) for name, fields in spec.batch_policies.items()}
     server = RunnerServer(runner.name, methods, token=runner_token(), batch_policies=policies)
 
     async def run() -> None:

@@ -25,6 +25,10 @@ class WorkerSpec:
     #: runner workers: which runner, and the environment of worker number i (1-based wid)
     runner: str | None = None
     worker_envs: list[dict[str, str]] = field(default_factory=list)
+    #: runner workers: method name -> its BatchPolicy's fields, for the batchable methods.
+    #: Resolved by the arbiter, so that a runner worker (the slowest process to start) need not
+    #: load the configuration, and with it pydantic: ~70 ms of its start-up
+    batch_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     grace_seconds: float = 20.0
 
     def to_env(self) -> dict[str, str]:
