@@ -87,6 +87,7 @@ class UnsupportedMediaType(BentoMLException):
 
 class TooManyRequests(BentoMLException):
     status_code = 429
+    retry_after = 1
 
 
 class InternalServerError(BentoMLException):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,6 +34,7 @@ from .request_id import RequestIdMiddleware
 from .request_size import RequestSizeLimit
 from .sync_calls import SyncCaller, is_lone_request
 from .threadpool import ThreadPool
+from .traffic import TrafficControl
 
 #: how a worker brings up a runner before serving (in process, or a client to a runner process)
 RunnerStarter = Callable[[Runner], Awaitable[None] | None]
@@ -69,7 +71,11 @@ def _apply_response_context(response: Response, wanted: ResponseContext) -> None
 
 
 def _api_endpoint(
-    api: InferenceAPI, state: dict[str, Any], development: bool, sync_caller: SyncCaller
+    api: InferenceAPI,
+    state: dict[str, Any],
+    development: bool,
+    sync_caller: SyncCaller,
+    traffic: TrafficControl,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Build the request handler for one API; everything decidable up front is decided here."""
 
@@ -77,6 +83,26 @@ def _api_endpoint(
     as_kwargs = api.input_as_kwargs
 
     async def endpoint(request: Request) -> Response:
+        refused = traffic.too_many()
+        if refused is not None:
+            return error_response(refused)
+        task = asyncio.current_task()
+        assert task is not None
+        traffic.enter(task)
+        try:
+            response = await handle(request)
+        except asyncio.CancelledError:
+            if traffic.leave(task):  # cancelled by the deadline, not by the server
+                task.uncancel()
+                return error_response(traffic.timed_out(api.name))
+            raise
+        except BaseException:
+            traffic.leave(task)
+            raise
+        traffic.leave(task)
+        return response
+
+    async def handle(request: Request) -> Response:
         try:
             value = await api.input.from_http_request(request)
         except BentoMLException as exc:
@@ -153,7 +179,10 @@ def build_app(
     state: dict[str, Any] = {}
     readiness = {"ready": False}
     pool = ThreadPool()
-    openapi_body = json.dumps(build_openapi(svc)).encode()
+    traffic = TrafficControl(
+        api_server_config.traffic.timeout, api_server_config.traffic.max_concurrency
+    )
+    openapi_body = json.dumps(build_openapi(svc, max_concurrency=traffic.max_concurrency)).encode()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -208,6 +237,7 @@ def build_app(
             state,
             development,
             SyncCaller(pool, name=api.name, inline_allowed=api_server_config.inline_sync_apis),
+            traffic,
         )
         for api in svc.apis.values()
     }

@@ -20,8 +20,10 @@ _ERROR_DESCRIPTIONS = {
     413: "The body is larger than the server accepts.",
     415: "Unsupported Content-Type.",
     500: "The API function raised; `detail.exception` names the exception type.",
+    429: "The API worker serves its api_server.traffic.max_concurrency already; retry after "
+    "Retry-After.",
     503: "Not ready yet, or a runner is unavailable or its queue is full; retry after Retry-After.",
-    504: "A runner did not answer in time.",
+    504: "No answer within api_server.traffic.timeout, or a runner did not answer in time.",
 }
 
 
@@ -30,25 +32,29 @@ def _error_response(status: int) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ERROR_REF}}}
 
 
-#: what any API can answer besides its input descriptor's 4xx: too large a body, a raising function
-_EVERY_API_STATUSES = frozenset({413, 500})
+#: what any API can answer besides its input descriptor's 4xx: too large a body, a raising
+#: function, past api_server.traffic.timeout
+_EVERY_API_STATUSES = frozenset({413, 500, 504})
 #: what an API of a service with runners can answer besides: runner down or shedding, too slow
 _RUNNER_STATUSES = frozenset({503, 504})
 
 
-def api_error_statuses(api: InferenceAPI, has_runners: bool) -> list[int]:
-    """Every error status the server can answer ``api`` with, for the document to list them all."""
+def api_error_statuses(api: InferenceAPI, has_runners: bool, limited: bool = False) -> list[int]:
+    """Every error status the server can answer ``api`` with, for the document to list them all;
+    ``limited``: api_server.traffic.max_concurrency is set (429)."""
     statuses = {*api.input.input_error_statuses, *_EVERY_API_STATUSES}
     if has_runners:
         statuses |= _RUNNER_STATUSES
+    if limited:
+        statuses.add(429)
     return sorted(statuses)
 
 
-def _api_operation(api: InferenceAPI, has_runners: bool) -> dict[str, Any]:
+def _api_operation(api: InferenceAPI, has_runners: bool, limited: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {"description": "Success", **api.output.openapi_responses()}
     }
-    for status in api_error_statuses(api, has_runners):
+    for status in api_error_statuses(api, has_runners, limited):
         responses[str(status)] = _error_response(status)
     operation: dict[str, Any] = {
         "operationId": api.name,
@@ -84,7 +90,9 @@ def _merge_components(schemas: dict[str, Any], new: dict[str, Any], api_name: st
         schemas[name] = schema
 
 
-def build_openapi(svc: Service, version: str = "0.0.0") -> dict[str, Any]:
+def build_openapi(
+    svc: Service, version: str = "0.0.0", max_concurrency: int | None = None
+) -> dict[str, Any]:
     schemas: dict[str, Any] = {ERROR_SCHEMA_NAME: ERROR_SCHEMA}
     paths: dict[str, Any] = {
         "/healthz": _probe("Health: 200 while the process runs"),
@@ -104,7 +112,8 @@ def build_openapi(svc: Service, version: str = "0.0.0") -> dict[str, Any]:
         },
     }
     for api in svc.apis.values():
-        paths[f"/{api.route}"] = {"post": _api_operation(api, bool(svc.runners))}
+        operation = _api_operation(api, bool(svc.runners), max_concurrency is not None)
+        paths[f"/{api.route}"] = {"post": operation}
         for descriptor in (api.input, api.output):
             _merge_components(schemas, descriptor.openapi_components(), api.name)
     return {

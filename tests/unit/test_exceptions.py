@@ -127,6 +127,9 @@ def test_runner_error_answers_with_the_remote_status() -> None:
     assert RunnerError("remote ValueError").http_status == 500
 
 
-def test_only_service_unavailable_asks_clients_to_retry() -> None:
+def test_only_shedding_errors_ask_clients_to_retry() -> None:
+    """503 (runner down, queue full) and 429 (worker at max_concurrency) are worth retrying."""
     assert ServiceUnavailable.retry_after == 1
-    assert {cls for cls in STATUS_CODES if cls.retry_after is not None} == {ServiceUnavailable}
+    assert TooManyRequests.retry_after == 1
+    retried = {cls for cls in STATUS_CODES if cls.retry_after is not None}
+    assert retried == {ServiceUnavailable, TooManyRequests}

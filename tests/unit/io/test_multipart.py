@@ -289,7 +289,7 @@ def test_document_with_multipart_in_and_out_is_valid_openapi() -> None:
     document = build_openapi(svc)
     validate(document)
     operation = document["paths"]["/predict"]["post"]
-    assert set(operation["responses"]) == {"200", "400", "413", "415", "500"}
+    assert set(operation["responses"]) == {"200", "400", "413", "415", "500", "504"}
     assert "Meta" in document["components"]["schemas"]
 
 
