@@ -100,8 +100,5 @@ async def _call_async(client: AsyncRunnerClient, method: str, *args: Any, **kwar
 
 
 def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+    # not get_running_loop(): in a pool thread, on every sync call, it would raise and catch
+    return asyncio._get_running_loop() is not None
