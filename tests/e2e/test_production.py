@@ -125,6 +125,28 @@ def test_a_quick_sync_api_calls_its_runner_from_the_event_loop_thread(
         assert "blocks the event loop" not in output_of(process)
 
 
+def test_a_request_past_the_traffic_timeout_gets_a_504_while_its_runner_call_goes_on(
+    home_env: dict[str, str],
+) -> None:
+    env = {**home_env, "BENTOML_CONFIG_OPTIONS": "api_server.traffic.timeout=1"}
+    args = [*RUNNER_SERVICE, "--api-workers", "1"]
+    with serve_subprocess(args, cwd=E2E_SERVICES, env=env) as (url, _):
+        for route in ("sleep", "async_sleep"):
+            started = time.monotonic()
+            response = httpx.post(f"{url}/{route}", json={"seconds": 4}, timeout=30)
+            assert response.status_code == 504, route
+            assert response.json()["error"]["type"] == "GatewayTimeout"
+            assert time.monotonic() - started < 3.5, route  # the deadline, not the runner
+            assert httpx.get(f"{url}/livez").status_code == 200
+            # the runner finishes the abandoned call, then serves again
+            assert wait_for(
+                lambda: (
+                    httpx.post(f"{url}/sleep", json={"seconds": 0}, timeout=30).status_code == 200
+                ),
+                timeout=15,
+            ), route
+
+
 def test_readyz_is_503_until_the_runner_has_loaded(home_env: dict[str, str]) -> None:
     env = {**home_env, "SLOW_INIT_SECONDS": "4"}
     with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=env, ready_path="/livez") as (
