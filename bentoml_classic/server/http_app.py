@@ -90,17 +90,14 @@ def _api_endpoint(
         assert task is not None
         traffic.enter(task)
         try:
-            response = await handle(request)
+            return await handle(request)
         except asyncio.CancelledError:
-            if traffic.leave(task):  # cancelled by the deadline, not by the server
-                task.uncancel()
-                return error_response(traffic.timed_out(api.name))
-            raise
-        except BaseException:
+            if not traffic.expired(task):
+                raise  # cancelled by the server, not by the deadline
+        finally:
             traffic.leave(task)
-            raise
-        traffic.leave(task)
-        return response
+        task.uncancel()
+        return error_response(traffic.timed_out(api.name))
 
     async def handle(request: Request) -> Response:
         try:

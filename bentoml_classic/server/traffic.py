@@ -40,10 +40,6 @@ class TrafficControl:
         self._expired: set[asyncio.Task[object]] = set()
         self._timer: asyncio.TimerHandle | None = None
 
-    @property
-    def in_progress(self) -> int:
-        return len(self._deadlines)
-
     def too_many(self) -> TooManyRequests | None:
         """The error to answer a new request with when the worker is full, else None."""
         limit = self.max_concurrency
@@ -60,13 +56,13 @@ class TrafficControl:
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._tick_s, self._sweep)
 
-    def leave(self, task: asyncio.Task[object]) -> bool:
-        """Stop watching ``task``; True when its deadline passed (it was cancelled for that)."""
+    def expired(self, task: asyncio.Task[object]) -> bool:
+        """Whether ``task`` was cancelled because its deadline passed."""
+        return task in self._expired
+
+    def leave(self, task: asyncio.Task[object]) -> None:
         del self._deadlines[task]
-        if task in self._expired:
-            self._expired.discard(task)
-            return True
-        return False
+        self._expired.discard(task)
 
     def timed_out(self, api_name: str) -> GatewayTimeout:
         return GatewayTimeout(
