@@ -201,15 +201,14 @@ def runner_watcher(
     """
     from circus.watcher import Watcher
 
-    from .runner.batching import resolve_policy
+    from .runner.batching import resolve_policies
     from .runner.resources import worker_envs
     from .server.worker_spec import WorkerSpec
 
     runner_config = config.runner(runner.name)
     policies = {
         name: dataclasses.asdict(policy)
-        for name, method in runner.runner_methods.items()
-        if (policy := resolve_policy(method, runner_config)) is not None
+        for name, policy in resolve_policies(runner, runner_config).items()
     }
     spec = WorkerSpec(
         target=target,

@@ -30,7 +30,7 @@ from . import containers
 
 if TYPE_CHECKING:
     from ..config import RunnerConfig
-    from .runner import RunnerMethod
+    from .runner import Runner, RunnerMethod
 
 #: how many batches' worth of rows may wait in a queue, unless configured otherwise
 DEFAULT_QUEUE_BATCHES = 32
@@ -73,6 +73,15 @@ def resolve_policy(method: RunnerMethod, config: RunnerConfig) -> BatchPolicy | 
         input_dim=method.config.input_batch_dim,
         output_dim=method.config.output_batch_dim,
     )
+
+
+def resolve_policies(runner: Runner, config: RunnerConfig) -> dict[str, BatchPolicy]:
+    """The policy of each of ``runner``'s methods that is batched; the others are left out."""
+    return {
+        name: policy
+        for name, method in runner.runner_methods.items()
+        if (policy := resolve_policy(method, config)) is not None
+    }
 
 
 class Call:

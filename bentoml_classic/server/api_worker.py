@@ -36,7 +36,7 @@ def main() -> None:
 
     from ..config import load_config
     from ..loader import import_service
-    from ..runner.batching import resolve_policy
+    from ..runner.batching import resolve_policies
     from ..runner.remote import RemoteRunnerHandle
     from ..runner.runner import Runner
     from .http_app import build_app
@@ -53,18 +53,13 @@ def main() -> None:
             runner.init_local(quiet=True)
             return
         runner_config = config.runner(runner.name)
-        policies = {
-            name: policy
-            for name, method in runner.runner_methods.items()
-            if (policy := resolve_policy(method, runner_config)) is not None
-        }
         runner._set_handle(
             RemoteRunnerHandle(
                 runner.name,
                 addresses,
                 token=token,
                 timeout=runner_config.timeout,
-                batch_policies=policies,
+                batch_policies=resolve_policies(runner, runner_config),
             )
         )
 
