@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 IRIS = REPO / "examples" / "iris"
@@ -148,3 +149,18 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15.0) 
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=timeout)
+
+
+@contextmanager
+def config_options(monkeypatch: pytest.MonkeyPatch, options: str) -> Iterator[None]:
+    """Inside, ``load_config()`` reads ``options`` as BENTOML_CONFIG_OPTIONS: build the app or
+    the watcher under test there. Whatever read the configuration keeps it; the cache is cleared
+    on the way in and out, and the variable goes back at the end of the test."""
+    from bentoml_classic.config import load_config
+
+    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", options)
+    load_config.cache_clear()
+    try:
+        yield
+    finally:
+        load_config.cache_clear()

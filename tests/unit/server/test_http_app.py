@@ -14,13 +14,12 @@ from openapi_spec_validator import validate
 
 import bentoml_classic as bentoml
 from bentoml_classic import metrics
-from bentoml_classic.config import load_config
 from bentoml_classic.exceptions import BadInput
 from bentoml_classic.io import JSON, NumpyNdarray, Text
 from bentoml_classic.server.http_app import build_app
 from bentoml_classic.server.http_protocol import http_protocol
 from bentoml_classic.server.sync_calls import PROVEN_AFTER
-from tests.support import live_server
+from tests.support import config_options, live_server
 
 
 class Doubler(bentoml.Runnable):
@@ -355,12 +354,8 @@ def test_a_quick_sync_api_runs_on_the_loop_thread_when_it_is_the_only_request() 
 def test_sync_apis_stay_in_the_pool_when_configured_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "api_server.inline_sync_apis=false")
-    load_config.cache_clear()
-    try:
+    with config_options(monkeypatch, "api_server.inline_sync_apis=false"):
         app = build_app(make_placement_service()[0])
-    finally:
-        load_config.cache_clear()
     with live_server(app, http=http_protocol()) as url, httpx.Client() as client:
         names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER * 2)]
     assert all(name.startswith("api-sync-") for name in names)

@@ -17,7 +17,7 @@ from bentoml_classic.config import load_config
 from bentoml_classic.io import JSON, Multipart, Text
 from bentoml_classic.server.http_app import build_app
 from bentoml_classic.server.request_size import RequestSizeLimit
-from tests.support import live_server
+from tests.support import config_options, live_server
 
 LIMIT = 4096
 
@@ -163,12 +163,8 @@ def test_many_oversized_requests_leave_the_server_healthy(base_url: str) -> None
 
 
 def test_the_limit_comes_from_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "api_server.max_request_size=1234")
-    load_config.cache_clear()
-    try:
+    with config_options(monkeypatch, "api_server.max_request_size=1234"):
         app = build_app(make_service())
-    finally:
-        load_config.cache_clear()
     limit_layer = app.app  # type: ignore[attr-defined]
     assert isinstance(limit_layer, RequestSizeLimit)
     assert limit_layer.max_bytes == 1234

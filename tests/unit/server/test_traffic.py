@@ -14,11 +14,10 @@ import httpx
 import pytest
 
 import bentoml_classic as bentoml
-from bentoml_classic.config import load_config
 from bentoml_classic.io import JSON, Text
 from bentoml_classic.server.http_app import build_app
 from bentoml_classic.server.http_protocol import http_protocol
-from tests.support import live_server
+from tests.support import config_options, live_server
 
 
 def make_service() -> tuple[bentoml.Service, dict[str, object]]:
@@ -60,13 +59,9 @@ def served(
     monkeypatch: pytest.MonkeyPatch, options: str
 ) -> Iterator[tuple[str, dict[str, object]]]:
     """The traffic service under a real uvicorn, with ``options`` as BENTOML_CONFIG_OPTIONS."""
-    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", options)
-    load_config.cache_clear()
-    try:
+    with config_options(monkeypatch, options):
         svc, seen = make_service()
         app = build_app(svc)
-    finally:
-        load_config.cache_clear()
     release = seen["release"]
     assert isinstance(release, threading.Event)
     try:
@@ -139,10 +134,9 @@ def test_the_document_lists_429_only_when_a_limit_is_set(monkeypatch: pytest.Mon
 
 
 def test_without_a_limit_the_document_has_no_429(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BENTOML_CONFIG_OPTIONS", raising=False)
-    load_config.cache_clear()
-    svc, _ = make_service()
-    with live_server(build_app(svc)) as url:
+    with config_options(monkeypatch, ""):
+        app = build_app(make_service()[0])
+    with live_server(app) as url:
         operation = httpx.get(f"{url}/docs.json").json()["paths"]["/echo"]["post"]
     assert "429" not in operation["responses"]
     assert "504" in operation["responses"]  # every API has a timeout

@@ -14,6 +14,7 @@ from bentoml_classic.config import load_config
 from bentoml_classic.runner.batching import BatchPolicy
 from bentoml_classic.server.worker_spec import SPEC_ENV, WorkerSpec
 from bentoml_classic.serving import runner_watcher
+from tests.support import config_options
 
 
 class Model(bentoml.Runnable):
@@ -40,18 +41,12 @@ def spec_of(runner: bentoml.Runner) -> WorkerSpec:
 def test_the_spec_carries_each_batchable_methods_resolved_policy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(
-        "BENTOML_CONFIG_OPTIONS",
-        "runners.batching.max_batch_size=50 runners.batching.max_latency_ms=300",
-    )
-    load_config.cache_clear()
-    try:
+    options = "runners.batching.max_batch_size=50 runners.batching.max_latency_ms=300"
+    with config_options(monkeypatch, options):
         runner = bentoml.Runner(
             Model, name="model", max_batch_size=7, method_configs={"score": {"max_latency_ms": 20}}
         )
         spec = spec_of(runner)
-    finally:
-        load_config.cache_clear()
     policies = {name: BatchPolicy(**fields) for name, fields in spec.batch_policies.items()}
     assert set(policies) == {"predict", "score"}  # describe is not batchable
     assert policies["predict"].max_batch_size == 7  # to_runner() wins over the configuration
@@ -63,10 +58,6 @@ def test_the_spec_carries_each_batchable_methods_resolved_policy(
 def test_batching_disabled_in_the_configuration_sends_no_policy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "runners.batching.enabled=false")
-    load_config.cache_clear()
-    try:
+    with config_options(monkeypatch, "runners.batching.enabled=false"):
         spec = spec_of(bentoml.Runner(Model, name="model"))
-    finally:
-        load_config.cache_clear()
     assert spec.batch_policies == {}
