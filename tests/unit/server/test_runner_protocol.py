@@ -16,6 +16,7 @@ import os
 import pathlib
 import pickle
 import socket
+import struct
 import tempfile
 import threading
 import time
@@ -547,6 +548,29 @@ def test_blocking_timeout(runner: ServedRunner) -> None:
         runner.release.set()
         client.timeout = WAIT
         assert client.call("echo", ("next",), {}) == "next"
+
+
+def test_blocking_client_leaves_its_timeouts_to_the_kernel(runner: ServedRunner) -> None:
+    # A Python-level socket timeout polls before every send and receive (two system calls, each
+    # a GIL hand-off under load); the kernel's SO_RCVTIMEO/SO_SNDTIMEO cost nothing extra.
+    with blocking_client(runner.url, timeout=2.5) as client:
+        assert client.call("echo", ("x",), {}) == "x"
+        (sock,) = client._all_sockets
+        assert sock.gettimeout() is None
+        for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+            seconds, micros = struct.unpack("@ll", sock.getsockopt(socket.SOL_SOCKET, option, 16))
+            assert seconds + micros / 1e6 == pytest.approx(2.5, abs=0.01)
+
+
+def test_blocking_timeout_is_kept_to(runner: ServedRunner) -> None:
+    with blocking_client(runner.url, timeout=0.3) as client:
+        started = time.monotonic()
+        with pytest.raises(GatewayTimeout):
+            client.call("block", ("late",), {})
+        waited = time.monotonic() - started
+        runner.release.set()
+    # at least the timeout; the upper bound is loose for a loaded machine, but far below "forever"
+    assert 0.29 <= waited < 0.3 + WAIT
 
 
 def test_async_connection_lost_mid_call(runner: ServedRunner) -> None:
