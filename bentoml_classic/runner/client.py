@@ -94,6 +94,10 @@ class _ConnectionLost(Exception):
     pass
 
 
+class _StaleConnection(Exception):
+    """The runner had closed this connection before a frame went out: none of it arrived."""
+
+
 class _AsyncConnection(asyncio.BufferedProtocol):
     def __init__(self) -> None:
         self.reader = codec.FrameReader()
@@ -290,7 +294,11 @@ class BlockingRunnerClient:
         address = self.addresses[index]
         if index in slots:
             sock, reader, poller = slots[index]
-            if _peer_alive(sock, poller):
+            # A Unix socket whose runner has gone refuses the next send at once (EPIPE), and
+            # call() then sends on a new connection; a TCP send would be accepted and lost, so
+            # a TCP connection is checked first (one poll, which under load is one more hand-off
+            # of the GIL: the local topology, on Unix sockets, does without it).
+            if not address.is_tcp or _peer_alive(sock, poller):
                 return sock, reader, address
             self._drop(address)  # the runner restarted since this thread's last call
         try:
@@ -320,7 +328,7 @@ class BlockingRunnerClient:
                 kind, buffers = self._exchange(
                     sock, reader, address, call_id, codec.hello(call_id, self.token)
                 )
-            except TimeoutError as exc:
+            except (TimeoutError, _StaleConnection) as exc:
                 raise _unavailable(self.runner, address, exc) from None
             if kind != codec.HELLO:
                 self._drop(address)
@@ -345,7 +353,11 @@ class BlockingRunnerClient:
         chunks: list[Any],
     ) -> tuple[int, list[memoryview]]:
         try:
-            _send_all(sock, chunks)
+            try:
+                _send_all(sock, chunks)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                self._drop(address)
+                raise _StaleConnection(str(exc)) from None
             while True:
                 view = reader.get_buffer()
                 received = sock.recv_into(view)
@@ -367,7 +379,15 @@ class BlockingRunnerClient:
         call_id = _next_call_id()
         chunks = codec.encode(call_id, codec.CALL, (method, args, kwargs))
         try:
-            kind, buffers = self._exchange(sock, reader, address, call_id, chunks)
+            try:
+                kind, buffers = self._exchange(sock, reader, address, call_id, chunks)
+            except _StaleConnection:
+                # A restarted runner (or one that hung up): once more, on a new connection.
+                sock, reader, address = self._socket()
+                try:
+                    kind, buffers = self._exchange(sock, reader, address, call_id, chunks)
+                except _StaleConnection as exc:
+                    raise _unavailable(self.runner, address, exc) from None
         except TimeoutError:
             raise _timeout(self.runner, method, self.timeout) from None
         return _answer(kind, buffers, self.runner, method)

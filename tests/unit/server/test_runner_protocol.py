@@ -945,10 +945,19 @@ def test_grace_period_expires(make_runner: Callable[..., ServedRunner]) -> None:
 
 
 @contextlib.contextmanager
-def hanging_up_peer() -> Iterator[str]:
-    """A TCP listener that accepts connections and closes them at once."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
+def hanging_up_peer(
+    unix_path: pathlib.Path | None = None, accepted: list[int] | None = None
+) -> Iterator[str]:
+    """A listener (TCP, or Unix at ``unix_path``) that accepts connections and closes them at
+    once, counting them in ``accepted``."""
+    if unix_path is None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        url = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    else:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(unix_path))
+        url = f"file://{unix_path}"
     listener.listen(16)
     listener.settimeout(0.05)
     done = threading.Event()
@@ -961,12 +970,14 @@ def hanging_up_peer() -> Iterator[str]:
                 continue
             except OSError:
                 return
+            if accepted is not None:
+                accepted.append(1)
             connection.close()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        yield url
     finally:
         done.set()
         thread.join(WAIT)
@@ -994,6 +1005,22 @@ def test_peer_hangs_up_without_token() -> None:
         run_async(scenario, async_client(url))
         with blocking_client(url) as client, pytest.raises(ServiceUnavailable):
             client.call("echo", (1,), {})
+
+
+def test_blocking_client_gives_up_on_a_unix_peer_that_always_hangs_up(
+    socket_dir: pathlib.Path,
+) -> None:
+    # On a Unix socket a send to a closed peer fails at once and is retried on a new connection,
+    # once: a peer that hangs up on every connection gets a 503, not a loop.
+    accepted: list[int] = []
+    with (
+        hanging_up_peer(socket_dir / "hangs-up.sock", accepted) as url,
+        blocking_client(url) as client,
+    ):
+        for _ in range(3):
+            with pytest.raises(ServiceUnavailable):
+                client.call("echo", (1,), {})
+    assert len(accepted) <= 6  # at most one retry per call (the listener may not count them all)
 
 
 # Regression test (a bug, fixed since): when the connection is lost during the token handshake,
