@@ -408,9 +408,8 @@ def _use_kernel_timeouts(sock: socket.socket, seconds: float) -> None:
     receive that runs out of time fails with EAGAIN (BlockingIOError), read as a timeout.
     """
     sock.settimeout(None)
-    seconds = max(seconds, 1e-6)  # a zero timeval would mean no timeout at all
-    whole = int(seconds)
-    timeval = struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
+    micros = max(round(seconds * 1_000_000), 1)  # a zero timeval would mean no timeout at all
+    timeval = struct.pack("@ll", micros // 1_000_000, micros % 1_000_000)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
