@@ -375,22 +375,25 @@ class BlockingRunnerClient:
             raise _unavailable(self.runner, address, exc) from None
 
     def call(self, method: str, args: tuple, kwargs: dict) -> Any:
-        sock, reader, address = self._socket()
         call_id = _next_call_id()
         chunks = codec.encode(call_id, codec.CALL, (method, args, kwargs))
         try:
-            try:
-                kind, buffers = self._exchange(sock, reader, address, call_id, chunks)
-            except _StaleConnection:
-                # A restarted runner (or one that hung up): once more, on a new connection.
-                sock, reader, address = self._socket()
-                try:
-                    kind, buffers = self._exchange(sock, reader, address, call_id, chunks)
-                except _StaleConnection as exc:
-                    raise _unavailable(self.runner, address, exc) from None
+            kind, buffers = self._send_and_receive(call_id, chunks)
         except TimeoutError:
             raise _timeout(self.runner, method, self.timeout) from None
         return _answer(kind, buffers, self.runner, method)
+
+    def _send_and_receive(self, call_id: int, chunks: list[Any]) -> tuple[int, list[memoryview]]:
+        sock, reader, address = self._socket()
+        try:
+            return self._exchange(sock, reader, address, call_id, chunks)
+        except _StaleConnection:
+            pass  # a restarted runner (or one that hung up): once more, on a new connection
+        sock, reader, address = self._socket()
+        try:
+            return self._exchange(sock, reader, address, call_id, chunks)
+        except _StaleConnection as exc:
+            raise _unavailable(self.runner, address, exc) from None
 
     def close(self) -> None:
         with self._lock:
