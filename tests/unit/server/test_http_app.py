@@ -338,9 +338,15 @@ def make_placement_service() -> tuple[bentoml.Service, threading.Event]:
 def test_a_quick_sync_api_runs_on_the_loop_thread_when_it_is_the_only_request() -> None:
     svc, release = make_placement_service()
     with live_server(build_app(svc), http=http_protocol()) as url, httpx.Client() as client:
-        names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER + 2)]
-        assert all(name.startswith("api-sync-") for name in names[:PROVEN_AFTER])
-        assert not any(name.startswith("api-sync-") for name in names[PROVEN_AFTER:])
+        names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER)]
+        assert all(name.startswith("api-sync-") for name in names)
+        # Proven: a lone request now runs on the loop thread. On a loaded machine a pool run can
+        # exceed the quick limit and start the proof over, so allow for a few more rounds.
+        for _ in range(10 * PROVEN_AFTER):
+            name = client.post(f"{url}/where", content="x").text
+            if not name.startswith("api-sync-"):
+                break
+        assert not name.startswith("api-sync-"), "never ran on the loop thread"
         # A request in progress (in the pool, waiting): the next one must not block the loop.
         with ThreadPoolExecutor(1) as executor:
             held = executor.submit(httpx.post, f"{url}/hold", content="x", timeout=20)
