@@ -91,8 +91,11 @@ class InlineBatcher:
         #: a drain is scheduled, waiting for the lane, or running
         self._scheduled = False
 
-    def submit(self, args: tuple, kwargs: dict[str, Any], reply: Reply) -> None:
-        """Queue a call; ``reply(result, error)`` is called once, from the loop thread."""
+    def submit(
+        self, args: tuple, kwargs: dict[str, Any], reply: Reply, waited: float = 0.0
+    ) -> None:
+        """Queue a call that has already waited ``waited`` seconds (in the caller's own queue);
+        ``reply(result, error)`` is called once, from the loop thread."""
         try:
             call = Call(args, kwargs, self._policy.input_dim, reply)
         except BentoMLException:
@@ -102,7 +105,7 @@ class InlineBatcher:
             self._lane.submit(self._name, lambda: work)
             return
         try:
-            self._queue.put(call)
+            self._queue.put(call, waited)
         except BentoMLException as exc:  # the queue is full
             reply(None, exc)
             return
@@ -180,6 +183,15 @@ class _Waiter:
         return self.result
 
 
+def _sender(batcher: BlockingBatcher | AsyncBatcher, batch: list[Piece]) -> Callable[..., Any]:
+    """The batcher's send, told first how long the batch's oldest call has waited when it wants
+    to know (an API worker's batcher: the runner then counts ``max_latency_ms`` from there)."""
+    if not batcher._sends_waited:
+        return batcher._send
+    waited = batcher._queue.clock() - batch[0].call.arrived if batch else 0.0
+    return partial(batcher._send, waited)
+
+
 class BlockingBatcher:
     def __init__(
         self,
@@ -187,9 +199,11 @@ class BlockingBatcher:
         policy: BatchPolicy,
         max_in_flight: int = 1,
         histogram: Histogram | None = None,
+        sends_waited: bool = False,
     ) -> None:
         _check_in_flight(policy, max_in_flight)
         self._send = send
+        self._sends_waited = sends_waited
         self._policy = policy
         self._max_in_flight = max_in_flight
         self._histogram = histogram
@@ -203,7 +217,7 @@ class BlockingBatcher:
             call = Call(args, kwargs, self._policy.input_dim, waiter)
         except BentoMLException:
             # Not batchable as given: send it alone and let the method's own checks answer.
-            return self._send(*args, **kwargs)
+            return _sender(self, [])(*args, **kwargs)
         batch: list[Piece] | None = None
         expired: list[Call] = []
         with self._mutex:
@@ -232,7 +246,7 @@ class BlockingBatcher:
                 self._histogram.observe(sum(piece.rows for piece in batch))
             done: list[Call] = []
             try:
-                done = run_batch(self._send, batch, self._policy)
+                done = run_batch(_sender(self, batch), batch, self._policy)
             finally:
                 # Even if the send blew up beyond Exception, the waiting callers must not hang.
                 with self._mutex:
@@ -259,9 +273,11 @@ class AsyncBatcher:
         policy: BatchPolicy,
         max_in_flight: int = 1,
         histogram: Histogram | None = None,
+        sends_waited: bool = False,
     ) -> None:
         _check_in_flight(policy, max_in_flight)
         self._send = send
+        self._sends_waited = sends_waited
         self._policy = policy
         self._max_in_flight = max_in_flight
         self._histogram = histogram
@@ -286,7 +302,7 @@ class AsyncBatcher:
         try:
             call = Call(args, kwargs, self._policy.input_dim, reply)
         except BentoMLException:
-            return await self._send(*args, **kwargs)
+            return await _sender(self, [])(*args, **kwargs)
         self._queue.put(call)
         if self._in_flight < self._max_in_flight:
             batch, expired = self._queue.take()
@@ -311,7 +327,7 @@ class AsyncBatcher:
         policy = self._policy
         try:
             args, kwargs = join_inputs(batch, policy.input_dim)
-            result, error = await self._send(*args, **kwargs), None
+            result, error = await _sender(self, batch)(*args, **kwargs), None
         except BaseException as exc:  # cancelled too: every caller must get an answer
             result, error = None, exc
         done = record_outcome(batch, result, error, policy)

@@ -201,15 +201,17 @@ class BatchQueue:
     def __len__(self) -> int:
         return len(self._pieces)
 
-    def put(self, call: Call) -> None:
+    def put(self, call: Call, waited: float = 0.0) -> None:
         """Queue ``call``, or raise ServiceUnavailable when that would overfill the queue.
 
         An empty queue takes any call, however large, so that every call can run eventually.
+        ``waited``: how long the call has already waited elsewhere (an API worker's own queue),
+        which counts against ``max_latency_ms`` here too.
         """
         limit = self.policy.max_queue_rows
         if limit is not None and self._pieces and self.rows_waiting + call.rows > limit:
             raise queue_full(self.rows_waiting, limit)
-        call.arrived = self.clock()
+        call.arrived = self.clock() - waited
         size = self.policy.max_batch_size
         if call.rows <= size or not self.policy.split_oversized:
             self._pieces.append(Piece(call, 0, call.rows))
@@ -243,24 +245,21 @@ class BatchQueue:
         if limit is None or not self._pieces:
             return []
         now = self.clock()
-        expired: list[Call] = []
-        kept: list[Piece] = []
-        while self._pieces:
-            piece = self._pieces[0]
-            if piece.start != 0:
-                # the rest of a call that already started: finish it rather than waste that work
-                kept.append(self._pieces.popleft())
-                continue
-            call = piece.call
-            if now - call.arrived <= limit:
-                break  # FIFO: everything behind arrived later still
-            while self._pieces and self._pieces[0].call is call:
-                self._pieces.popleft()
+        # Every queued call is looked at, not only the front: a call that had already waited in
+        # an API worker's queue counts from then, so arrivals are not in queue order. A call
+        # whose first piece has run is finished rather than its work wasted.
+        late = {
+            id(piece.call): piece.call
+            for piece in self._pieces
+            if piece.start == 0 and now - piece.call.arrived > limit
+        }
+        if not late:
+            return []
+        self._pieces = deque(piece for piece in self._pieces if id(piece.call) not in late)
+        for call in late.values():
             self.rows_waiting -= call.rows
             call.error = waited_too_long(call, now, limit)
-            expired.append(call)
-        self._pieces.extendleft(reversed(kept))
-        return expired
+        return list(late.values())
 
 
 def join_inputs(pieces: Sequence[Piece], dim: int) -> tuple[tuple, dict[str, Any]]:

@@ -213,11 +213,12 @@ class AsyncRunnerClient:
             key=lambda i: len(c.pending) if (c := self._connections[i]) is not None else -1,
         )
 
-    async def call(self, method: str, args: tuple, kwargs: dict) -> Any:
+    async def call(self, method: str, args: tuple, kwargs: dict, waited: float = 0.0) -> Any:
+        """``waited``: how long the call has already waited in this process (a batching queue)."""
         index = self._pick()
         connection = await self._connect(index)
         call_id = _next_call_id()
-        future = connection.send(call_id, codec.encode(call_id, codec.CALL, (method, args, kwargs)))
+        future = connection.send(call_id, codec.encode_call(call_id, method, args, kwargs, waited))
         timeout = self.timeout
         expiry = asyncio.get_running_loop().call_later(timeout, _expire, future)
         try:
@@ -374,9 +375,10 @@ class BlockingRunnerClient:
             self._drop(address)
             raise _unavailable(self.runner, address, exc) from None
 
-    def call(self, method: str, args: tuple, kwargs: dict) -> Any:
+    def call(self, method: str, args: tuple, kwargs: dict, waited: float = 0.0) -> Any:
+        """``waited``: how long the call has already waited in this process (a batching queue)."""
         call_id = _next_call_id()
-        chunks = codec.encode(call_id, codec.CALL, (method, args, kwargs))
+        chunks = codec.encode_call(call_id, method, args, kwargs, waited)
         try:
             kind, buffers = self._send_and_receive(call_id, chunks)
         except TimeoutError:

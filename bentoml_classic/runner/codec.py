@@ -48,12 +48,17 @@ PONG = 5
 HELLO = 6
 #: asks a runner worker for its metrics; answered with a RESULT frame
 METRICS = 7
+#: a CALL whose calls have already waited in the caller's own batching queue: its first buffer
+#: is that wait (u64 microseconds, the oldest call's), the rest is a CALL body. The runner's
+#: queue counts ``max_latency_ms`` from when the calls were made, not from when the frame came
+CALL_AGED = 8
+WAITED = struct.Struct("!Q")
 
 MAX_FRAME_SIZE = 2**32 - 1
 
 #: sent in HELLO after the token: the two tiers of a two-tier deployment must speak the same
-#: frame layout (2: buffers aligned to 16 bytes), and a mismatch should say so
-PROTOCOL_VERSION = b"bentoml_classic-runner/2"
+#: frame layout (2: buffers aligned to 16 bytes; 3: CALL_AGED), and a mismatch should say so
+PROTOCOL_VERSION = b"bentoml_classic-runner/3"
 
 
 class FrameError(Exception):
@@ -162,13 +167,39 @@ def _dimension(text: str) -> int:
 
 def encode(call_id: int, kind: int, payload: Any) -> list[bytes | memoryview]:
     """Encode ``payload`` into a frame: a list of chunks to hand to ``writelines`` as they are."""
+    return frame(call_id, kind, _body(kind, payload))
+
+
+def encode_call(
+    call_id: int, method: str, args: tuple, kwargs: dict[str, Any], waited: float = 0.0
+) -> list[bytes | memoryview]:
+    """A CALL frame, or a CALL_AGED one when its calls have already waited ``waited`` seconds."""
+    body = _body(CALL, (method, args, kwargs))
+    if waited <= 0.0:
+        return frame(call_id, CALL, body)
+    return frame(call_id, CALL_AGED, [WAITED.pack(round(waited * 1_000_000)), *body])
+
+
+def decode_call(kind: int, buffers: list[memoryview]) -> tuple[str, tuple, dict[str, Any], float]:
+    """A CALL or CALL_AGED frame's method, arguments and wait so far (seconds)."""
+    if kind != CALL_AGED:
+        method, args, kwargs = decode(CALL, buffers)
+        return method, args, kwargs, 0.0
+    if not buffers or len(buffers[0]) != WAITED.size:
+        raise FrameError("CALL_AGED frame without its 8-byte wait")
+    (micros,) = WAITED.unpack(buffers[0])
+    method, args, kwargs = decode(CALL, buffers[1:])
+    return method, args, kwargs, micros / 1_000_000
+
+
+def _body(kind: int, payload: Any) -> list[Any]:
     fast = _fast_body(kind, payload)
     if fast is not None:
-        return frame(call_id, kind, fast)
+        return fast
     buffers: list[pickle.PickleBuffer] = []
-    chunks: list[bytes | memoryview] = [_pickle(payload, buffers)]
+    chunks: list[Any] = [_pickle(payload, buffers)]
     chunks += [buffer.raw() for buffer in buffers]
-    return frame(call_id, kind, chunks)
+    return chunks
 
 
 def hello(call_id: int, token: bytes) -> list[Any]:

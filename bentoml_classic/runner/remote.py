@@ -25,8 +25,10 @@ class RemoteRunnerHandle:
     Coalescing here means the hop to the runner (a frame each way, two process wake-ups) is paid
     once per batch rather than once per request. The runner batches again across API workers.
     Calls wait here while this worker's batches are in flight, so the queue bound and
-    ``max_latency_ms`` apply here as well as in the runner; a call larger than ``max_batch_size``
-    goes alone, and the runner cuts it.
+    ``max_latency_ms`` apply here as well as in the runner. Each frame says how long its oldest
+    call has waited here, and the runner counts ``max_latency_ms`` from then: the two queues
+    together hold a call no longer than the limit. A call larger than ``max_batch_size`` goes
+    alone, and the runner cuts it.
     """
 
     def __init__(
@@ -48,13 +50,17 @@ class RemoteRunnerHandle:
         self._async_batchers: dict[str, AsyncBatcher] = {}
         for name, policy in (batch_policies or {}).items():
             # The runner cuts oversized calls; the queue bound and max_latency_ms apply here too,
-            # since calls wait here while this worker's batches are in flight.
+            # since calls wait here while this worker's batches are in flight (and the runner
+            # is told how long, so that max_latency_ms bounds both waits together).
             coalescing = dataclasses.replace(policy, split_oversized=False)
             self._blocking_batchers[name] = BlockingBatcher(
-                partial(_call_blocking, self._blocking, name), coalescing, in_flight
+                partial(_send_blocking, self._blocking, name),
+                coalescing,
+                in_flight,
+                sends_waited=True,
             )
             self._async_batchers[name] = AsyncBatcher(
-                partial(_call_async, self._async, name), coalescing, in_flight
+                partial(_send_async, self._async, name), coalescing, in_flight, sends_waited=True
             )
 
     def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
@@ -91,12 +97,16 @@ class RemoteRunnerHandle:
         self._blocking.close()
 
 
-def _call_blocking(client: BlockingRunnerClient, method: str, *args: Any, **kwargs: Any) -> Any:
-    return client.call(method, args, kwargs)
+def _send_blocking(
+    client: BlockingRunnerClient, method: str, waited: float, *args: Any, **kwargs: Any
+) -> Any:
+    return client.call(method, args, kwargs, waited)
 
 
-async def _call_async(client: AsyncRunnerClient, method: str, *args: Any, **kwargs: Any) -> Any:
-    return await client.call(method, args, kwargs)
+async def _send_async(
+    client: AsyncRunnerClient, method: str, waited: float, *args: Any, **kwargs: Any
+) -> Any:
+    return await client.call(method, args, kwargs, waited)
 
 
 def _on_event_loop() -> bool:

@@ -116,13 +116,13 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
                 codec.encode(call_id, codec.RESULT, metrics.batch_size_snapshot())
             )
             return
-        if kind != codec.CALL:
+        if kind != codec.CALL and kind != codec.CALL_AGED:
             self._transport.writelines(
                 codec.encode_error(call_id, "ProtocolError", f"unexpected frame kind {kind}", 400)
             )
             return
         try:
-            method_name, args, kwargs = codec.decode(kind, buffers)
+            method_name, args, kwargs, waited = codec.decode_call(kind, buffers)
         except Exception as exc:
             self._transport.writelines(
                 codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", 400)
@@ -137,7 +137,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
 
         batcher = server.batchers.get(method_name)
         if batcher is not None:
-            batcher.submit(args, kwargs, reply)
+            batcher.submit(args, kwargs, reply, waited)
         else:
             server.submit_call(method_name, args, kwargs, reply)
 

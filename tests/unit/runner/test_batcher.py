@@ -629,6 +629,58 @@ def test_blocking_a_caller_that_waited_too_long_gets_503() -> None:
     np.testing.assert_array_equal(batcher.call((tagged(2, 1),), {}), -tagged(2, 1))
 
 
+def test_blocking_tells_its_send_how_long_the_oldest_call_of_a_batch_waited() -> None:
+    # An API worker's batcher: the runner then counts max_latency_ms from when the calls were
+    # made, so the two queues together hold a call no longer than max_latency_ms.
+    held = HeldSend()
+    waits: list[float] = []
+
+    def send(waited: float, x: Any) -> Any:
+        waits.append(waited)
+        return held(x) if isinstance(x, np.ndarray) else x
+
+    batcher = BlockingBatcher(send, policy(4), sends_waited=True)
+    clock = FakeClock()
+    batcher._queue.clock = clock
+    leader = start_leader(batcher, held, tagged(0, 1))
+    (older, newer) = start_queued(batcher, [tagged(1, 1), tagged(2, 1)])
+    clock.now = 0.75
+    held.release.set()
+    leader.outcome()
+    older.outcome()
+    newer.outcome()
+    assert held.batches == [[(0, 1)], [(1, 1), (2, 1)]]
+    assert waits == [0.0, 0.75]  # the lone leader sent at once; then the oldest queued call
+    assert batcher.call(("not an array",), {}) == "not an array"  # not batchable: sent alone
+    assert waits[-1] == 0.0
+
+
+def test_async_tells_its_send_how_long_the_oldest_call_of_a_batch_waited() -> None:
+    waits: list[float] = []
+    gate = asyncio.Event()
+
+    async def send(waited: float, x: np.ndarray) -> np.ndarray:
+        waits.append(waited)
+        await gate.wait()
+        return -x
+
+    async def scenario() -> list[Any]:
+        batcher = AsyncBatcher(send, policy(4), sends_waited=True)
+        clock = FakeClock()
+        batcher._queue.clock = clock
+        first = asyncio.ensure_future(batcher.call((tagged(0, 1),), {}))
+        await asyncio.sleep(0)
+        rest = [asyncio.ensure_future(batcher.call((tagged(i, 1),), {})) for i in (1, 2)]
+        await asyncio.sleep(0)
+        clock.now = 0.5
+        gate.set()
+        return await asyncio.wait_for(asyncio.gather(first, *rest), TIMEOUT)
+
+    results = asyncio.run(scenario())
+    assert [r.tolist() for r in results] == [[-0], [-100], [-200]]
+    assert waits == [0.0, 0.5]
+
+
 @pytest.mark.parametrize("batcher_class", [BlockingBatcher, AsyncBatcher])
 def test_splitting_requires_one_batch_in_flight(batcher_class: type) -> None:
     # A split call's pieces must run one after another; two slots would run them at once.

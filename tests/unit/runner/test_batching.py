@@ -344,6 +344,38 @@ def test_without_max_latency_nothing_expires() -> None:
     assert shape(queue.take()[0]) == [(0, 1)]
 
 
+def test_time_already_waited_elsewhere_counts_against_max_latency() -> None:
+    # An API worker's batch arrives at the runner having waited in the worker's own queue: the
+    # runner's queue counts max_latency from when the calls were made, so that the two queues
+    # together never hold a call longer than max_latency.
+    clock = FakeClock()
+    queue = BatchQueue(BatchPolicy(max_batch_size=10, max_latency_s=1.0), clock)
+    aged, fresh = call_of(0, 1), call_of(1, 1)
+    queue.put(aged, 0.75)
+    queue.put(fresh)
+    clock.now = 0.5  # aged: 1.25 s in all, fresh 0.5 s
+    batch, expired = queue.take()
+    assert shape(batch) == [(1, 1)]
+    assert expired == [aged]
+    assert "waited 1250 ms" in str(aged.error)
+
+
+def test_an_aged_call_behind_a_fresh_one_is_expired_too() -> None:
+    # Arrivals counted from elsewhere are not in queue order: the queue must not stop looking at
+    # the first call still in time.
+    clock = FakeClock()
+    queue = BatchQueue(BatchPolicy(max_batch_size=10, max_latency_s=1.0), clock)
+    fresh, aged, later = call_of(0, 1), call_of(1, 2), call_of(2, 1)
+    queue.put(fresh)
+    queue.put(aged, 0.9)
+    queue.put(later)
+    clock.now = 0.2  # fresh 0.2 s, aged 1.1 s, later 0.2 s
+    batch, expired = queue.take()
+    assert shape(batch) == [(0, 1), (2, 1)]
+    assert expired == [aged]
+    assert queue.rows_waiting == 0
+
+
 def test_a_call_whose_first_piece_ran_is_not_expired() -> None:
     clock = FakeClock()
     queue = BatchQueue(BatchPolicy(max_batch_size=4, max_latency_s=1.0), clock)

@@ -257,6 +257,42 @@ def test_decode_of_a_frame_without_body_is_a_frame_error() -> None:
         codec.decode(codec.CALL, [])
 
 
+# -- calls that have already waited ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(np.arange(12.0).reshape(3, 4),), ({"not": "an array"}, [1, 2])],
+    ids=["plain arrays", "pickled"],
+)
+def test_a_call_that_waited_carries_its_wait(args: tuple) -> None:
+    data = join(codec.encode_call(9, "predict", args, {}, waited=0.012345))
+    ((call_id, kind, buffers),) = feed(FrameReader(), data)
+    assert (call_id, kind) == (9, codec.CALL_AGED)
+    method, received, kwargs, waited = codec.decode_call(kind, buffers)
+    assert method == "predict" and kwargs == {}
+    assert waited == pytest.approx(0.012345, abs=1e-6)
+    for got, sent in zip(received, args, strict=True):
+        if isinstance(sent, np.ndarray):
+            assert_same_array(got, sent)
+        else:
+            assert got == sent
+
+
+def test_a_call_that_did_not_wait_is_a_plain_call() -> None:
+    data = join(codec.encode_call(3, "predict", (np.ones(2),), {}))
+    ((_, kind, buffers),) = feed(FrameReader(), data)
+    assert kind == codec.CALL
+    assert codec.decode_call(kind, buffers)[3] == 0.0
+
+
+def test_an_aged_call_without_its_wait_is_a_frame_error() -> None:
+    body = codec.encode(1, codec.CALL, ("predict", (np.ones(2),), {}))
+    ((_, _, buffers),) = feed(FrameReader(), join(body))
+    with pytest.raises(FrameError, match="8-byte wait"):
+        codec.decode_call(codec.CALL_AGED, buffers)
+
+
 # -- error frames ----------------------------------------------------------------------------
 
 

@@ -1324,6 +1324,25 @@ def test_batched_calls_are_answered_in_order_and_counted(
 
 
 @pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_time_a_call_waited_in_the_api_worker_counts_in_the_runner(
+    make_runner: Callable[..., ServedRunner], transport: str
+) -> None:
+    # max_latency_ms bounds both queues together: a batch that already waited most of it in
+    # an API worker's queue has only the rest left in the runner's.
+    policy = BatchPolicy(max_batch_size=4, max_latency_s=1.0)
+    served = make_runner(transport, batch_policies={"gated_double": policy})
+    served.release.set()
+    with blocking_client(served.url) as client:
+        with pytest.raises(ServiceUnavailable, match="max_latency_ms of 1000") as caught:
+            client.call("gated_double", (rows_of(1),), {}, waited=1.5)
+        assert "waited 15" in str(caught.value)  # 1,500 ms and the few of the hop
+        assert served.batch_rows == []  # it never ran
+        result = client.call("gated_double", (rows_of(2),), {}, waited=0.25)
+    np.testing.assert_array_equal(result, rows_of(2) * 2)
+    assert served.batch_rows == [len(rows_of(2))]
+
+
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
 def test_full_queue_sheds_calls_as_503_and_the_server_keeps_serving(
     fresh_metrics: None, make_runner: Callable[..., ServedRunner], transport: str
 ) -> None:
