@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -158,8 +159,28 @@ async def livez(request: Request) -> Response:
     return Response(b"ok")
 
 
+#: set by the client of /linger once it holds the response
+RECEIVED = threading.Event()
+
+
+class Linger:
+    """Answers, then holds the event loop (no await) until the client says it has the answer:
+    the response must leave when it is complete, not when the request's task has unwound."""
+
+    def __init__(self) -> None:
+        self.client_had_it: list[bool] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"here"})
+        self.client_had_it.append(RECEIVED.wait(timeout=10))
+
+
+LINGER = Linger()
+
 APP = Starlette(
     routes=[
+        Route("/linger", LINGER),
         Route("/small", small),
         Route("/big", big),
         Route("/stream", stream),
@@ -214,6 +235,15 @@ def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
         assert chunk, "the server closed the connection early"
         data += chunk
     return bodies
+
+
+def test_a_complete_response_leaves_before_the_handler_returns(base_url: str) -> None:
+    RECEIVED.clear()
+    with httpx.Client(base_url=base_url, timeout=20) as client:
+        assert client.get("/linger").content == b"here"
+        RECEIVED.set()
+        assert client.get("/small").status_code == 200  # the handler has returned since
+    assert LINGER.client_had_it == [True]
 
 
 def test_pipelined_requests_are_answered_in_order(base_url: str) -> None:
