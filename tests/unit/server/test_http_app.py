@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from bentoml_classic.exceptions import BadInput
 from bentoml_classic.io import JSON, NumpyNdarray, Text
 from bentoml_classic.server.http_app import build_app
 from bentoml_classic.server.http_protocol import http_protocol
+from bentoml_classic.server.request_id import RequestIds
 from bentoml_classic.server.sync_calls import PROVEN_AFTER
 from tests.support import config_options, live_server
 
@@ -372,3 +374,20 @@ def test_sync_apis_stay_in_the_pool_under_a_server_that_does_not_count_requests(
     with live_server(build_app(svc), http="h11") as url, httpx.Client() as client:
         names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER * 2)]
     assert all(name.startswith("api-sync-") for name in names)
+
+
+def test_request_ids_differ_within_a_process_and_across_a_fork() -> None:
+    ids = RequestIds()
+    made = [ids.next() for _ in range(1000)]
+    assert len(set(made)) == 1000
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in made)
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id, then leave without running pytest's cleanup
+        os.write(writer, ids.next())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_id = os.read(reader, 16)
+    os.close(reader)
+    os.close(writer)
+    assert child_id[:8] != made[-1][:8]  # a fresh prefix, drawn after the fork
