@@ -124,9 +124,41 @@ def _plain_array(value: Any) -> bool:
 
 
 def _arrays_body(method: str, arrays: Sequence[Any]) -> list[Any]:
+    return [_arrays_header(method, arrays), *(pickle.PickleBuffer(a).raw() for a in arrays)]
+
+
+def _arrays_header(method: str, arrays: Sequence[Any]) -> bytes:
+    if len(arrays) != 1:
+        return _make_arrays_header(method, arrays)
+    array = arrays[0]
+    key = (method, array.dtype, array.shape)
+    header = _ENCODED_HEADERS.get(key)
+    if header is None:
+        header = _make_arrays_header(method, arrays)
+        _remember(_ENCODED_HEADERS, key, header)
+    return header
+
+
+def _make_arrays_header(method: str, arrays: Sequence[Any]) -> bytes:
     specs = ";".join(f"{a.dtype.str}:{','.join(map(str, a.shape))}" for a in arrays)
-    header = bytes((_ARRAYS_MARKER,)) + f"{method}\n{specs}".encode()
-    return [header, *(pickle.PickleBuffer(a).raw() for a in arrays)]
+    return bytes((_ARRAYS_MARKER,)) + f"{method}\n{specs}".encode()
+
+
+#: Array headers made and read, by what they describe and by their bytes. A service sends the
+#: same few (one per method and batch size), and building or parsing one anew costs more than
+#: the rest of a small call's encoding together: dtype parsing, string splitting, several numpy
+#: calls. Bounded: cleared when full, which a peer sending ever new shapes only makes slower.
+_ENCODED_HEADERS: dict[tuple[str, Any, tuple[int, ...]], bytes] = {}
+_DECODED_HEADERS: dict[bytes, tuple[str, tuple[tuple[Any, tuple[int, ...], int], ...]]] = {}
+_HEADER_CACHE_SIZE = 1024
+#: headers longer than this (many arrays, long names) are parsed every time
+_CACHED_HEADER_MAX = 256
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _HEADER_CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
 
 
 def _fast_body(kind: int, payload: Any) -> list[Any] | None:
@@ -144,18 +176,46 @@ def _fast_body(kind: int, payload: Any) -> list[Any] | None:
 def _decode_arrays(kind: int, buffers: list[memoryview]) -> Any:
     import numpy as np
 
-    method, _, specs = bytes(buffers[0][1:]).decode("utf-8").partition("\n")
+    header = bytes(buffers[0])
+    parsed = _DECODED_HEADERS.get(header)
+    if parsed is None:
+        parsed = _parse_arrays_header(header)
+        if len(header) <= _CACHED_HEADER_MAX:
+            _remember(_DECODED_HEADERS, header, parsed)
+    method, specs = parsed
+    if len(specs) != len(buffers) - 1:
+        raise ValueError(f"{len(specs)} arrays described, {len(buffers) - 1} sent")
     arrays = []
-    for spec, data in zip(specs.split(";"), buffers[1:], strict=True):
-        dtype_text, _, shape = spec.partition(":")
-        dtype = np.dtype(dtype_text)
-        if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None:
-            raise ValueError(f"dtype {dtype_text!r} is not one that travels as a bare buffer")
-        dims = tuple(_dimension(d) for d in shape.split(",")) if shape else ()
-        arrays.append(np.frombuffer(data, dtype=dtype).reshape(dims))
+    for (dtype, shape, nbytes), data in zip(specs, buffers[1:], strict=True):
+        if len(data) != nbytes:
+            raise ValueError(f"{len(data)} bytes sent for an array of {nbytes}")
+        arrays.append(np.ndarray(shape, dtype, data))
     if kind == RESULT:
         return arrays[0]
     return method, tuple(arrays), {}
+
+
+def _parse_arrays_header(
+    header: bytes,
+) -> tuple[str, tuple[tuple[Any, tuple[int, ...], int], ...]]:
+    """The method, and each array's dtype, shape and size in bytes; ValueError if malformed."""
+    import numpy as np
+
+    method, newline, specs_text = header[1:].decode("utf-8").partition("\n")
+    if not newline:
+        raise ValueError("no array descriptions")
+    specs = []
+    for spec in specs_text.split(";"):
+        dtype_text, _, shape_text = spec.partition(":")
+        dtype = np.dtype(dtype_text)
+        if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None or not dtype.itemsize:
+            raise ValueError(f"dtype {dtype_text!r} is not one that travels as a bare buffer")
+        shape = tuple(_dimension(d) for d in shape_text.split(",")) if shape_text else ()
+        nbytes = dtype.itemsize
+        for dimension in shape:
+            nbytes *= dimension
+        specs.append((dtype, shape, nbytes))
+    return method, tuple(specs)
 
 
 def _dimension(text: str) -> int:
@@ -219,32 +279,46 @@ _COALESCE_BELOW = 64 * 1024
 
 def frame(call_id: int, kind: int, chunks: Sequence[bytes | memoryview]) -> list[Any]:
     """The frame as a short list of chunks: small pieces joined, large buffers left in place."""
-    lengths = [memoryview(chunk).nbytes for chunk in chunks]
+    lengths = [_nbytes(chunk) for chunk in chunks]
     position = HEADER.size + BUFFER_LENGTH.size * len(chunks)
-    paddings = []
-    for length in lengths:
-        paddings.append(-position % ALIGNMENT if length else 0)
-        position += paddings[-1] + length
+    pieces: list[Any] = [None, struct.pack(f"!{len(lengths)}Q", *lengths)]
+    large = False
+    for chunk, length in zip(chunks, lengths, strict=True):
+        if length:
+            padding = -position % ALIGNMENT
+            if padding:
+                pieces.append(_ZEROS[:padding])
+            position += padding + length
+            pieces.append(chunk)
+            large = large or length >= _COALESCE_BELOW
     size = position - PREFIX_SIZE
     if size > MAX_FRAME_SIZE:
         raise ValueError(f"payload of {size} bytes is larger than a frame can carry (4 GiB)")
-    pieces: list[Any] = [
-        bytearray(HEADER.pack(size, call_id, kind, len(chunks))),
-    ]
-    for length in lengths:
-        pieces[0] += BUFFER_LENGTH.pack(length)
-    for chunk, length, padding in zip(chunks, lengths, paddings, strict=True):
-        if isinstance(pieces[-1], bytearray):
-            pieces[-1] += _ZEROS[:padding]
-        elif padding:
-            pieces.append(bytearray(_ZEROS[:padding]))
-        if length < _COALESCE_BELOW and isinstance(pieces[-1], bytearray):
-            pieces[-1] += chunk
-        elif length < _COALESCE_BELOW:
-            pieces.append(bytearray(chunk))
-        else:
-            pieces.append(chunk)
-    return pieces
+    pieces[0] = HEADER.pack(size, call_id, kind, len(chunks))
+    if not large:
+        return [b"".join(pieces)]
+    return _coalesce_small(pieces)
+
+
+def _nbytes(chunk: Any) -> int:
+    return chunk.nbytes if type(chunk) is memoryview else len(chunk)
+
+
+def _coalesce_small(pieces: list[Any]) -> list[Any]:
+    """Runs of small pieces joined into one, large ones left as they are (never copied)."""
+    joined: list[Any] = []
+    run: list[Any] = []
+    for piece in pieces:
+        if _nbytes(piece) < _COALESCE_BELOW:
+            run.append(piece)
+            continue
+        if run:
+            joined.append(b"".join(run))
+            run = []
+        joined.append(piece)
+    if run:
+        joined.append(b"".join(run))
+    return joined
 
 
 _ZEROS = bytes(ALIGNMENT)
