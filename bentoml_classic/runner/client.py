@@ -440,6 +440,9 @@ _MAX_IOVECS = 512
 
 def _send_all(sock: socket.socket, chunks: list[Any]) -> None:
     """One sendmsg for the whole frame in the common case; finish partial sends chunk by chunk."""
+    if len(chunks) == 1:  # a small frame: codec.frame() joined it into one piece
+        sock.sendall(chunks[0])
+        return
     views = [memoryview(chunk).cast("B") for chunk in chunks]
     if len(views) > _MAX_IOVECS:
         for view in views:
