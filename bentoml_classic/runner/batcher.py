@@ -153,6 +153,18 @@ def _check_in_flight(policy: BatchPolicy, max_in_flight: int) -> None:
         raise ValueError("splitting oversized calls needs max_in_flight=1")
 
 
+def _check_relay(policy: BatchPolicy, histogram: Histogram | None, relay: bool) -> None:
+    """``relay``: the batcher only coalesces calls for a runner that batches them again.
+
+    That runner counts rows, cuts oversized calls and records batch sizes itself, so a call that
+    finds nothing queued and a slot free is sent as it is: not examined, queued or split, and
+    never waiting for a loop turn. (On iris at concurrency 1 that machinery was some forty
+    Python calls of every request.) A batcher that cuts or counts must look at every call.
+    """
+    if relay and (policy.split_oversized or histogram is not None):
+        raise ValueError("a relaying batcher neither splits calls nor records batch sizes")
+
+
 class _Waiter:
     """A caller thread parked until its answer, or the lead of a batch, is handed to it."""
 
@@ -200,10 +212,13 @@ class BlockingBatcher:
         max_in_flight: int = 1,
         histogram: Histogram | None = None,
         sends_waited: bool = False,
+        relay: bool = False,
     ) -> None:
         _check_in_flight(policy, max_in_flight)
+        _check_relay(policy, histogram, relay)
         self._send = send
         self._sends_waited = sends_waited
+        self._relay = relay
         self._policy = policy
         self._max_in_flight = max_in_flight
         self._histogram = histogram
@@ -212,6 +227,13 @@ class BlockingBatcher:
         self._mutex = threading.Lock()
 
     def call(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if self._relay:
+            with self._mutex:
+                lone = not self._queue and self._in_flight < self._max_in_flight
+                if lone:
+                    self._in_flight += 1
+            if lone:
+                return self._send_lone(args, kwargs)
         waiter = _Waiter()
         try:
             call = Call(args, kwargs, self._policy.input_dim, waiter)
@@ -238,6 +260,21 @@ class BlockingBatcher:
             batch = waiter.batch
         self._lead(batch, waiter)
         return waiter.outcome()
+
+    def _send_lone(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """Send a call that found nothing queued and a slot free, as it is (see ``relay``)."""
+        try:
+            return _sender(self, [])(*args, **kwargs)
+        finally:
+            # Callers that queued meanwhile must not hang, whatever the send did.
+            with self._mutex:
+                following, expired = self._queue.take()
+                if not following:
+                    self._in_flight -= 1
+            if following:
+                following[0].call.reply.lead(following)  # type: ignore[attr-defined]
+            for call in expired:
+                _reply(call, None, call.error)
 
     def _lead(self, batch: list[Piece], me: _Waiter) -> None:
         """Run batches while the next one starts with a piece of our own call, then hand over."""
@@ -274,10 +311,13 @@ class AsyncBatcher:
         max_in_flight: int = 1,
         histogram: Histogram | None = None,
         sends_waited: bool = False,
+        relay: bool = False,
     ) -> None:
         _check_in_flight(policy, max_in_flight)
+        _check_relay(policy, histogram, relay)
         self._send = send
         self._sends_waited = sends_waited
+        self._relay = relay
         self._policy = policy
         self._max_in_flight = max_in_flight
         self._histogram = histogram
@@ -286,6 +326,8 @@ class AsyncBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def call(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if self._relay and not self._queue and self._in_flight < self._max_in_flight:
+            return await self._send_lone(args, kwargs)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
 
@@ -315,6 +357,21 @@ class AsyncBatcher:
                 # the async iris example). Batches that form meanwhile run as tasks of their own.
                 await self._run(batch)
         return await future
+
+    async def _send_lone(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """Send a call that found nothing queued and a slot free, as it is (see ``relay``)."""
+        self._in_flight += 1
+        try:
+            return await _sender(self, [])(*args, **kwargs)
+        finally:
+            # cancelled or failed too: the calls that queued meanwhile go next
+            following, expired = self._queue.take()
+            if following:
+                self._start(following)
+            else:
+                self._in_flight -= 1
+            for call in expired:
+                _reply(call, None, call.error)
 
     def _start(self, batch: list[Piece]) -> None:
         task = asyncio.get_running_loop().create_task(self._run(batch))

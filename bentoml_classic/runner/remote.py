@@ -58,9 +58,14 @@ class RemoteRunnerHandle:
                 coalescing,
                 in_flight,
                 sends_waited=True,
+                relay=True,
             )
             self._async_batchers[name] = AsyncBatcher(
-                partial(_send_async, self._async, name), coalescing, in_flight, sends_waited=True
+                partial(_send_async, self._async, name),
+                coalescing,
+                in_flight,
+                sends_waited=True,
+                relay=True,
             )
 
     def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:

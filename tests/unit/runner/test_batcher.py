@@ -145,6 +145,19 @@ def policy(max_batch_size: int = 4, **options: Any) -> BatchPolicy:
     return BatchPolicy(max_batch_size=max_batch_size, **options)
 
 
+#: Both ways an API-side batcher is built: one that counts and may cut every call (a runner's
+#: init_local()), and one that relays to a runner that batches again (an API worker's), where a
+#: call that finds nothing queued and a slot free is sent unexamined. They must behave alike.
+BOTH_MODES = pytest.mark.parametrize("relay", [False, True], ids=["counting", "relaying"])
+
+
+def build(batcher_class: type, send: Any, relay: bool, size: int = 4, **options: Any) -> Any:
+    if relay:
+        unsplit = policy(size, split_oversized=False, **options)
+        return batcher_class(send, unsplit, relay=True)
+    return batcher_class(send, policy(size, **options))
+
+
 def test_inline_a_lone_call_runs_at_once() -> None:
     sim = Simulation(policy(), [(0.0, 3), (10.0, 2)], duration=1.0).run()
     assert sim.compositions() == [[(0, 3)], [(1, 2)]]
@@ -432,9 +445,10 @@ def test_blocking_callers_queued_behind_a_send_go_in_one_batch(n: int) -> None:
     assert histogram.total == 1 + n
 
 
-def test_blocking_more_queued_rows_than_a_batch_go_in_several_batches() -> None:
+@BOTH_MODES
+def test_blocking_more_queued_rows_than_a_batch_go_in_several_batches(relay: bool) -> None:
     send = HeldSend()
-    batcher = BlockingBatcher(send, policy(4))
+    batcher = build(BlockingBatcher, send, relay)
     leader = start_leader(batcher, send, tagged(0, 1))
     callers = start_queued(batcher, [tagged(1, 2), tagged(2, 1), tagged(3, 3), tagged(4, 1)])
     send.release.set()
@@ -445,9 +459,10 @@ def test_blocking_more_queued_rows_than_a_batch_go_in_several_batches() -> None:
     assert batcher._in_flight == 0
 
 
-def test_blocking_a_lone_call_sends_at_once() -> None:
+@BOTH_MODES
+def test_blocking_a_lone_call_sends_at_once(relay: bool) -> None:
     send = HeldSend(held=0)
-    batcher = BlockingBatcher(send, policy(4))
+    batcher = build(BlockingBatcher, send, relay)
     np.testing.assert_array_equal(batcher.call((tagged(0, 2),), {}), -tagged(0, 2))
     np.testing.assert_array_equal(batcher.call((tagged(1, 3),), {}), -tagged(1, 3))
     assert send.batches == [[(0, 2)], [(1, 3)]]
@@ -471,9 +486,10 @@ def test_blocking_max_in_flight_two_runs_two_sends_at_once() -> None:
     assert batcher._in_flight == 0
 
 
-def test_blocking_max_in_flight_one_never_overlaps_sends() -> None:
+@BOTH_MODES
+def test_blocking_max_in_flight_one_never_overlaps_sends(relay: bool) -> None:
     send = HeldSend()
-    batcher = BlockingBatcher(send, policy(2))
+    batcher = build(BlockingBatcher, send, relay, 2)
     leader = start_leader(batcher, send, tagged(0, 1))
     callers = start_queued(batcher, [tagged(tag, 1) for tag in range(1, 6)])
     send.release.set()
@@ -483,9 +499,10 @@ def test_blocking_max_in_flight_one_never_overlaps_sends() -> None:
     assert send.batches == [[(0, 1)], [(1, 1), (2, 1)], [(3, 1), (4, 1)], [(5, 1)]]
 
 
-def test_blocking_an_exception_in_send_reaches_every_caller_of_that_batch() -> None:
+@BOTH_MODES
+def test_blocking_an_exception_in_send_reaches_every_caller_of_that_batch(relay: bool) -> None:
     send = HeldSend(fail_on=2)
-    batcher = BlockingBatcher(send, policy(4))
+    batcher = build(BlockingBatcher, send, relay)
     leader = start_leader(batcher, send, tagged(0, 1))
     callers = start_queued(batcher, [tagged(tag, 1) for tag in (1, 2, 3)])
     send.release.set()
@@ -502,9 +519,10 @@ def test_blocking_an_exception_in_send_reaches_every_caller_of_that_batch() -> N
     assert send.batches[-1] == [(4, 2)]
 
 
-def test_blocking_a_failing_lead_send_still_hands_over_to_the_queue() -> None:
+@BOTH_MODES
+def test_blocking_a_failing_lead_send_still_hands_over_to_the_queue(relay: bool) -> None:
     send = HeldSend(fail_on=1)
-    batcher = BlockingBatcher(send, policy(4))
+    batcher = build(BlockingBatcher, send, relay)
     leader = start_leader(batcher, send, tagged(0, 1))
     callers = start_queued(batcher, [tagged(1, 1), tagged(2, 1)])
     send.release.set()
@@ -519,7 +537,8 @@ class Abort(BaseException):
     """Something beyond Exception, like KeyboardInterrupt or SystemExit."""
 
 
-def test_blocking_a_base_exception_in_send_does_not_leave_callers_hanging() -> None:
+@BOTH_MODES
+def test_blocking_a_base_exception_in_send_does_not_leave_callers_hanging(relay: bool) -> None:
     releases = threading.Event()
     sends: list[list[tuple[int, int]]] = []
 
@@ -530,7 +549,7 @@ def test_blocking_a_base_exception_in_send_does_not_leave_callers_hanging() -> N
             return -x
         raise Abort("interrupted")
 
-    batcher = BlockingBatcher(send, policy(4))
+    batcher = build(BlockingBatcher, send, relay)
     leader = Caller(batcher, tagged(0, 1))
     leader.start()
     wait_until(lambda: len(sends) == 1, "the leader is sending")
@@ -546,14 +565,15 @@ def test_blocking_a_base_exception_in_send_does_not_leave_callers_hanging() -> N
     assert batcher._in_flight == 0
 
 
-def test_blocking_a_non_batchable_argument_bypasses_batching() -> None:
+@BOTH_MODES
+def test_blocking_a_non_batchable_argument_bypasses_batching(relay: bool) -> None:
     calls: list[Any] = []
 
     def send(*args: Any, **kwargs: Any) -> Any:
         calls.append((args, kwargs))
         return "direct"
 
-    batcher = BlockingBatcher(send, policy(4))
+    batcher = build(BlockingBatcher, send, relay)
     assert batcher.call((5,), {}) == "direct"
     assert batcher.call((np.zeros(2),), {"mask": [1, 2, 3]}) == "direct"  # row counts differ
     assert calls[0] == ((5,), {})
@@ -597,9 +617,10 @@ def test_blocking_an_oversized_call_handed_over_to_a_waiting_caller() -> None:
     assert batcher._in_flight == 0
 
 
-def test_blocking_a_full_queue_refuses_the_call_at_once() -> None:
+@BOTH_MODES
+def test_blocking_a_full_queue_refuses_the_call_at_once(relay: bool) -> None:
     send = HeldSend()
-    batcher = BlockingBatcher(send, policy(4, max_queue_rows=2))
+    batcher = build(BlockingBatcher, send, relay, max_queue_rows=2)
     leader = start_leader(batcher, send, tagged(0, 1))
     (queued,) = start_queued(batcher, [tagged(1, 2)])
     with pytest.raises(ServiceUnavailable) as info:
@@ -612,9 +633,10 @@ def test_blocking_a_full_queue_refuses_the_call_at_once() -> None:
     assert batcher._in_flight == 0
 
 
-def test_blocking_a_caller_that_waited_too_long_gets_503() -> None:
+@BOTH_MODES
+def test_blocking_a_caller_that_waited_too_long_gets_503(relay: bool) -> None:
     send = HeldSend()
-    batcher = BlockingBatcher(send, policy(4, max_latency_s=1.0))
+    batcher = build(BlockingBatcher, send, relay, max_latency_s=1.0)
     clock = FakeClock()
     batcher._queue.clock = clock
     leader = start_leader(batcher, send, tagged(0, 1))
@@ -629,7 +651,8 @@ def test_blocking_a_caller_that_waited_too_long_gets_503() -> None:
     np.testing.assert_array_equal(batcher.call((tagged(2, 1),), {}), -tagged(2, 1))
 
 
-def test_blocking_tells_its_send_how_long_the_oldest_call_of_a_batch_waited() -> None:
+@BOTH_MODES
+def test_blocking_tells_its_send_how_long_the_oldest_call_of_a_batch_waited(relay: bool) -> None:
     # An API worker's batcher: the runner then counts max_latency_ms from when the calls were
     # made, so the two queues together hold a call no longer than max_latency_ms.
     held = HeldSend()
@@ -639,7 +662,8 @@ def test_blocking_tells_its_send_how_long_the_oldest_call_of_a_batch_waited() ->
         waits.append(waited)
         return held(x) if isinstance(x, np.ndarray) else x
 
-    batcher = BlockingBatcher(send, policy(4), sends_waited=True)
+    unsplit = policy(4, split_oversized=not relay)
+    batcher = BlockingBatcher(send, unsplit, sends_waited=True, relay=relay)
     clock = FakeClock()
     batcher._queue.clock = clock
     leader = start_leader(batcher, held, tagged(0, 1))
@@ -655,7 +679,8 @@ def test_blocking_tells_its_send_how_long_the_oldest_call_of_a_batch_waited() ->
     assert waits[-1] == 0.0
 
 
-def test_async_tells_its_send_how_long_the_oldest_call_of_a_batch_waited() -> None:
+@BOTH_MODES
+def test_async_tells_its_send_how_long_the_oldest_call_of_a_batch_waited(relay: bool) -> None:
     waits: list[float] = []
     gate = asyncio.Event()
 
@@ -665,7 +690,8 @@ def test_async_tells_its_send_how_long_the_oldest_call_of_a_batch_waited() -> No
         return -x
 
     async def scenario() -> list[Any]:
-        batcher = AsyncBatcher(send, policy(4), sends_waited=True)
+        unsplit = policy(4, split_oversized=not relay)
+        batcher = AsyncBatcher(send, unsplit, sends_waited=True, relay=relay)
         clock = FakeClock()
         batcher._queue.clock = clock
         first = asyncio.ensure_future(batcher.call((tagged(0, 1),), {}))
@@ -690,6 +716,49 @@ def test_splitting_requires_one_batch_in_flight(batcher_class: type) -> None:
     batcher_class(lambda x: x, unsplit, max_in_flight=2)  # coalescing only: allowed
     with pytest.raises(ValueError, match="at least 1"):
         batcher_class(lambda x: x, unsplit, max_in_flight=0)
+
+
+@pytest.mark.parametrize("batcher_class", [BlockingBatcher, AsyncBatcher])
+def test_a_relaying_batcher_neither_cuts_nor_counts(batcher_class: type) -> None:
+    unsplit = policy(4, split_oversized=False)
+    with pytest.raises(ValueError, match="neither splits"):
+        batcher_class(lambda x: x, policy(4), relay=True)
+    with pytest.raises(ValueError, match="neither splits"):
+        batcher_class(lambda x: x, unsplit, histogram=Histogram(), relay=True)
+
+
+class RefusingQueue:
+    """Stands in for a batcher's queue that is empty and must not be used."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def put(self, call: Any, waited: float = 0.0) -> None:
+        raise AssertionError("a lone call was queued")
+
+    def take(self) -> tuple[list[Any], list[Any]]:
+        return [], []
+
+
+def test_a_relayed_lone_call_is_sent_without_being_queued() -> None:
+    sent: list[Any] = []
+
+    def send(x: Any) -> Any:
+        sent.append(x)
+        return -x
+
+    async def send_async(x: Any) -> Any:
+        return send(x)
+
+    x = tagged(0, 9)  # more rows than a batch: the runner cuts it
+    blocking = BlockingBatcher(send, policy(4, split_oversized=False), relay=True)
+    blocking._queue = RefusingQueue()  # type: ignore[assignment]
+    np.testing.assert_array_equal(blocking.call((x,), {}), -x)
+    relaying = AsyncBatcher(send_async, policy(4, split_oversized=False), relay=True)
+    relaying._queue = RefusingQueue()  # type: ignore[assignment]
+    np.testing.assert_array_equal(asyncio.run(relaying.call((x,), {})), -x)
+    assert sent[0] is x and sent[1] is x  # as it came: not joined, cut or copied
+    assert blocking._in_flight == relaying._in_flight == 0
 
 
 # --- AsyncBatcher ----------------------------------------------------------------------------
@@ -754,10 +823,11 @@ def test_async_callers_queued_behind_a_send_go_in_one_batch() -> None:
     asyncio.run(main())
 
 
-def test_async_batches_are_bounded_and_fifo() -> None:
+@BOTH_MODES
+def test_async_batches_are_bounded_and_fifo(relay: bool) -> None:
     async def main() -> None:
         send = AsyncHeldSend()
-        batcher = AsyncBatcher(send, policy(4))
+        batcher = build(AsyncBatcher, send, relay)
         sizes = [1, 2, 2, 1, 3, 1]
         tasks = []
         for tag, rows in enumerate(sizes):
@@ -795,10 +865,11 @@ def test_async_max_in_flight_two_runs_two_sends_at_once() -> None:
     asyncio.run(main())
 
 
-def test_async_an_exception_in_send_reaches_every_caller_of_that_batch() -> None:
+@BOTH_MODES
+def test_async_an_exception_in_send_reaches_every_caller_of_that_batch(relay: bool) -> None:
     async def main() -> None:
         send = AsyncHeldSend(fail_on=2)
-        batcher = AsyncBatcher(send, policy(4))
+        batcher = build(AsyncBatcher, send, relay)
         first = asyncio.create_task(batcher.call((tagged(0, 1),), {}))
         await settle(lambda: len(send.batches) == 1, "the first send started")
         failing = [asyncio.create_task(batcher.call((tagged(t, 1),), {})) for t in (1, 2)]
@@ -814,7 +885,8 @@ def test_async_an_exception_in_send_reaches_every_caller_of_that_batch() -> None
     asyncio.run(main())
 
 
-def test_async_a_non_batchable_argument_bypasses_batching() -> None:
+@BOTH_MODES
+def test_async_a_non_batchable_argument_bypasses_batching(relay: bool) -> None:
     async def main() -> None:
         calls: list[Any] = []
 
@@ -822,7 +894,7 @@ def test_async_a_non_batchable_argument_bypasses_batching() -> None:
             calls.append((args, kwargs))
             return "direct"
 
-        batcher = AsyncBatcher(send, policy(4))
+        batcher = build(AsyncBatcher, send, relay)
         assert await batcher.call((5,), {"flag": True}) == "direct"
         assert calls == [((5,), {"flag": True})]
         assert batcher._in_flight == 0
@@ -842,10 +914,11 @@ def test_async_an_oversized_call_is_sent_in_pieces_and_joined() -> None:
     asyncio.run(main())
 
 
-def test_async_a_full_queue_refuses_the_call() -> None:
+@BOTH_MODES
+def test_async_a_full_queue_refuses_the_call(relay: bool) -> None:
     async def main() -> None:
         send = AsyncHeldSend()
-        batcher = AsyncBatcher(send, policy(4, max_queue_rows=2))
+        batcher = build(AsyncBatcher, send, relay, max_queue_rows=2)
         first = asyncio.create_task(batcher.call((tagged(0, 1),), {}))
         await settle(lambda: len(send.batches) == 1, "the first send started")
         queued = asyncio.create_task(batcher.call((tagged(1, 2),), {}))
@@ -860,10 +933,11 @@ def test_async_a_full_queue_refuses_the_call() -> None:
     asyncio.run(main())
 
 
-def test_async_a_cancelled_caller_does_not_disturb_the_others() -> None:
+@BOTH_MODES
+def test_async_a_cancelled_caller_does_not_disturb_the_others(relay: bool) -> None:
     async def main() -> None:
         send = AsyncHeldSend()
-        batcher = AsyncBatcher(send, policy(4))
+        batcher = build(AsyncBatcher, send, relay)
         first = asyncio.create_task(batcher.call((tagged(0, 1),), {}))
         await settle(lambda: len(send.batches) == 1, "the first send started")
         gone = asyncio.create_task(batcher.call((tagged(1, 1),), {}))
@@ -880,13 +954,14 @@ def test_async_a_cancelled_caller_does_not_disturb_the_others() -> None:
     asyncio.run(main())
 
 
-def test_async_cancelling_the_caller_whose_send_is_in_flight_spares_the_queue() -> None:
+@BOTH_MODES
+def test_async_cancelling_the_caller_whose_send_is_in_flight_spares_the_queue(relay: bool) -> None:
     """The caller that found the slot free runs its batch in its own task; cancelling it
     cancels that send (it held that call alone), and the calls queued behind it still run."""
 
     async def main() -> None:
         send = AsyncHeldSend()
-        batcher = AsyncBatcher(send, policy(4))
+        batcher = build(AsyncBatcher, send, relay)
         first = asyncio.create_task(batcher.call((tagged(0, 1),), {}))
         await settle(lambda: len(send.batches) == 1, "the first send started")
         queued = [asyncio.create_task(batcher.call((tagged(tag, 1),), {})) for tag in (1, 2)]
@@ -904,12 +979,13 @@ def test_async_cancelling_the_caller_whose_send_is_in_flight_spares_the_queue() 
     asyncio.run(main())
 
 
-def test_async_a_lone_call_creates_no_task() -> None:
+@BOTH_MODES
+def test_async_a_lone_call_creates_no_task(relay: bool) -> None:
     async def main() -> None:
         async def send(x: np.ndarray) -> np.ndarray:
             return -x
 
-        batcher = AsyncBatcher(send, policy(4))
+        batcher = build(AsyncBatcher, send, relay)
         created: list[Any] = []
         loop = asyncio.get_running_loop()
 
