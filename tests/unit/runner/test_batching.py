@@ -376,6 +376,26 @@ def test_an_aged_call_behind_a_fresh_one_is_expired_too() -> None:
     assert queue.rows_waiting == 0
 
 
+def test_calls_left_behind_by_a_take_still_expire_later() -> None:
+    # The queue skips its scan while its earliest arrival is recent: what is left after a take
+    # (a batch's worth taken, or expired calls dropped) must still be counted from its arrival.
+    clock = FakeClock()
+    queue = BatchQueue(BatchPolicy(max_batch_size=1, max_latency_s=1.0), clock)
+    old, middle, young = call_of(0, 1), call_of(1, 1), call_of(2, 1)
+    queue.put(old)
+    clock.now = 0.6
+    queue.put(middle)
+    clock.now = 0.9
+    queue.put(young)
+    clock.now = 1.5  # old is late; middle (0.9 s) runs, young (0.6 s) stays
+    assert queue.take() == ([Piece(middle, 0, 1)], [old])
+    clock.now = 2.0  # young 1.1 s: late
+    assert queue.take() == ([], [young])
+    queue.put(call_of(3, 1))  # an empty queue starts counting afresh
+    clock.now = 2.5
+    assert shape(queue.take()[0]) == [(3, 1)]
+
+
 def test_a_call_whose_first_piece_ran_is_not_expired() -> None:
     clock = FakeClock()
     queue = BatchQueue(BatchPolicy(max_batch_size=4, max_latency_s=1.0), clock)
