@@ -126,7 +126,7 @@ class InlineBatcher:
             self._scheduled = False
             return None
         if self._histogram is not None:
-            self._histogram.observe(sum(piece.rows for piece in batch))
+            self._histogram.observe(self._queue.taken_rows)
         return partial(run_batch, self._func, batch, self._policy), self._answer
 
     def _answer(self, done: list[Call]) -> None:

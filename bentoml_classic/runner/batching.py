@@ -195,6 +195,8 @@ class BatchQueue:
         self.clock = clock
         self._pieces: deque[Piece] = deque()
         self.rows_waiting = 0
+        #: rows of the last batch taken (a batch-size histogram records them)
+        self.taken_rows = 0
         #: no queued call arrived before this: while it is recent, no call can have expired
         self._earliest_arrival = math.inf
 
@@ -244,6 +246,7 @@ class BatchQueue:
             batch.append(self._pieces.popleft())
             rows += piece.rows
         self.rows_waiting -= rows
+        self.taken_rows = rows
         return batch, expired
 
     def _expire(self) -> list[Call]:
