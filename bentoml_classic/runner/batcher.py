@@ -364,14 +364,17 @@ class AsyncBatcher:
         try:
             return await _sender(self, [])(*args, **kwargs)
         finally:
-            # cancelled or failed too: the calls that queued meanwhile go next
-            following, expired = self._queue.take()
-            if following:
-                self._start(following)
-            else:
-                self._in_flight -= 1
-            for call in expired:
-                _reply(call, None, call.error)
+            self._send_next()  # cancelled or failed too: the calls that queued meanwhile go next
+
+    def _send_next(self) -> None:
+        """The slot of a finished send: to the next batch if one waits, else freed."""
+        following, expired = self._queue.take()
+        if following:
+            self._start(following)
+        else:
+            self._in_flight -= 1
+        for call in expired:
+            _reply(call, None, call.error)
 
     def _start(self, batch: list[Piece]) -> None:
         task = asyncio.get_running_loop().create_task(self._run(batch))
@@ -388,13 +391,7 @@ class AsyncBatcher:
         except BaseException as exc:  # cancelled too: every caller must get an answer
             result, error = None, exc
         done = record_outcome(batch, result, error, policy)
-        following, expired = self._queue.take()
-        if following:
-            self._start(following)
-        else:
-            self._in_flight -= 1
-        for call in expired:
-            _reply(call, None, call.error)
+        self._send_next()
         for call in done:
             _reply(call, *finish_call(call, policy.output_dim))
         if error is not None and not isinstance(error, Exception):
