@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,6 +42,9 @@ class ApiServerConfig(_Strict):
     #: a quick sync API function runs on the event loop thread when it is the worker's only
     #: request (server/sync_calls.py); false keeps every sync call in the thread pool
     inline_sync_apis: bool = True
+    #: Linux scheduling policy of the API workers' threads (server/scheduling.py): batch
+    #: (SCHED_BATCH: a woken thread does not preempt the one that woke it) or inherit
+    scheduling_policy: Literal["batch", "inherit"] = "batch"
 
 
 class BatchingConfig(_Strict):
@@ -68,6 +71,8 @@ class RunnerConfig(_Strict):
     workers_per_resource: float = Field(1.0, gt=0)
     resources: ResourcesConfig | None = None
     timeout: float = Field(300.0, gt=0)
+    #: as ``api_server.scheduling_policy``, for the runner's workers
+    scheduling_policy: Literal["batch", "inherit"] = "batch"
 
 
 class BentoMLConfig(_Strict):

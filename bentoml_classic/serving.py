@@ -217,6 +217,7 @@ def runner_watcher(
         worker_envs=worker_envs(runner.runnable_class, runner_config),
         grace_seconds=grace_seconds,
         batch_policies=policies,
+        scheduling_policy=runner_config.scheduling_policy,
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(
@@ -247,6 +248,7 @@ def api_watcher(
     workers: int,
     development: bool,
     grace_seconds: float,
+    scheduling_policy: str = "batch",
 ) -> Watcher:
     from circus.watcher import Watcher
 
@@ -259,6 +261,7 @@ def api_watcher(
         development=development,
         runner_map=runner_map,
         grace_seconds=grace_seconds,
+        scheduling_policy=scheduling_policy,
     )
     cmd, args = _python(
         "bentoml_classic.server.api_worker", "--fd", f"$(circus.sockets.{socket_name})"
@@ -403,6 +406,7 @@ def serve_production(
                 workers=workers,
                 development=development,
                 grace_seconds=grace,
+                scheduling_policy=config.api_server.scheduling_policy,
             )
         )
         sockets = [public, *(sock for socks in by_runner.values() for sock in socks)]

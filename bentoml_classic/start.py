@@ -156,6 +156,7 @@ def start_http_server(
             workers=workers,
             development=False,
             grace_seconds=grace,
+            scheduling_policy=config.api_server.scheduling_policy,
         )
         print(
             f"Serving {svc.name} on http://{host}:{public.port} (runners: {addresses})", flush=True

@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 
+from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
 from .worker_spec import WorkerSpec, runner_token
 
@@ -25,12 +26,13 @@ def main() -> None:
     parser.add_argument("--fd", type=int, required=True, help="listening socket from Circus")
     args = parser.parse_args()
     die_with_parent()
+    spec = WorkerSpec.from_env()
+    apply_scheduling_policy(spec.scheduling_policy)
     # Sync API functions run in pool threads next to the event loop thread. A thread whose
     # runner answer has arrived waits for the GIL until the holder releases it or the switch
     # interval forces it (5 ms by default): under load that wait showed as a p99 of 15-20 ms at
     # concurrency 8. 1 ms keeps that wait short at a small cost in switching.
     sys.setswitchinterval(0.001)
-    spec = WorkerSpec.from_env()
 
     import uvicorn
 

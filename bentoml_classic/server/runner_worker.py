@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 
+from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
 from .worker_spec import WorkerSpec, runner_token
 
@@ -37,6 +38,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
     spec = WorkerSpec.from_env()
+    apply_scheduling_policy(spec.scheduling_policy)
     fds = [int(fd) for fd in args.fds.split(",")]
     if spec.worker_envs:
         os.environ.update(spec.worker_envs[(args.wid - 1) % len(spec.worker_envs)])

@@ -30,6 +30,8 @@ class WorkerSpec:
     #: load the configuration, and with it pydantic: ~70 ms of its start-up
     batch_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     grace_seconds: float = 20.0
+    #: the Linux scheduling policy of the worker's threads (server/scheduling.py)
+    scheduling_policy: str = "batch"
 
     def to_env(self) -> dict[str, str]:
         return {SPEC_ENV: json.dumps(asdict(self))}

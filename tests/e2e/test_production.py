@@ -6,6 +6,7 @@ to it, kills or signals real processes and checks what is left.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -50,6 +51,21 @@ def mapped_files(process: psutil.Process) -> str:
     return Path(f"/proc/{process.pid}/maps").read_text()
 
 
+def thread_policies(process: psutil.Process) -> set[int]:
+    """The Linux scheduling policies of a process's threads."""
+    policies = set()
+    for thread in process.threads():
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+            policies.add(os.sched_getscheduler(thread.id))
+    return policies
+
+
+needs_default_policy = pytest.mark.skipif(
+    not hasattr(os, "SCHED_BATCH") or os.sched_getscheduler(0) != os.SCHED_OTHER,
+    reason="Linux scheduling policies, in a process started under the default one",
+)
+
+
 @pytest.fixture
 def home_env(tmp_path: Path) -> dict[str, str]:
     return {"BENTOML_HOME": str(tmp_path / "home")}
@@ -69,6 +85,25 @@ def test_process_tree_and_model_only_in_runner(iris_env: dict[str, str]) -> None
         assert "sklearn" in mapped_files(roles["runner"][0])
         for api_worker in roles["api"]:
             assert "sklearn" not in mapped_files(api_worker)
+
+
+@needs_default_policy
+def test_worker_threads_get_the_configured_scheduling_policy(iris_env: dict[str, str]) -> None:
+    """SCHED_BATCH by default (server/scheduling.py); a runner's own section can leave its
+    workers as they were started."""
+    env = {**iris_env, "BENTOML_CONFIG_OPTIONS": "runners.iris_clf.scheduling_policy=inherit"}
+    with serve_subprocess(["service:svc", "--api-workers", "1"], cwd=IRIS, env=env) as (
+        url,
+        process,
+    ):
+        # a sync call in the pool starts a pool thread: it must get the policy too
+        assert httpx.post(f"{url}/classify", json=[[5.9, 3, 5.1, 1.8]]).json() == [2]
+        roles = by_role(process.pid)
+        [api_worker], [runner_worker] = roles["api"], roles["runner"]
+        assert len(api_worker.threads()) >= 3  # the loop, the parent watch, a pool thread
+        assert thread_policies(api_worker) == {os.SCHED_BATCH}
+        assert thread_policies(runner_worker) == {os.SCHED_OTHER}
+        assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER  # the arbiter is left alone
 
 
 def test_runner_exception_is_an_http_error_naming_it(home_env: dict[str, str]) -> None:

@@ -47,6 +47,8 @@ def test_defaults() -> None:
     assert config.runners.workers_per_resource == 1.0
     assert config.runners.resources is None
     assert config.runners.timeout == 300.0
+    assert config.api_server.scheduling_policy == "batch"
+    assert config.runners.scheduling_policy == "batch"
     assert config.runner("anything") == config.runners
 
 
@@ -188,6 +190,8 @@ def test_bad_value_under_runners_is_named_in_full() -> None:
         ({"api_server": {"traffic": {"timeout": "soon"}}}, "api_server.traffic.timeout"),
         ({"runners": {"r1": {"batching": {"max_batch_size": 0}}}}, "runners.r1.batching"),
         ({"runners": {"r1": {"timeout": -1}}}, "runners.r1.timeout"),
+        ({"api_server": {"scheduling_policy": "fifo"}}, "api_server.scheduling_policy"),
+        ({"runners": {"scheduling_policy": "rr"}}, "runners.scheduling_policy"),
     ],
 )
 def test_bad_values_are_named(raw: dict[str, Any], key: str) -> None:

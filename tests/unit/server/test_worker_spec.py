@@ -61,3 +61,10 @@ def test_batching_disabled_in_the_configuration_sends_no_policy(
     with config_options(monkeypatch, "runners.batching.enabled=false"):
         spec = spec_of(bentoml.Runner(Model, name="model"))
     assert spec.batch_policies == {}
+
+
+def test_the_spec_carries_the_runners_scheduling_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert spec_of(bentoml.Runner(Model, name="model")).scheduling_policy == "batch"
+    with config_options(monkeypatch, "runners.model.scheduling_policy=inherit"):
+        assert spec_of(bentoml.Runner(Model, name="model")).scheduling_policy == "inherit"
+        assert spec_of(bentoml.Runner(Model, name="other")).scheduling_policy == "batch"
