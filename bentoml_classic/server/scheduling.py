@@ -12,7 +12,7 @@ per request, most of them at the GIL.
 at the next scheduler tick. By then the waker has usually released the GIL. The policy does not
 change a thread's share of the CPU (the nice value still sets that), only when a woken thread
 gets to run. An idle CPU still runs it at once, so a request on an idle server waits no longer.
-Measured side by side (docs/benchmarks.md): the sync iris example served 11-25 % more requests at
+Measured side by side (docs/benchmarks.md): the sync iris example served 12-25 % more requests at
 concurrency 8 to 64 and the async one about 6 % more at 64; the p50 at concurrency 1 did not
 move. The in-process baseline, a single-threaded process, gains nothing from it.
 
