@@ -71,8 +71,9 @@ class RunnerConfig(_Strict):
     workers_per_resource: float = Field(1.0, gt=0)
     resources: ResourcesConfig | None = None
     timeout: float = Field(300.0, gt=0)
-    #: as ``api_server.scheduling_policy``, for the runner's workers
-    scheduling_policy: Literal["batch", "inherit"] = "batch"
+    #: as ``api_server.scheduling_policy``, for the runner's workers; inherit by default: a
+    #: runner worker on iris runs its model on the loop thread, and batch did not pay there
+    scheduling_policy: Literal["batch", "inherit"] = "inherit"
 
 
 class BentoMLConfig(_Strict):

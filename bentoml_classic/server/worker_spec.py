@@ -31,7 +31,7 @@ class WorkerSpec:
     batch_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     grace_seconds: float = 20.0
     #: the Linux scheduling policy of the worker's threads (server/scheduling.py)
-    scheduling_policy: str = "batch"
+    scheduling_policy: str = "inherit"
 
     def to_env(self) -> dict[str, str]:
         return {SPEC_ENV: json.dumps(asdict(self))}

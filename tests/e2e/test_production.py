@@ -87,11 +87,10 @@ def test_process_tree_and_model_only_in_runner(iris_env: dict[str, str]) -> None
             assert "sklearn" not in mapped_files(api_worker)
 
 
-@needs_default_policy
-def test_worker_threads_get_the_configured_scheduling_policy(iris_env: dict[str, str]) -> None:
-    """SCHED_BATCH by default (server/scheduling.py); a runner's own section can leave its
-    workers as they were started."""
-    env = {**iris_env, "BENTOML_CONFIG_OPTIONS": "runners.iris_clf.scheduling_policy=inherit"}
+def policies_by_role(iris_env: dict[str, str], options: str = "") -> tuple[set[int], set[int], int]:
+    """The scheduling policies of the threads of the API worker and of the runner worker, and
+    the arbiter's policy, in a server started with ``options``."""
+    env = {**iris_env, "BENTOML_CONFIG_OPTIONS": options}
     with serve_subprocess(["service:svc", "--api-workers", "1"], cwd=IRIS, env=env) as (
         url,
         process,
@@ -101,9 +100,28 @@ def test_worker_threads_get_the_configured_scheduling_policy(iris_env: dict[str,
         roles = by_role(process.pid)
         [api_worker], [runner_worker] = roles["api"], roles["runner"]
         assert len(api_worker.threads()) >= 3  # the loop, the parent watch, a pool thread
-        assert thread_policies(api_worker) == {os.SCHED_BATCH}
-        assert thread_policies(runner_worker) == {os.SCHED_OTHER}
-        assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER  # the arbiter is left alone
+        return (
+            thread_policies(api_worker),
+            thread_policies(runner_worker),
+            os.sched_getscheduler(process.pid),
+        )
+
+
+@needs_default_policy
+def test_api_worker_threads_run_under_sched_batch_by_default(iris_env: dict[str, str]) -> None:
+    """server/scheduling.py: SCHED_BATCH for every API worker thread; runner workers and the
+    arbiter keep the policy they were started with."""
+    assert policies_by_role(iris_env) == ({os.SCHED_BATCH}, {os.SCHED_OTHER}, os.SCHED_OTHER)
+
+
+@needs_default_policy
+def test_worker_scheduling_policies_follow_the_configuration(iris_env: dict[str, str]) -> None:
+    options = "api_server.scheduling_policy=inherit runners.iris_clf.scheduling_policy=batch"
+    assert policies_by_role(iris_env, options) == (
+        {os.SCHED_OTHER},
+        {os.SCHED_BATCH},
+        os.SCHED_OTHER,
+    )
 
 
 def test_runner_exception_is_an_http_error_naming_it(home_env: dict[str, str]) -> None:

@@ -48,7 +48,7 @@ def test_defaults() -> None:
     assert config.runners.resources is None
     assert config.runners.timeout == 300.0
     assert config.api_server.scheduling_policy == "batch"
-    assert config.runners.scheduling_policy == "batch"
+    assert config.runners.scheduling_policy == "inherit"
     assert config.runner("anything") == config.runners
 
 

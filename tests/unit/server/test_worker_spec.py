@@ -64,7 +64,7 @@ def test_batching_disabled_in_the_configuration_sends_no_policy(
 
 
 def test_the_spec_carries_the_runners_scheduling_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert spec_of(bentoml.Runner(Model, name="model")).scheduling_policy == "batch"
-    with config_options(monkeypatch, "runners.model.scheduling_policy=inherit"):
-        assert spec_of(bentoml.Runner(Model, name="model")).scheduling_policy == "inherit"
-        assert spec_of(bentoml.Runner(Model, name="other")).scheduling_policy == "batch"
+    assert spec_of(bentoml.Runner(Model, name="model")).scheduling_policy == "inherit"
+    with config_options(monkeypatch, "runners.model.scheduling_policy=batch"):
+        assert spec_of(bentoml.Runner(Model, name="model")).scheduling_policy == "batch"
+        assert spec_of(bentoml.Runner(Model, name="other")).scheduling_policy == "inherit"
