@@ -248,7 +248,7 @@ def api_watcher(
     workers: int,
     development: bool,
     grace_seconds: float,
-    scheduling_policy: str = "batch",
+    scheduling_policy: str,
 ) -> Watcher:
     from circus.watcher import Watcher
 
