@@ -164,3 +164,11 @@ def config_options(monkeypatch: pytest.MonkeyPatch, options: str) -> Iterator[No
         yield
     finally:
         load_config.cache_clear()
+
+
+#: for tests of worker scheduling policies (server/scheduling.py): they need Linux, and a test
+#: process under the default policy, which the workers it starts inherit
+needs_default_scheduling_policy = pytest.mark.skipif(
+    not hasattr(os, "SCHED_BATCH") or os.sched_getscheduler(0) != os.SCHED_OTHER,
+    reason="Linux scheduling policies, in a process started under the default one",
+)

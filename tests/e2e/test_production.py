@@ -18,7 +18,13 @@ import httpx
 import psutil
 import pytest
 
-from tests.support import E2E_SERVICES, IRIS, output_of, serve_subprocess
+from tests.support import (
+    E2E_SERVICES,
+    IRIS,
+    needs_default_scheduling_policy,
+    output_of,
+    serve_subprocess,
+)
 
 RUNNER_SERVICE = ["runner_service:svc"]
 
@@ -58,12 +64,6 @@ def thread_policies(process: psutil.Process) -> set[int]:
         with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
             policies.add(os.sched_getscheduler(thread.id))
     return policies
-
-
-needs_default_policy = pytest.mark.skipif(
-    not hasattr(os, "SCHED_BATCH") or os.sched_getscheduler(0) != os.SCHED_OTHER,
-    reason="Linux scheduling policies, in a process started under the default one",
-)
 
 
 @pytest.fixture
@@ -107,14 +107,14 @@ def policies_by_role(iris_env: dict[str, str], options: str = "") -> tuple[set[i
         )
 
 
-@needs_default_policy
+@needs_default_scheduling_policy
 def test_api_worker_threads_run_under_sched_batch_by_default(iris_env: dict[str, str]) -> None:
     """server/scheduling.py: SCHED_BATCH for every API worker thread; runner workers and the
     arbiter keep the policy they were started with."""
     assert policies_by_role(iris_env) == ({os.SCHED_BATCH}, {os.SCHED_OTHER}, os.SCHED_OTHER)
 
 
-@needs_default_policy
+@needs_default_scheduling_policy
 def test_worker_scheduling_policies_follow_the_configuration(iris_env: dict[str, str]) -> None:
     options = "api_server.scheduling_policy=inherit runners.iris_clf.scheduling_policy=batch"
     assert policies_by_role(iris_env, options) == (

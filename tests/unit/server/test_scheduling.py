@@ -11,16 +11,15 @@ import sys
 import pytest
 
 from bentoml_classic.server.scheduling import apply_scheduling_policy
+from tests.support import needs_default_scheduling_policy
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(os, "SCHED_BATCH") or os.sched_getscheduler(0) != os.SCHED_OTHER,
-    reason="Linux scheduling policies, in a process started under the default one",
-)
+pytestmark = needs_default_scheduling_policy
 
 # Starts a thread, applies the policy, starts another thread; prints what each thread has.
 SCRIPT = """
 import json, os, sys, threading
 from bentoml_classic.server.scheduling import apply_scheduling_policy
+from tests.support import needs_default_scheduling_policy
 
 def park(ready, release, out):
     out.append(threading.get_native_id())
