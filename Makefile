@@ -18,9 +18,12 @@ install: $(STAMP)
 serve: install
 	cd examples/iris && ../../$(BIN)/python train.py && exec ../../$(BIN)/bentoml serve service:svc --port 3000
 
+# ruff, then the import contracts (layers, no circles) and the type checker, all from pyproject.toml
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 # pytest exits 5 when it collects nothing: that is a broken suite here, so it fails loudly.
 test: lint

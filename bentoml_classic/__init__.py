@@ -30,7 +30,6 @@ _LAZY_MODULES = {
     "models": "bentoml_classic.models",
     "sklearn": "bentoml_classic.frameworks.sklearn",
     "picklable_model": "bentoml_classic.frameworks.picklable_model",
-    "pytorch": "bentoml_classic.frameworks.pytorch",
 }
 
 __all__ = [

@@ -164,6 +164,11 @@ def _explain(exc: ValidationError, prefix: str) -> BentoMLConfigException:
     return BentoMLConfigException("invalid configuration: " + "; ".join(problems))
 
 
+def config_from_options(options: str) -> BentoMLConfig:
+    """The configuration that ``BENTOML_CONFIG_OPTIONS=options`` alone would give."""
+    return build_config(_parse_options(options))
+
+
 @cache
 def load_config() -> BentoMLConfig:
     """The configuration of this process (read once: workers inherit the same environment)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 BATCH_SIZE_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 BATCH_SIZE = "bentoml_runner_batch_size"
@@ -43,9 +44,10 @@ class Histogram:
 
     @classmethod
     def from_snapshot(cls, data: Mapping[str, object]) -> Histogram:
-        buckets = tuple(float(b) for b in data["buckets"])  # type: ignore[attr-defined]
-        counts = [int(c) for c in data["counts"]]  # type: ignore[attr-defined]
-        return cls(buckets, counts, float(data["total"]), int(data["count"]))  # type: ignore[arg-type]
+        buckets = tuple(float(b) for b in cast("Iterable[float]", data["buckets"]))
+        counts = [int(c) for c in cast("Iterable[int]", data["counts"])]
+        total, count = cast(float, data["total"]), cast(int, data["count"])
+        return cls(buckets, counts, float(total), int(count))
 
 
 _batch_sizes: dict[tuple[str, str], Histogram] = {}

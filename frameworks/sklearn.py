@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bentoml_classic.models import Model, adapter
-from bentoml_classic.models.adapter import SignaturesLike
+from bentoml_classic.frameworks import adapter
+from bentoml_classic.frameworks.adapter import SignaturesLike
+
+from bentoml_classic.models import Model
 from bentoml_classic.runner import Runnable
 from bentoml_classic.tag import Tag
 

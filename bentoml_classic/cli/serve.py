@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..config import load_config
 from ..exceptions import InvalidArgument
 
 
@@ -73,7 +74,7 @@ def serve(
     # Relative paths in service code (data files, configs) resolve as if started from there.
     os.chdir(working_dir)
     if development or reload:
-        from ..serving import serve_in_process
+        from ..serving.development import serve_in_process
 
         serve_in_process(
             target,
@@ -82,8 +83,16 @@ def serve(
             port=3000 if port is None else port,
             development=True,
             reload=reload,
+            config=load_config(),
         )
         return
-    from ..serving import serve_production
+    from ..serving.production import serve_production
 
-    serve_production(target, working_dir=working_dir, host=host, port=port, api_workers=api_workers)
+    serve_production(
+        target,
+        working_dir=working_dir,
+        host=host,
+        port=port,
+        api_workers=api_workers,
+        config=load_config(),
+    )

@@ -31,10 +31,11 @@ def start_runner_server_command(
     bento: str, runner_name: str, host: str, port: int, working_dir: str, token: str | None
 ) -> None:
     """Serve one runner of BENTO (MODULE:SVC) on tcp://HOST:PORT."""
-    from ..start import start_runner_server
+    from ..config import load_config
+    from ..serving.start import start_runner_server
 
     os.chdir(working_dir)
-    start_runner_server(bento, ".", runner_name, host, port, token=token)
+    start_runner_server(bento, ".", runner_name, host, port, token=token, config=load_config())
 
 
 @click.command(name="start-http-server")
@@ -59,7 +60,10 @@ def start_http_server_command(
     token: str | None,
 ) -> None:
     """Serve the APIs of BENTO (MODULE:SVC), calling runners at the addresses in the map."""
-    from ..start import start_http_server
+    from ..config import load_config
+    from ..serving.start import start_http_server
 
     os.chdir(working_dir)
-    start_http_server(bento, runner_map, ".", host, port, api_workers, token=token)
+    start_http_server(
+        bento, runner_map, ".", host, port, api_workers, token=token, config=load_config()
+    )

@@ -137,7 +137,7 @@ def split_form(body: bytes, boundary: bytes, expected: Mapping[str, object]) -> 
     from python_multipart.multipart import MultipartParser
 
     collector = _Collector(expected)
-    parser = MultipartParser(boundary, collector.callbacks())
+    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
     try:
         parser.write(body)
         parser.finalize()

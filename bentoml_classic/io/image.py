@@ -138,7 +138,7 @@ class Image(IODescriptor["PIL.Image.Image"]):
         import PIL.Image
 
         try:
-            image = PIL.Image.open(io.BytesIO(data), formats=self._formats)
+            image: PIL.Image.Image = PIL.Image.open(io.BytesIO(data), formats=self._formats)
         except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as exc:
             # Pillow's own global limit (MAX_IMAGE_PIXELS) fired first; a warning is raised
             # only where warnings are errors, and is a refusal all the same.

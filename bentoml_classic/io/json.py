@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import BadInput, InvalidArgument
@@ -195,5 +196,5 @@ def _validation_error(exc: ValidationError, model_name: str, where: str) -> BadI
     )
 
 
-def _loc_text(loc: list[Any]) -> str:
+def _loc_text(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc) if loc else "body"

@@ -168,9 +168,7 @@ class Multipart(IODescriptor[dict[str, Any]]):
         return components
 
     @classmethod
-    def from_sample(  # type: ignore[override]
-        cls, sample: Mapping[str, Any] | None = None, /, **samples: Any
-    ) -> Multipart:
+    def from_sample(cls, sample: Mapping[str, Any] | None = None, /, **samples: Any) -> Multipart:
         """``Multipart.from_sample(image=pil_image, meta={"k": 1})``: one descriptor per sample.
 
         A value that is already a descriptor is used as is (the way to be explicit); otherwise the

@@ -1,101 +1,30 @@
 """``Runner``: a named, addressable instance of a Runnable, and its callable methods.
 
-A runner does no work itself; it forwards calls to a *handle*. Before anything initialises it
-the handle refuses every call with an error that says how to fix that; ``init_local()`` (and the
-development server) install a handle that runs the runnable in this process. Remote handles that
-talk to runner worker processes plug in the same way.
+A runner does no work itself; it forwards calls to the handle attached to it (``handle.py``):
+until something attaches one, calls are refused with an error that says how to fix that.
+``init_local()`` (and the development server) attach a handle that runs the runnable in this
+process; an API worker attaches one that talks to runner worker processes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ..exceptions import InvalidArgument, StateException
+from ..exceptions import InvalidArgument
 from ..tag import validate_name
+from .handle import RunnerHandle, UninitializedHandle
 from .runnable import Runnable, RunnableMethodConfig
 
 if TYPE_CHECKING:
+    from ..batching.policy import BatchPolicy
+    from ..config import RunnerConfig
     from ..models.model import Model
 
 logger = logging.getLogger(__name__)
 
 _METHOD_CONFIG_KEYS = frozenset({"max_batch_size", "max_latency_ms"})
-
-
-class RunnerHandle(Protocol):
-    def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any: ...
-
-    async def async_run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any: ...
-
-    def close(self) -> None: ...
-
-
-class _UninitializedHandle:
-    def __init__(self, runner_name: str) -> None:
-        self._runner_name = runner_name
-
-    def _refuse(self) -> StateException:
-        return StateException(
-            f"runner {self._runner_name!r} is not initialised: add it to a Service "
-            f"(Service(name, runners=[runner])) and serve that with `bentoml serve`, "
-            f"or call runner.init_local() to run it in this process for debugging"
-        )
-
-    def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
-        raise self._refuse()
-
-    async def async_run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
-        raise self._refuse()
-
-    def close(self) -> None:
-        pass
-
-
-class LocalRunnerHandle:
-    """Runs the runnable in this process: for ``init_local()`` and the development server.
-
-    Batchable methods go through the same batching as in a runner worker (same policy, same
-    queue bound, same splitting), so that development behaves like production.
-    """
-
-    def __init__(self, runner: Runner) -> None:
-        from .. import metrics
-        from ..config import load_config
-        from .batcher import AsyncBatcher, BlockingBatcher
-        from .batching import resolve_policy
-
-        self._instance = runner.runnable_class(**runner.runnable_init_params)
-        config = load_config().runner(runner.name)
-        self._blocking: dict[str, BlockingBatcher] = {}
-        self._async: dict[str, AsyncBatcher] = {}
-        for name, method in runner.runner_methods.items():
-            policy = resolve_policy(method, config)
-            if policy is None:
-                continue
-            bound = getattr(self._instance, name)
-            histogram = metrics.batch_size_histogram(runner.name, name)
-            self._blocking[name] = BlockingBatcher(bound, policy, histogram=histogram)
-            self._async[name] = AsyncBatcher(
-                partial(_in_thread, bound), policy, histogram=histogram
-            )
-
-    def run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
-        batcher = self._blocking.get(method.name)
-        if batcher is not None:
-            return batcher.call(args, kwargs)
-        return getattr(self._instance, method.name)(*args, **kwargs)
-
-    async def async_run_method(self, method: RunnerMethod, args: tuple, kwargs: dict) -> Any:
-        batcher = self._async.get(method.name)
-        if batcher is not None:
-            return await batcher.call(args, kwargs)
-        return await _in_thread(getattr(self._instance, method.name), *args, **kwargs)
-
-    def close(self) -> None:
-        self._instance = None
 
 
 def _check_batching_option(label: str, key: str, value: Any) -> None:
@@ -108,13 +37,6 @@ def _check_batching_option(label: str, key: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, wanted) or not value > 0:
         kind = "a positive integer" if integral else "a positive number"
         raise InvalidArgument(f"{label} must be {kind}, got {value!r}")
-
-
-async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
-    # Model code is synchronous and may be slow: keep it off the event loop.
-    import anyio.to_thread
-
-    return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
 
 
 class RunnerMethod:
@@ -135,10 +57,10 @@ class RunnerMethod:
         self.max_latency_ms = max_latency_ms
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
-        return self.runner._handle.run_method(self, args, kwargs)
+        return self.runner._handle.run_method(self.name, args, kwargs)
 
     async def async_run(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.runner._handle.async_run_method(self, args, kwargs)
+        return await self.runner._handle.async_run_method(self.name, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<RunnerMethod {self.runner.name}.{self.name} batchable={self.config.batchable}>"
@@ -211,7 +133,7 @@ class Runner:
             )
             for method_name, config in methods.items()
         }
-        self._handle: RunnerHandle = _UninitializedHandle(self.name)
+        self._handle: RunnerHandle = UninitializedHandle(self.name)
 
     @property
     def runner_methods(self) -> dict[str, RunnerMethod]:
@@ -249,23 +171,45 @@ class Runner:
 
     @property
     def is_initialized(self) -> bool:
-        return not isinstance(self._handle, _UninitializedHandle)
+        return not isinstance(self._handle, UninitializedHandle)
 
-    def init_local(self, quiet: bool = False) -> None:
-        """Run this runner inside the current process; meant for debugging and tests."""
+    @property
+    def runner_handle(self) -> RunnerHandle:
+        """What runs this runner's calls (``attach`` sets it); classic BentoML's name."""
+        return self._handle
+
+    def attach(self, handle: RunnerHandle) -> None:
+        """Forward this runner's calls to ``handle`` from now on; the previous one is closed."""
+        self._handle.close()
+        self._handle = handle
+
+    def batch_policies(self, config: RunnerConfig) -> dict[str, BatchPolicy]:
+        """How each batched method of this runner batches under ``config`` (its section)."""
+        from .policies import resolve_policies
+
+        return resolve_policies(self._methods, config)
+
+    def init_local(self, quiet: bool = False, config: RunnerConfig | None = None) -> None:
+        """Run this runner inside the current process; meant for debugging and tests.
+
+        ``config`` is this runner's configuration section; without one, the configuration of
+        this process is read (``BENTOML_CONFIG``, ...), as a user calling this expects.
+        """
+        from .local import LocalRunnerHandle
+
         if not quiet:
             logger.warning(
                 "runner %r runs in this process: init_local() is for debugging", self.name
             )
-        self._set_handle(LocalRunnerHandle(self))
+        if config is None:
+            from ..config import load_config
 
-    def _set_handle(self, handle: RunnerHandle) -> None:
-        self._handle.close()
-        self._handle = handle
+            config = load_config().runner(self.name)
+        self.attach(LocalRunnerHandle(self, config))
 
     def destroy(self) -> None:
         """Release whatever the handle holds (the model, connections); calls fail afterwards."""
-        self._set_handle(_UninitializedHandle(self.name))
+        self.attach(UninitializedHandle(self.name))
 
     def __repr__(self) -> str:
         return f"<Runner {self.name} runnable={self.runnable_class.__name__}>"

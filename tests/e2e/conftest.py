@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.support import IRIS
+from tests.support.servers import IRIS
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import serve_subprocess
+from tests.support.servers import serve_subprocess
 
 SERVICES = Path(__file__).resolve().parent / "services"
 JSON_TYPE = {"content-type": "application/json"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import E2E_SERVICES, serve_subprocess
+from tests.support.servers import E2E_SERVICES, serve_subprocess
 
 SERVICE = ["batching_service:svc", "--api-workers", "2"]
 

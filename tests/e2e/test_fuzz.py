@@ -32,9 +32,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from bentoml_classic.server.openapi import build_openapi
+from bentoml_classic.http.openapi import build_openapi
 from bentoml_classic.service import Service
-from tests.support import E2E_SERVICES, serve_subprocess
+from tests.support.servers import E2E_SERVICES, serve_subprocess
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261122"))

@@ -18,13 +18,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.support import (
-    E2E_SERVICES,
-    IRIS,
-    needs_default_scheduling_policy,
-    output_of,
-    serve_subprocess,
-)
+from tests.support.configs import needs_default_scheduling_policy
+from tests.support.servers import E2E_SERVICES, IRIS, output_of, serve_subprocess
+from tests.support.waiting import wait_for
 
 RUNNER_SERVICE = ["runner_service:svc"]
 
@@ -37,20 +33,11 @@ def by_role(process_pid: int) -> dict[str, list[psutil.Process]]:
     roles: dict[str, list[psutil.Process]] = {"api": [], "runner": []}
     for child in children(process_pid):
         cmdline = " ".join(child.cmdline())
-        if "server.api_worker" in cmdline:
+        if "serving.api_worker" in cmdline:
             roles["api"].append(child)
-        elif "server.runner_worker" in cmdline:
+        elif "serving.runner_worker" in cmdline:
             roles["runner"].append(child)
     return roles
-
-
-def wait_for(predicate: object, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(interval)
-    return False
 
 
 def mapped_files(process: psutil.Process) -> str:
@@ -423,7 +410,7 @@ def test_runner_refuses_a_wrong_token(runner_server: tuple[str, dict[str, str]])
 def test_http_tier_refuses_to_start_without_every_runner(iris_env: dict[str, str]) -> None:
     import subprocess
 
-    from tests.support import bentoml_command
+    from tests.support.servers import bentoml_command
 
     result = subprocess.run(
         [

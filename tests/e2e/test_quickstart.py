@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support import IRIS, bentoml_command, serve_subprocess
+from tests.support.servers import IRIS, bentoml_command, serve_subprocess
 
 
 @pytest.fixture(scope="module")

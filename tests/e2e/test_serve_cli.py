@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import bentoml_command, serve_subprocess
+from tests.support.servers import bentoml_command, serve_subprocess
 
 SERVICE_TEMPLATE = textwrap.dedent(
     """

@@ -12,16 +12,10 @@ import bentoml_classic.frameworks.picklable_model as picklable_model
 import bentoml_classic.frameworks.sklearn as bento_sklearn
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from bentoml_classic.exceptions import InvalidArgument, StateException
 from bentoml_classic.models import ModelSignature
-
-
-def tiny_clf() -> LogisticRegression:
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(24, 2))
-    return LogisticRegression().fit(x, (x[:, 1] > 0).astype(int))
+from tests.support.models import tiny_classifier
 
 
 def test_save_and_load_any_callable(bentoml_home: Path) -> None:
@@ -52,7 +46,7 @@ def test_default_runner_method_is_call(bentoml_home: Path) -> None:
 
 
 def test_named_signatures_with_batching(bentoml_home: Path) -> None:
-    clf = tiny_clf()
+    clf = tiny_classifier(2, 1)
     x = np.array([[0.0, 1.0], [0.0, -1.0], [2.0, 0.5]])
     picklable_model.save_model(
         "clf", clf, signatures={"predict": {"batchable": True, "batch_dim": (0, 0)}}
@@ -71,7 +65,7 @@ def test_default_signature_needs_a_callable(bentoml_home: Path) -> None:
     with pytest.raises(InvalidArgument, match="'__call__'"):
         picklable_model.save_model("data", {"not": "callable"})
     with pytest.raises(InvalidArgument, match="'fly'"):
-        picklable_model.save_model("data", tiny_clf(), signatures={"fly": {}})
+        picklable_model.save_model("data", tiny_classifier(2, 1), signatures={"fly": {}})
     assert not (bentoml_home / "models" / "data").exists()
 
 
@@ -93,7 +87,7 @@ def test_pickling_failure_leaves_no_trace(bentoml_home: Path) -> None:
 
 
 def test_framework_mismatch_names_both_frameworks(bentoml_home: Path) -> None:
-    saved = bento_sklearn.save_model("clf", tiny_clf())
+    saved = bento_sklearn.save_model("clf", tiny_classifier(2, 1))
     with pytest.raises(InvalidArgument) as info:
         picklable_model.get("clf")
     message = info.value.message

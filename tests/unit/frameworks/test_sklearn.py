@@ -17,6 +17,7 @@ from bentoml_classic import models
 from bentoml_classic.exceptions import InvalidArgument, ModelNotFound, StateException
 from bentoml_classic.models import ModelSignature
 from bentoml_classic.runner import Runnable
+from tests.support.models import tiny_classifier
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +30,6 @@ def iris() -> tuple[np.ndarray, np.ndarray]:
 def clf(iris: tuple[np.ndarray, np.ndarray]) -> LogisticRegression:
     x, y = iris
     return LogisticRegression(max_iter=500).fit(x, y)
-
-
-def tiny_clf() -> LogisticRegression:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(20, 3))
-    return LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
 
 
 def store_entries(home: Path) -> list[str]:
@@ -137,7 +132,7 @@ def test_signature_that_is_not_a_method_is_refused(
 
 
 def test_framework_mismatch_names_both_frameworks(bentoml_home: Path) -> None:
-    saved = picklable_model.save_model("iris", tiny_clf(), signatures={"predict": {}})
+    saved = picklable_model.save_model("iris", tiny_classifier(3, 0), signatures={"predict": {}})
     with pytest.raises(InvalidArgument) as info:
         bento_sklearn.get(f"iris:{saved.tag.version}")
     message = info.value.message
@@ -155,8 +150,8 @@ def test_missing_model_is_model_not_found(bentoml_home: Path) -> None:
 
 
 def test_pickling_failure_leaves_no_trace(bentoml_home: Path) -> None:
-    first = bento_sklearn.save_model("iris_clf", tiny_clf())
-    broken = tiny_clf()
+    first = bento_sklearn.save_model("iris_clf", tiny_classifier(3, 0))
+    broken = tiny_classifier(3, 0)
     broken.lock_ = threading.Lock()  # joblib cannot pickle a lock
     with pytest.raises(InvalidArgument, match="cannot serialise LogisticRegression"):
         bento_sklearn.save_model("iris_clf", broken)
@@ -169,12 +164,12 @@ def test_pickling_failure_leaves_no_trace(bentoml_home: Path) -> None:
 
 def test_custom_objects_round_trip(bentoml_home: Path) -> None:
     saved = bento_sklearn.save_model(
-        "iris_clf", tiny_clf(), custom_objects={"names": ["neg", "pos"]}
+        "iris_clf", tiny_classifier(3, 0), custom_objects={"names": ["neg", "pos"]}
     )
     assert bento_sklearn.get(saved.tag).custom_objects == {"names": ["neg", "pos"]}
 
 
 def test_labels_are_validated(bentoml_home: Path) -> None:
     with pytest.raises(InvalidArgument, match="'version'"):
-        bento_sklearn.save_model("iris_clf", tiny_clf(), labels={"version": 2})  # type: ignore[dict-item]
+        bento_sklearn.save_model("iris_clf", tiny_classifier(3, 0), labels={"version": 2})  # type: ignore[dict-item]
     assert store_entries(bentoml_home) == []

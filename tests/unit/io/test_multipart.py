@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 import bentoml_classic as bentoml
 from bentoml_classic.exceptions import InvalidArgument
+from bentoml_classic.http.openapi import build_openapi
 from bentoml_classic.io import JSON, File, Image, Multipart, NumpyNdarray, Text
-from bentoml_classic.server.openapi import build_openapi
 
 BOUNDARY = "0xKhTmLbOuNdArY"
 FORM = f"multipart/form-data; boundary={BOUNDARY}"

@@ -1,0 +1,158 @@
+"""The ASGI application an API worker serves: one POST route per API, probes, /docs.json."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from .. import metrics
+from ..config import BentoMLConfig
+from ..context import Context
+from ..exceptions import ServiceUnavailable
+from ..runner.runner import Runner
+from ..service import Service
+from .dispatch import ApiDispatcher
+from .endpoint import api_endpoint
+from .errors import error_response, handle_http_exception, handle_unexpected
+from .openapi import build_openapi
+from .request_id import RequestIdMiddleware
+from .request_size import RequestSizeLimit
+from .sync_calls import SyncCaller
+from .threadpool import ThreadPool
+from .traffic import TrafficControl
+
+#: how a worker brings up a runner before serving (in process, or a client to a runner process)
+RunnerStarter = Callable[[Runner], Awaitable[None] | None]
+
+
+async def _call(func: Callable[..., Any], *args: Any) -> Any:
+    result = func(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _init_runner_locally(config: BentoMLConfig, runner: Runner) -> None:
+    runner.init_local(quiet=True, config=config.runner(runner.name))
+
+
+async def render_metrics(svc: Service) -> str:
+    """Batch-size histograms of every runner method: from the runner workers for remote
+    runners (one series per worker), from this process for runners that run in it."""
+    series: list[tuple[dict[str, str], metrics.Histogram]] = []
+    for runner in svc.runners:
+        for worker, snapshots in await runner.runner_handle.batch_size_snapshots():
+            for snapshot in snapshots:
+                if snapshot["runner"] == runner.name:
+                    labels = {
+                        "runner": runner.name,
+                        "method": str(snapshot["method"]),
+                        "worker": worker,
+                    }
+                    series.append((labels, metrics.Histogram.from_snapshot(snapshot)))
+    return metrics.render_histograms(metrics.BATCH_SIZE, metrics.BATCH_SIZE_HELP, series)
+
+
+def build_app(
+    svc: Service,
+    config: BentoMLConfig | None = None,
+    *,
+    development: bool = False,
+    start_runner: RunnerStarter | None = None,
+) -> ASGIApp:
+    """Make the ASGI app of ``svc`` under ``config`` (the defaults when None).
+
+    Runners are started by ``start_runner`` in the lifespan; by default each runs in this
+    process (``init_local``) with its section of ``config``.
+    """
+    config = config or BentoMLConfig()
+    api_server_config = config.api_server
+    if start_runner is None:
+        start_runner = partial(_init_runner_locally, config)
+    state: dict[str, Any] = {}
+    readiness = {"ready": False}
+    pool = ThreadPool()
+    traffic = TrafficControl(
+        api_server_config.traffic.timeout, api_server_config.traffic.max_concurrency
+    )
+    openapi_body = json.dumps(build_openapi(svc, max_concurrency=traffic.max_concurrency)).encode()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for runner in svc.runners:
+            await _call(start_runner, runner)
+        hook_ctx = Context(None, state)
+        for hook in svc.startup_hooks:
+            await _call(hook, hook_ctx)
+        readiness["ready"] = True
+        try:
+            yield
+        finally:
+            readiness["ready"] = False
+            for hook in svc.shutdown_hooks:
+                await _call(hook, hook_ctx)
+            for runner in svc.runners:
+                runner.destroy()
+            pool.shutdown()
+
+    async def alive(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def ready(request: Request) -> Response:
+        if not readiness["ready"]:
+            return error_response(ServiceUnavailable("not ready: the server is still starting"))
+        for runner in svc.runners:
+            if not await runner.runner_handle.is_ready():
+                return error_response(
+                    ServiceUnavailable(f"not ready: runner {runner.name!r} does not answer yet")
+                )
+        return PlainTextResponse("ok")
+
+    async def metrics_text(request: Request) -> Response:
+        return PlainTextResponse(
+            await render_metrics(svc), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    async def docs_json(request: Request) -> Response:
+        return Response(openapi_body, media_type="application/json")
+
+    routes = [
+        Route("/healthz", alive, methods=["GET"]),
+        Route("/livez", alive, methods=["GET"]),
+        Route("/readyz", ready, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
+        Route("/docs.json", docs_json, methods=["GET"]),
+    ]
+    endpoints = {
+        f"/{api.route}": api_endpoint(
+            api,
+            state,
+            development,
+            SyncCaller(pool, name=api.name, inline_allowed=api_server_config.inline_sync_apis),
+            traffic,
+        )
+        for api in svc.apis.values()
+    }
+    # Also routed here, so that Starlette answers GET on an API with 405 rather than 404.
+    routes += [Route(path, endpoint, methods=["POST"]) for path, endpoint in endpoints.items()]
+    app = Starlette(
+        debug=False,
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
+    )
+    # The size limit sits inside the request id layer, so that its 413 carries an id too.
+    return RequestIdMiddleware(
+        RequestSizeLimit(ApiDispatcher(endpoints, app), api_server_config.max_request_size)
+    )

@@ -1,0 +1,101 @@
+"""The request handler of one API: decode, call the user's function, render, and every failure
+as the JSON error envelope."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..context import Context, ResponseContext
+from ..exceptions import BentoMLException, InternalServerError
+from ..service import InferenceAPI
+from .errors import error_response, from_user_exception
+from .sync_calls import SyncCaller, is_lone_request
+from .traffic import TrafficControl
+
+
+def _apply_response_context(response: Response, wanted: ResponseContext) -> None:
+    if wanted.status_code != 200:
+        response.status_code = wanted.status_code
+    for key, value in wanted.headers.items():
+        response.headers[key] = value
+    for cookie in wanted.cookies:
+        response.set_cookie(
+            cookie.key,
+            cookie.value,
+            max_age=cookie.max_age,
+            expires=cookie.expires,
+            path=cookie.path,
+            domain=cookie.domain,
+            secure=cookie.secure,
+            httponly=cookie.httponly,
+            samesite=cookie.samesite,
+        )
+
+
+def api_endpoint(
+    api: InferenceAPI,
+    state: dict[str, Any],
+    development: bool,
+    sync_caller: SyncCaller,
+    traffic: TrafficControl,
+) -> Callable[[Request], Awaitable[Response]]:
+    """Build the request handler for one API; everything decidable up front is decided here."""
+
+    # A Multipart input is a dict of parts, passed as keyword arguments (checked at decoration).
+    as_kwargs = api.input_as_kwargs
+
+    async def endpoint(request: Request) -> Response:
+        refused = traffic.too_many()
+        if refused is not None:
+            return error_response(refused)
+        task = asyncio.current_task()
+        assert task is not None
+        traffic.enter(task)
+        try:
+            return await handle(request)
+        except asyncio.CancelledError:
+            if not traffic.expired(task):
+                raise  # cancelled by the server, not by the deadline
+        finally:
+            traffic.leave(task)
+        task.uncancel()
+        return error_response(traffic.timed_out(api.name))
+
+    async def handle(request: Request) -> Response:
+        try:
+            value = await api.input.from_http_request(request)
+        except BentoMLException as exc:
+            return error_response(exc)
+        ctx = Context(request, state) if api.ctx_param else None
+        kwargs = {api.ctx_param: ctx} if api.ctx_param else {}
+        args: tuple[Any, ...] = (value,)
+        if as_kwargs:
+            args, kwargs = (), {**value, **kwargs}
+        try:
+            if api.is_async:
+                result = await api.func(*args, **kwargs)
+            else:
+                lone = is_lone_request(request.scope)
+                result = await sync_caller.call(api.func, args, kwargs, lone)
+        except Exception as exc:
+            return error_response(from_user_exception(exc, api.name, development))
+        try:
+            response = await api.output.to_http_response(result)
+        except Exception as exc:
+            return error_response(
+                InternalServerError(
+                    f"API {api.name!r} returned {type(result).__name__}, which its output "
+                    f"descriptor {type(api.output).__name__} cannot render: {exc}",
+                    detail={"exception": type(exc).__name__},
+                )
+            )
+        if ctx is not None:
+            _apply_response_context(response, ctx.response)
+        return response
+
+    return endpoint

@@ -1,0 +1,107 @@
+"""Every error the HTTP server sends is the same JSON envelope (DESIGN §3)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..exceptions import (
+    BentoMLException,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+)
+
+logger = logging.getLogger("bentoml_classic.server")
+
+_STATUS_ERRORS: dict[int, type[BentoMLException]] = {404: NotFound, 405: MethodNotAllowed}
+
+#: the OpenAPI schema of the envelope, referenced from every documented error response
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {
+                "type": {"type": "string", "description": "error class, e.g. BadInput"},
+                "message": {"type": "string"},
+                "detail": {"description": "where the problem is: a field, a shape, a position"},
+            },
+        }
+    },
+}
+
+
+def error_response(exc: BentoMLException, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(exc.to_payload(), default=str, ensure_ascii=False)
+    if exc.retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
+    return Response(body, exc.http_status, headers, media_type="application/json")
+
+
+def from_user_exception(exc: BaseException, api_name: str, development: bool) -> BentoMLException:
+    """Turn what an API function raised into the error the client sees.
+
+    BentoMLExceptions keep their status (a user may raise BadInput on purpose); anything else is a
+    500 that names the exception type, with the traceback only in development mode.
+    """
+    if isinstance(exc, BentoMLException):
+        return exc
+    if isinstance(exc, HTTPException):
+        return from_http_exception(exc)
+    logger.error("API %r raised %s", api_name, type(exc).__name__, exc_info=exc)
+    detail: dict[str, Any] = {"exception": type(exc).__name__}
+    if development:
+        detail["traceback"] = traceback.format_exception(exc)
+    return InternalServerError(
+        f"API {api_name!r} raised {type(exc).__name__}: {exc}", detail=detail
+    )
+
+
+def from_http_exception(exc: HTTPException) -> BentoMLException:
+    error_class = _STATUS_ERRORS.get(exc.status_code)
+    if error_class is None:
+        error = BentoMLException(exc.detail)
+        error.status_code = exc.status_code  # type: ignore[misc]
+        return error
+    return error_class(exc.detail)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 (and HTTPExceptions raised by routes) in our envelope."""
+    assert isinstance(exc, HTTPException)
+    error = from_http_exception(exc)
+    if exc.status_code == 404:
+        error = NotFound(f"no route {request.url.path!r}: see /docs.json for the APIs")
+    elif exc.status_code == 405:
+        headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
+        allowed = headers.get("allow", "")
+        error = MethodNotAllowed(
+            f"method {request.method} is not allowed on {request.url.path!r}; use {allowed}",
+            detail={"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},
+        )
+    return error_response(error, headers=dict(exc.headers) if exc.headers else None)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Last resort for a bug in the server itself: still the envelope, never a bare string.
+
+    A BentoMLException that got this far (a body over the size limit, met by code that reads
+    the body outside a descriptor) keeps its own status.
+    """
+    if isinstance(exc, BentoMLException):
+        return error_response(exc)
+    logger.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return error_response(
+        InternalServerError(
+            f"internal error: {type(exc).__name__}", detail={"exception": type(exc).__name__}
+        )
+    )

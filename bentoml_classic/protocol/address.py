@@ -1,0 +1,33 @@
+"""Where a runner worker listens: ``file:///path.sock`` (a Unix socket) or ``tcp://host:port``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..exceptions import InvalidArgument
+
+
+@dataclass(frozen=True)
+class Address:
+    """``file:///path.sock`` (a Unix socket) or ``tcp://host:port``."""
+
+    url: str
+    path: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> Address:
+        parts = urlsplit(url)
+        if parts.scheme == "file" and parts.path:
+            return cls(url, path=parts.path)
+        if parts.scheme == "tcp" and parts.hostname and parts.port:
+            return cls(url, host=parts.hostname, port=parts.port)
+        raise InvalidArgument(
+            f"invalid runner address {url!r}: use tcp://HOST:PORT or file:///PATH.sock"
+        )
+
+    @property
+    def is_tcp(self) -> bool:
+        return self.host is not None

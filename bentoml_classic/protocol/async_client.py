@@ -1,0 +1,183 @@
+"""The asyncio client of the runner protocol, for ``await runner.x.async_run(...)``.
+
+Concurrent calls share one connection per runner worker, multiplexed by call id: answers may
+come back in any order and reach their callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, cast
+
+from ..exceptions import InvalidArgument, ServiceUnavailable
+from . import codec
+from .address import Address
+from .replies import ConnectionLost, answer, next_call_id, timed_out, unavailable
+
+
+class _AsyncConnection(asyncio.BufferedProtocol):
+    def __init__(self) -> None:
+        self.reader = codec.FrameReader()
+        self.pending: dict[int, asyncio.Future[tuple[int, list[memoryview]]]] = {}
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport, but behave as one
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        pending, self.pending = self.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(ConnectionLost(str(exc or "connection closed by the runner")))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.reader.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        try:
+            frames = self.reader.buffer_updated(nbytes)
+        except codec.FrameError:
+            assert self.transport is not None
+            self.transport.abort()
+            return
+        for call_id, kind, buffers in frames:
+            future = self.pending.pop(call_id, None)
+            if future is not None and not future.done():
+                future.set_result((kind, buffers))
+
+    def send(self, call_id: int, chunks: list[Any]) -> asyncio.Future[tuple[int, list[memoryview]]]:
+        assert self.transport is not None
+        future: asyncio.Future[tuple[int, list[memoryview]]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.pending[call_id] = future
+        self.transport.writelines(chunks)
+        return future
+
+
+class AsyncRunnerClient:
+    def __init__(
+        self, runner: str, addresses: Sequence[Address], token: bytes | None, timeout: float
+    ) -> None:
+        if not addresses:
+            raise InvalidArgument(f"runner {runner!r} has no address")
+        self.runner = runner
+        self.addresses = list(addresses)
+        self.token = token
+        self.timeout = timeout
+        self._connections: list[_AsyncConnection | None] = [None] * len(self.addresses)
+        self._locks: list[asyncio.Lock] | None = None
+
+    async def _connect(self, index: int) -> _AsyncConnection:
+        connection = self._connections[index]
+        if connection is not None and not connection.closed:
+            return connection
+        if self._locks is None:
+            self._locks = [asyncio.Lock() for _ in self.addresses]
+        async with self._locks[index]:
+            connection = self._connections[index]
+            if connection is not None and not connection.closed:
+                return connection
+            address = self.addresses[index]
+            loop = asyncio.get_running_loop()
+            try:
+                if address.is_tcp:
+                    _, connection = await loop.create_connection(
+                        _AsyncConnection, address.host or "", address.port or 0
+                    )
+                else:
+                    assert address.path is not None
+                    _, connection = await loop.create_unix_connection(
+                        _AsyncConnection, address.path
+                    )
+            except OSError as exc:
+                raise unavailable(self.runner, address, exc) from exc
+            if self.token is not None:
+                try:
+                    await self._hello(connection)
+                except (ConnectionLost, TimeoutError) as exc:
+                    if connection.transport is not None:
+                        connection.transport.close()
+                    raise unavailable(self.runner, address, exc) from None
+            self._connections[index] = connection
+            return connection
+
+    async def _hello(self, connection: _AsyncConnection) -> None:
+        call_id = next_call_id()
+        future = connection.send(call_id, codec.hello(call_id, self.token or b""))
+        kind, buffers = await asyncio.wait_for(future, self.timeout)
+        if kind != codec.HELLO:
+            if connection.transport is not None:
+                connection.transport.close()  # refused: do not wait for the runner to hang up
+            answer(kind, buffers, self.runner, "(handshake)")
+
+    def _pick(self) -> int:
+        """The runner worker with the fewest calls in flight from this process."""
+        if len(self._connections) == 1:
+            return 0
+        return min(
+            range(len(self._connections)),
+            key=lambda i: len(c.pending) if (c := self._connections[i]) is not None else -1,
+        )
+
+    async def call(self, method: str, args: tuple, kwargs: dict, waited: float = 0.0) -> Any:
+        """``waited``: how long the call has already waited in this process (a batching queue)."""
+        index = self._pick()
+        connection = await self._connect(index)
+        call_id = next_call_id()
+        future = connection.send(call_id, codec.encode_call(call_id, method, args, kwargs, waited))
+        timeout = self.timeout
+        expiry = asyncio.get_running_loop().call_later(timeout, _expire, future)
+        try:
+            answer_kind, buffers = await future
+        except ConnectionLost as exc:
+            raise unavailable(self.runner, self.addresses[index], exc) from None
+        except TimeoutError:
+            connection.pending.pop(call_id, None)
+            raise timed_out(self.runner, method, timeout) from None
+        finally:
+            expiry.cancel()
+        return answer(answer_kind, buffers, self.runner, method)
+
+    async def ping(self, timeout: float) -> bool:
+        """True when every worker of this runner answers within ``timeout``."""
+        for index in range(len(self.addresses)):
+            try:
+                connection = await asyncio.wait_for(self._connect(index), timeout)
+                call_id = next_call_id()
+                future = connection.send(call_id, codec.frame(call_id, codec.PING, [b""]))
+                kind, _ = await asyncio.wait_for(future, timeout)
+            except (TimeoutError, ServiceUnavailable, ConnectionLost):
+                return False
+            if kind != codec.PONG:
+                return False
+        return True
+
+    async def metrics(self, timeout: float) -> list[Any]:
+        """Each worker's metrics snapshot, in address order; None where a worker is down."""
+        snapshots: list[Any] = []
+        for index in range(len(self.addresses)):
+            try:
+                connection = await asyncio.wait_for(self._connect(index), timeout)
+                call_id = next_call_id()
+                future = connection.send(call_id, codec.frame(call_id, codec.METRICS, [b""]))
+                kind, buffers = await asyncio.wait_for(future, timeout)
+                snapshots.append(codec.decode(kind, buffers) if kind == codec.RESULT else None)
+            except (TimeoutError, ServiceUnavailable, ConnectionLost):
+                snapshots.append(None)
+        return snapshots
+
+    def close(self) -> None:
+        for connection in self._connections:
+            if connection is not None and connection.transport is not None:
+                connection.transport.close()
+        self._connections = [None] * len(self.addresses)
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())

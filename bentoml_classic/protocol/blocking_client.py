@@ -1,0 +1,208 @@
+"""The blocking client of the runner protocol, for ``runner.x.run(...)`` from sync API functions.
+
+It keeps one plain socket per thread per runner worker: a blocking send and receive in the
+calling thread costs less than handing the call to the event loop and waiting for it there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import select
+import socket
+import struct
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from . import codec
+from .address import Address
+from .replies import answer, next_call_id, timed_out, unavailable
+
+
+class _StaleConnection(Exception):
+    """The runner had closed this connection before a frame went out: none of it arrived."""
+
+
+class BlockingRunnerClient:
+    def __init__(
+        self, runner: str, addresses: Sequence[Address], token: bytes | None, timeout: float
+    ) -> None:
+        self.runner = runner
+        self.addresses = list(addresses)
+        self.token = token
+        self.timeout = timeout
+        self._local = threading.local()
+        self._round_robin = itertools.count()
+        self._all_sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def _socket(self) -> tuple[socket.socket, codec.FrameReader, Address]:
+        slots: dict[int, tuple[socket.socket, codec.FrameReader, Any]] | None = getattr(
+            self._local, "slots", None
+        )
+        if slots is None:
+            slots = self._local.slots = {}
+        index = next(self._round_robin) % len(self.addresses)
+        address = self.addresses[index]
+        if index in slots:
+            sock, reader, poller = slots[index]
+            # A Unix socket whose runner has gone refuses the next send at once (EPIPE), and
+            # call() then sends on a new connection; a TCP send would be accepted and lost, so
+            # a TCP connection is checked first (one poll, which under load is one more hand-off
+            # of the GIL: the local topology, on Unix sockets, does without it).
+            if not address.is_tcp or _peer_alive(sock, poller):
+                return sock, reader, address
+            self._drop(address)  # the runner restarted since this thread's last call
+        try:
+            if address.is_tcp:
+                sock = socket.create_connection((address.host, address.port), self.timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            else:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(self.timeout)
+                    sock.connect(address.path or "")
+                except OSError:
+                    sock.close()
+                    raise
+            _use_kernel_timeouts(sock, self.timeout)
+        except OSError as exc:
+            raise unavailable(self.runner, address, exc) from exc
+        reader = codec.FrameReader()
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        slots[index] = (sock, reader, poller)
+        with self._lock:
+            self._all_sockets.add(sock)
+        if self.token is not None:
+            call_id = next_call_id()
+            try:
+                kind, buffers = self._exchange(
+                    sock, reader, address, call_id, codec.hello(call_id, self.token)
+                )
+            except (TimeoutError, _StaleConnection) as exc:
+                raise unavailable(self.runner, address, exc) from None
+            if kind != codec.HELLO:
+                self._drop(address)
+                answer(kind, buffers, self.runner, "(handshake)")
+        return sock, reader, address
+
+    def _drop(self, address: Address) -> None:
+        slots = self._local.slots
+        index = self.addresses.index(address)
+        sock, _, _ = slots.pop(index, (None, None, None))
+        if sock is not None:
+            with self._lock:
+                self._all_sockets.discard(sock)
+            sock.close()
+
+    def _exchange(
+        self,
+        sock: socket.socket,
+        reader: codec.FrameReader,
+        address: Address,
+        call_id: int,
+        chunks: list[Any],
+    ) -> tuple[int, list[memoryview]]:
+        try:
+            try:
+                _send_all(sock, chunks)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                self._drop(address)
+                raise _StaleConnection(str(exc)) from None
+            while True:
+                view = reader.get_buffer()
+                received = sock.recv_into(view)
+                if received == 0:
+                    raise ConnectionResetError("connection closed by the runner")
+                for answer_id, kind, buffers in reader.buffer_updated(received):
+                    if answer_id == call_id:
+                        return kind, buffers
+        except (TimeoutError, BlockingIOError):
+            # BlockingIOError: SO_RCVTIMEO / SO_SNDTIMEO ran out (see _use_kernel_timeouts)
+            self._drop(address)
+            raise TimeoutError from None
+        except (OSError, codec.FrameError) as exc:
+            self._drop(address)
+            raise unavailable(self.runner, address, exc) from None
+
+    def call(self, method: str, args: tuple, kwargs: dict, waited: float = 0.0) -> Any:
+        """``waited``: how long the call has already waited in this process (a batching queue)."""
+        call_id = next_call_id()
+        chunks = codec.encode_call(call_id, method, args, kwargs, waited)
+        try:
+            kind, buffers = self._send_and_receive(call_id, chunks)
+        except TimeoutError:
+            raise timed_out(self.runner, method, self.timeout) from None
+        return answer(kind, buffers, self.runner, method)
+
+    def _send_and_receive(self, call_id: int, chunks: list[Any]) -> tuple[int, list[memoryview]]:
+        sock, reader, address = self._socket()
+        try:
+            return self._exchange(sock, reader, address, call_id, chunks)
+        except _StaleConnection:
+            pass  # a restarted runner (or one that hung up): once more, on a new connection
+        sock, reader, address = self._socket()
+        try:
+            return self._exchange(sock, reader, address, call_id, chunks)
+        except _StaleConnection as exc:
+            raise unavailable(self.runner, address, exc) from None
+
+    def close(self) -> None:
+        with self._lock:
+            sockets, self._all_sockets = self._all_sockets, set()
+        for sock in sockets:
+            sock.close()
+
+
+def _use_kernel_timeouts(sock: socket.socket, seconds: float) -> None:
+    """Leave the timeout of each send and receive to the kernel (SO_SNDTIMEO, SO_RCVTIMEO).
+
+    With a Python-level timeout, every recv and send on the socket is preceded by a poll(): two
+    system calls instead of one, and under load each one hands the GIL to another thread and
+    waits to get it back. A blocking socket with kernel timeouts makes one call, and a send or
+    receive that runs out of time fails with EAGAIN (BlockingIOError), read as a timeout.
+    """
+    sock.settimeout(None)
+    micros = max(round(seconds * 1_000_000), 1)  # a zero timeval would mean no timeout at all
+    timeval = struct.pack("@ll", micros // 1_000_000, micros % 1_000_000)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+
+
+def _peer_alive(sock: socket.socket, poller: Any) -> bool:
+    """False when the peer has closed the connection (a pending EOF); usually one poll().
+
+    (A poll(0) that finds nothing costs a third of a recv with MSG_DONTWAIT, which raises.)
+    """
+    if not poller.poll(0):
+        return True  # nothing to read: open and idle, as expected between calls
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+#: stay well below the kernel's IOV_MAX (1024 on Linux)
+_MAX_IOVECS = 512
+
+
+def _send_all(sock: socket.socket, chunks: list[Any]) -> None:
+    """One sendmsg for the whole frame in the common case; finish partial sends chunk by chunk."""
+    if len(chunks) == 1:  # a small frame: codec.frame() joined it into one piece
+        sock.sendall(chunks[0])
+        return
+    views = [memoryview(chunk).cast("B") for chunk in chunks]
+    if len(views) > _MAX_IOVECS:
+        for view in views:
+            sock.sendall(view)
+        return
+    sent = sock.sendmsg(views)
+    for view in views:
+        if sent >= len(view):
+            sent -= len(view)
+            continue
+        sock.sendall(view[sent:])
+        sent = 0

@@ -1,0 +1,61 @@
+"""What both runner clients share: call ids, and how an answer (or its absence) reaches the
+caller as a value or as one of the framework's exceptions."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from ..exceptions import GatewayTimeout, RunnerError, ServiceUnavailable
+from . import codec
+from .address import Address
+
+
+def answer(kind: int, buffers: list[memoryview], runner: str, method: str) -> Any:
+    """Turn a RESULT or ERROR frame into the value (or the exception) the caller sees."""
+    if kind == codec.RESULT:
+        return codec.decode(kind, buffers)
+    if kind != codec.ERROR:
+        raise ServiceUnavailable(f"runner {runner!r} answered with an unexpected frame {kind}")
+    error = codec.decode_error(buffers)
+    if error["status"] == 401:
+        raise ServiceUnavailable(
+            f"runner {runner!r} refused this server: wrong or missing BENTOML_RUNNER_TOKEN"
+        )
+    if error["status"] == 503:
+        # the runner shed the call (queue full, waited too long): retryable, with Retry-After
+        raise ServiceUnavailable(
+            f"runner {runner!r} method {method!r}: {error['message']}",
+            detail={"runner": runner, "method": method},
+        )
+    raise RunnerError(
+        f"runner {runner!r} method {method!r} raised {error['type']}: {error['message']}",
+        detail={"exception": error["type"], "runner": runner, "method": method},
+        status=error["status"],
+    )
+
+
+def unavailable(runner: str, address: Address, exc: BaseException) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"runner {runner!r} at {address.url} is unavailable ({type(exc).__name__}: {exc}); "
+        "retry shortly",
+        detail={"runner": runner},
+    )
+
+
+def timed_out(runner: str, method: str, seconds: float) -> GatewayTimeout:
+    return GatewayTimeout(
+        f"runner {runner!r} method {method!r} did not answer within {seconds:g}s",
+        detail={"runner": runner, "method": method, "timeout": seconds},
+    )
+
+
+class ConnectionLost(Exception):
+    """The connection closed (or was aborted) before the answer arrived."""
+
+
+_call_ids = itertools.count(1)
+
+
+def next_call_id() -> int:
+    return next(_call_ids) & 0xFFFFFFFF

@@ -1,0 +1,242 @@
+"""The server half of the runner protocol: frames in, runnable method calls, frames out.
+
+One asyncio protocol per connection. A TCP server demands a HELLO frame carrying the shared token
+before it will read anything else: until then frames are capped at 4 KiB and nothing is
+unpickled, so an unauthenticated peer can neither make us allocate nor reach an unpickler. An
+HTTP client that wanders onto the port gets a real ``401`` response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any, cast
+
+from .. import metrics
+from ..batching.inline_batcher import InlineBatcher, call_alone
+from ..batching.model_lane import ModelLane
+from ..batching.policy import BatchPolicy
+from ..exceptions import BentoMLException, NotFound
+from . import codec
+
+logger = logging.getLogger("bentoml_classic.runner_server")
+
+HELLO_MAX_SIZE = 4096
+_HTTP_401_BODY = (
+    b'{"error": {"type": "Unauthorized", "message": "runner server: send the shared token first"}}'
+)
+_HTTP_401 = (
+    b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_HTTP_401_BODY), _HTTP_401_BODY)
+)
+
+
+class RunnerServerProtocol(asyncio.BufferedProtocol):
+    def __init__(self, server: RunnerServer) -> None:
+        self._server = server
+        self._authenticated = server.token is None
+        self._reader = codec.FrameReader(
+            server.max_frame_size if self._authenticated else HELLO_MAX_SIZE
+        )
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport, but behave as one
+        self._transport = cast(asyncio.Transport, transport)
+        self._server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self)
+        self._server.connection_closed()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._reader.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        try:
+            frames = self._reader.buffer_updated(nbytes)
+        except codec.FrameError as exc:
+            self._refuse_garbage(exc)
+            return
+        for call_id, kind, buffers in frames:
+            if not self._authenticated:
+                if not self._authenticate(call_id, kind, buffers):
+                    return
+                continue
+            self._handle(call_id, kind, buffers)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def _refuse_garbage(self, exc: codec.FrameError) -> None:
+        assert self._transport is not None
+        if not self._authenticated:
+            self._transport.write(_HTTP_401)
+        else:
+            logger.warning("closing a runner connection that sent an invalid frame: %s", exc)
+        self._transport.close()
+
+    def _authenticate(self, call_id: int, kind: int, buffers: list[memoryview]) -> bool:
+        assert self._transport is not None and self._server.token is not None
+        hello = kind == codec.HELLO and len(buffers) in (1, 2)
+        offered = bytes(buffers[0]) if hello else b""
+        if not hmac.compare_digest(offered, self._server.token):
+            return self._refuse(
+                codec.encode_error(call_id, "Unauthorized", "wrong or missing runner token", 401)
+            )
+        spoken = bytes(buffers[1]) if len(buffers) == 2 else b"(none: an older release)"
+        if spoken != codec.PROTOCOL_VERSION:
+            message = (
+                f"this runner speaks {codec.PROTOCOL_VERSION.decode()}, the caller "
+                f"{spoken.decode(errors='replace')}: run the same bentoml_classic on both tiers"
+            )
+            return self._refuse(codec.encode_error(call_id, "ProtocolMismatch", message, 500))
+        self._authenticated = True
+        self._reader.max_frame_size = self._server.max_frame_size
+        self._transport.writelines(codec.frame(call_id, codec.HELLO, [b"ok"]))
+        return True
+
+    def _refuse(self, answer: list[bytes]) -> bool:
+        assert self._transport is not None
+        self._transport.writelines(answer)
+        self._transport.close()
+        return False
+
+    def _handle(self, call_id: int, kind: int, buffers: list[memoryview]) -> None:
+        assert self._transport is not None
+        if kind == codec.PING:
+            self._transport.writelines(codec.frame(call_id, codec.PONG, [b""]))
+            return
+        if kind == codec.METRICS:
+            self._transport.writelines(
+                codec.encode(call_id, codec.RESULT, metrics.batch_size_snapshot())
+            )
+            return
+        if kind != codec.CALL and kind != codec.CALL_AGED:
+            self._transport.writelines(
+                codec.encode_error(call_id, "ProtocolError", f"unexpected frame kind {kind}", 400)
+            )
+            return
+        try:
+            method_name, args, kwargs, waited = codec.decode_call(kind, buffers)
+        except Exception as exc:
+            self._transport.writelines(
+                codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", 400)
+            )
+            return
+        transport = self._transport
+        server = self._server
+
+        def reply(result: Any, error: BaseException | None) -> None:
+            if not transport.is_closing():
+                transport.writelines(server.answer(call_id, method_name, result, error))
+
+        batcher = server.batchers.get(method_name)
+        if batcher is not None:
+            batcher.submit(args, kwargs, reply, waited)
+        else:
+            server.submit_call(method_name, args, kwargs, reply)
+
+
+class RunnerServer:
+    """Serves one runnable instance on whatever sockets it is given."""
+
+    def __init__(
+        self,
+        runner_name: str,
+        methods: dict[str, Callable[..., Any]],
+        *,
+        token: bytes | None = None,
+        max_frame_size: int = codec.MAX_FRAME_SIZE,
+        batch_policies: dict[str, BatchPolicy] | None = None,
+    ) -> None:
+        self.runner_name = runner_name
+        self.methods = methods
+        self.batch_policies = dict(batch_policies or {})
+        #: one per batchable method; built in serve(), where the event loop is known
+        self.batchers: dict[str, InlineBatcher] = {}
+        #: where the model runs (one job at a time); also built in serve()
+        self.lane: ModelLane
+        self.token = token
+        self.max_frame_size = max_frame_size
+        self.connections: set[RunnerServerProtocol] = set()
+        self._all_closed: asyncio.Event | None = None
+
+    def submit_call(
+        self, method_name: str, args: tuple, kwargs: dict, reply: Callable[[Any, Any], None]
+    ) -> None:
+        """Run one unbatched call in the lane; ``reply(result, error)`` answers it."""
+        method = self.methods.get(method_name)
+        if method is None:
+            reply(None, NotFound(f"runner {self.runner_name!r} has no method {method_name!r}"))
+            return
+        work = (partial(call_alone, method, args, kwargs), lambda outcome: reply(*outcome))
+        self.lane.submit(method_name, lambda: work)
+
+    def answer(
+        self, call_id: int, method_name: str, result: Any, error: BaseException | None
+    ) -> list[Any]:
+        """The frame that answers a call with its result, or with its error."""
+        if isinstance(error, BentoMLException):
+            return codec.encode_error(call_id, error.error_type, error.message, error.http_status)
+        if error is not None:
+            logger.error(
+                "runner %s.%s raised",
+                self.runner_name,
+                method_name,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+            return codec.encode_error(call_id, type(error).__name__, str(error), 500)
+        try:
+            return codec.encode(call_id, codec.RESULT, result)
+        except Exception as exc:
+            return codec.encode_error(
+                call_id,
+                type(exc).__name__,
+                f"result of {method_name!r} cannot be sent back: {exc}",
+                500,
+            )
+
+    def connection_closed(self) -> None:
+        if not self.connections and self._all_closed is not None:
+            self._all_closed.set()
+
+    async def serve(self, sockets: list[Any], stop: asyncio.Event, grace_seconds: float) -> None:
+        """Serve until ``stop`` is set, then let open connections finish (API workers draining
+        their in-flight requests still need us) for at most ``grace_seconds``."""
+        loop = asyncio.get_running_loop()
+        self.lane = ModelLane(loop)
+        self.batchers = {
+            name: InlineBatcher(
+                self.methods[name],
+                policy,
+                loop.call_soon,
+                histogram=metrics.batch_size_histogram(self.runner_name, name),
+                lane=self.lane,
+                name=name,
+            )
+            for name, policy in self.batch_policies.items()
+            if name in self.methods
+        }
+        servers = [
+            await loop.create_server(lambda: RunnerServerProtocol(self), sock=sock)
+            for sock in sockets
+        ]
+        await stop.wait()
+        for server in servers:
+            server.close()
+        self._all_closed = asyncio.Event()
+        if self.connections:
+            try:
+                await asyncio.wait_for(self._all_closed.wait(), grace_seconds)
+            except TimeoutError:
+                logger.warning(
+                    "closing %d runner connections after the grace period", len(self.connections)
+                )
+        for connection in list(self.connections):
+            connection.close()
+        self.lane.close()

@@ -1,0 +1,88 @@
+"""An API worker process: uvicorn serving the service's ASGI app on a socket Circus passed us."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+from .scheduling import apply_scheduling_policy
+from .worker_process import die_with_parent, freeze_startup_objects
+from .worker_spec import WorkerSpec, runner_token
+
+
+def _listening_socket(fd: int) -> socket.socket:
+    # socket(fileno=) asks the kernel for the family, so a TCP socket is known as one (uvicorn's
+    # own --fd path assumes AF_UNIX, and asyncio then skips TCP_NODELAY on accepted sockets).
+    sock = socket.socket(fileno=fd)
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="bentoml_classic API worker (started by serve)")
+    parser.add_argument("--fd", type=int, required=True, help="listening socket from Circus")
+    args = parser.parse_args()
+    die_with_parent()
+    spec = WorkerSpec.from_env()
+    apply_scheduling_policy(spec.scheduling_policy)
+    # Sync API functions run in pool threads next to the event loop thread. A thread whose
+    # runner answer has arrived waits for the GIL until the holder releases it or the switch
+    # interval forces it (5 ms by default): under load that wait showed as a p99 of 15-20 ms at
+    # concurrency 8. 1 ms keeps that wait short at a small cost in switching.
+    sys.setswitchinterval(0.001)
+
+    import uvicorn
+
+    from ..config import load_config
+    from ..http.app import build_app
+    from ..http.uvicorn_protocol import http_protocol
+    from ..loader import import_service
+    from ..protocol.remote import RemoteRunnerHandle
+    from ..runner.runner import Runner
+
+    os.chdir(spec.working_dir)
+    svc = import_service(spec.target, spec.working_dir)
+    config = load_config()
+    token = runner_token()
+
+    def start_runner(runner: Runner) -> None:
+        addresses = spec.runner_map.get(runner.name)
+        runner_config = config.runner(runner.name)
+        if addresses is None:  # embedded: this process hosts it
+            runner.init_local(quiet=True, config=runner_config)
+            return
+        runner.attach(
+            RemoteRunnerHandle(
+                runner.name,
+                addresses,
+                token=token,
+                timeout=runner_config.timeout,
+                batch_policies=runner.batch_policies(runner_config),
+            )
+        )
+
+    app = build_app(svc, config, development=spec.development, start_runner=start_runner)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            lifespan="on",
+            # a response's head and body in one write: one segment, one wake-up of the client
+            http=http_protocol(),
+            access_log=False,
+            server_header=False,
+            # Nothing here reads the client address; X-Forwarded-* parsing would cost every
+            # request a middleware layer for nothing.
+            proxy_headers=False,
+            log_level="warning",
+            timeout_graceful_shutdown=int(spec.grace_seconds),
+        )
+    )
+    freeze_startup_objects()
+    server.run(sockets=[_listening_socket(args.fd)])
+
+
+if __name__ == "__main__":
+    main()

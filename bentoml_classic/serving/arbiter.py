@@ -1,0 +1,55 @@
+"""The Circus arbiter that supervises a deployment's workers, kept off the network.
+
+Circus's defaults join a multicast group and bind TCP control endpoints; here its control and
+event endpoints are Unix sockets in the deployment's private directory and discovery is off.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+    from circus.sockets import CircusSocket
+    from circus.watcher import Watcher
+
+
+def make_arbiter(watchers: list[Watcher], sockets: list[CircusSocket], socket_dir: str) -> Arbiter:
+    """An arbiter whose control endpoints are Unix sockets in ``socket_dir``: nothing on the
+    network, no multicast discovery (circus's default would join a multicast group)."""
+    return _arbiter_class()(
+        watchers,
+        endpoint=f"ipc://{socket_dir}/circus-control.sock",
+        pubsub_endpoint=f"ipc://{socket_dir}/circus-events.sock",
+        multicast_endpoint=None,
+        check_delay=0.5,
+        sockets=sockets,
+        loglevel="WARNING",
+    )
+
+
+def _arbiter_class() -> type[Arbiter]:
+    from circus.arbiter import Arbiter
+
+    class QuietStopArbiter(Arbiter):
+        """Circus checks its watchers on a timer (``check_delay``), and that check takes the
+        same lock as a stop: when a stop took longer than one period (workers draining), each
+        tick raised a ConflictError that tornado logged with a traceback, on every Ctrl-C.
+        While another arbiter command runs, the tick is skipped; the next one does the check.
+        """
+
+        def manage_watchers(self) -> Any:
+            if self._exclusive_running_command is not None or self._restarting:
+                return None
+            return super().manage_watchers()
+
+    return QuietStopArbiter
+
+
+def quiet_circus() -> None:
+    """Circus's own chatter below warnings, and one harmless deprecation warning silenced."""
+    logging.getLogger("circus").setLevel(logging.WARNING)
+    # tornado 6.6 deprecates the call circus makes from its signal handler; harmless
+    warnings.filterwarnings("ignore", message="add_callback_from_signal is deprecated")

@@ -1,0 +1,84 @@
+"""A runner worker process: loads one runner's model and serves the runner protocol.
+
+Thread-count variables are applied before anything imports a numeric library, which is why this
+module imports the service (and with it numpy, torch, ...) only inside ``main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+
+from .scheduling import apply_scheduling_policy
+from .worker_process import die_with_parent, freeze_startup_objects
+from .worker_spec import WorkerSpec, runner_token
+
+logger = logging.getLogger("bentoml_classic.runner_worker")
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="bentoml_classic runner worker")
+    parser.add_argument("--fds", required=True, help="comma-separated listening sockets, by wid")
+    parser.add_argument("--wid", type=int, default=1, help="this worker's number (1-based)")
+    args = parser.parse_args()
+    # The arbiter decides when we stop: a terminal's Ctrl-C reaches the whole process group, and
+    # a runner that quit at once would fail the requests the API workers are still draining.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+    spec = WorkerSpec.from_env()
+    apply_scheduling_policy(spec.scheduling_policy)
+    fds = [int(fd) for fd in args.fds.split(",")]
+    if spec.worker_envs:
+        os.environ.update(spec.worker_envs[(args.wid - 1) % len(spec.worker_envs)])
+    serve_runner(spec, [socket.socket(fileno=fds[(args.wid - 1) % len(fds)])])
+
+
+def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
+    """Load the runner named in ``spec`` and serve it on ``sockets`` until SIGTERM."""
+    from ..batching.policy import BatchPolicy
+    from ..loader import import_service
+    from ..protocol.server import RunnerServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    os.chdir(spec.working_dir)
+    svc = import_service(spec.target, spec.working_dir)
+    runner = next((r for r in svc.runners if r.name == spec.runner), None)
+    if runner is None:
+        raise SystemExit(
+            f"service {svc.name!r} has no runner {spec.runner!r}; it has "
+            f"{[r.name for r in svc.runners]}"
+        )
+    instance = runner.runnable_class(**runner.runnable_init_params)
+    methods = {name: getattr(instance, name) for name in runner.runner_methods}
+    for sock in sockets:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # resolved by the arbiter (the configuration is not loaded here: see WorkerSpec)
+    policies = {name: BatchPolicy(**fields) for name, fields in spec.batch_policies.items()}
+    server = RunnerServer(runner.name, methods, token=runner_token(), batch_policies=policies)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        freeze_startup_objects()
+        logger.info("runner %s ready in process %d", runner.name, os.getpid())
+        await server.serve(sockets, stop, spec.grace_seconds)
+
+    with asyncio.Runner(loop_factory=_new_loop) as event_loop:
+        event_loop.run(run())
+
+
+if __name__ == "__main__":
+    main()

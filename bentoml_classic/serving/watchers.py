@@ -1,0 +1,141 @@
+"""The Circus watchers of a deployment: who runs, with which sockets and which worker spec.
+
+Production binds the public TCP socket and one Unix socket per runner worker in a private
+directory, then supervises
+
+- ``api_server.workers`` API workers (``api_worker.py``), sharing the public socket;
+- for each non-embedded runner, its worker processes (``runner_worker.py``), each on its own
+  Unix socket, so that an API worker can spread calls over all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from ..config import BentoMLConfig
+from ..runner.runner import Runner
+from ..service import Service
+from .resources import thread_env, worker_envs
+from .sockets import unix_socket
+from .worker_process import ARBITER_PID_ENV
+from .worker_spec import WorkerSpec
+
+if TYPE_CHECKING:
+    from circus.sockets import CircusSocket
+    from circus.watcher import Watcher
+
+
+def _python(module: str, *args: str) -> tuple[str, list[str]]:
+    return sys.executable, ["-m", module, *args]
+
+
+def _worker_env(spec_env: dict[str, str]) -> dict[str, str]:
+    return {**spec_env, ARBITER_PID_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+
+
+def runner_watcher(
+    target: str,
+    working_dir: str,
+    runner: Runner,
+    config: BentoMLConfig,
+    sockets: list[CircusSocket],
+    *,
+    grace_seconds: float,
+    numprocesses: int | None = None,
+) -> Watcher:
+    """Watcher for a runner's workers; worker ``wid`` serves on ``sockets[(wid - 1) % n]``.
+
+    ``numprocesses`` defaults to one worker per socket; workers may also share one (TCP).
+    """
+    from circus.watcher import Watcher
+
+    runner_config = config.runner(runner.name)
+    policies = {
+        name: dataclasses.asdict(policy)
+        for name, policy in runner.batch_policies(runner_config).items()
+    }
+    spec = WorkerSpec(
+        target=target,
+        working_dir=working_dir,
+        runner=runner.name,
+        worker_envs=worker_envs(runner.runnable_class, runner_config),
+        grace_seconds=grace_seconds,
+        batch_policies=policies,
+        scheduling_policy=runner_config.scheduling_policy,
+    )
+    fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
+    cmd, args = _python(
+        "bentoml_classic.serving.runner_worker", "--fds", fds, "--wid", "$(circus.wid)"
+    )
+    return Watcher(
+        name=f"runner_{runner.name}",
+        cmd=cmd,
+        args=args,
+        numprocesses=numprocesses or len(sockets),
+        use_sockets=True,
+        copy_env=True,
+        env=_worker_env(spec.to_env()),
+        stop_signal=15,
+        # longer than the API workers' grace: they still call us while they drain
+        graceful_timeout=grace_seconds + 5,
+        max_retry=-1,
+        priority=10,
+    )
+
+
+def api_watcher(
+    target: str,
+    working_dir: str,
+    socket_name: str,
+    runner_map: dict[str, list[str]],
+    *,
+    workers: int,
+    development: bool,
+    grace_seconds: float,
+    scheduling_policy: str,
+) -> Watcher:
+    from circus.watcher import Watcher
+
+    spec = WorkerSpec(
+        target=target,
+        working_dir=working_dir,
+        development=development,
+        runner_map=runner_map,
+        grace_seconds=grace_seconds,
+        scheduling_policy=scheduling_policy,
+    )
+    cmd, args = _python(
+        "bentoml_classic.serving.api_worker", "--fd", f"$(circus.sockets.{socket_name})"
+    )
+    return Watcher(
+        name="api_server",
+        cmd=cmd,
+        args=args,
+        numprocesses=workers,
+        use_sockets=True,
+        copy_env=True,
+        env=_worker_env({**spec.to_env(), **thread_env(1)}),
+        stop_signal=15,
+        graceful_timeout=grace_seconds + 1,
+        max_retry=-1,
+        priority=1,
+    )
+
+
+def runner_sockets(
+    svc: Service, config: BentoMLConfig, socket_dir: str
+) -> dict[str, list[CircusSocket]]:
+    """One Unix socket per worker of each runner that does not run embedded in API workers."""
+    plan: dict[str, list[CircusSocket]] = {}
+    for index, runner in enumerate(svc.runners):
+        if runner.embedded:
+            continue
+        count = len(worker_envs(runner.runnable_class, config.runner(runner.name)))
+        plan[runner.name] = [
+            unix_socket(f"runner{index}_{k}", os.path.join(socket_dir, f"r{index}-{k}.sock"))
+            for k in range(1, count + 1)
+        ]
+    return plan

@@ -1,0 +1,64 @@
+"""What the arbiter tells a runner worker: the batching of each method, resolved from
+``to_runner()``, ``method_configs`` and the configuration, so the worker need not load that."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+import bentoml_classic as bentoml
+from bentoml_classic.batching.policy import BatchPolicy
+from bentoml_classic.config import BentoMLConfig
+from bentoml_classic.serving.watchers import runner_watcher
+from bentoml_classic.serving.worker_spec import SPEC_ENV, WorkerSpec
+from tests.support.configs import config_of
+
+
+class Model(bentoml.Runnable):
+    @bentoml.Runnable.method(batchable=True, batch_dim=0)
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    @bentoml.Runnable.method(batchable=True)
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    @bentoml.Runnable.method
+    def describe(self, x: Any) -> str:
+        return "model"
+
+
+def spec_of(runner: bentoml.Runner, config: BentoMLConfig | None = None) -> WorkerSpec:
+    watcher = runner_watcher(
+        "service:svc", "/srv", runner, config or config_of(), [], grace_seconds=5, numprocesses=1
+    )
+    return WorkerSpec(**json.loads(watcher.env[SPEC_ENV]))
+
+
+def test_the_spec_carries_each_batchable_methods_resolved_policy() -> None:
+    config = config_of("runners.batching.max_batch_size=50 runners.batching.max_latency_ms=300")
+    runner = bentoml.Runner(
+        Model, name="model", max_batch_size=7, method_configs={"score": {"max_latency_ms": 20}}
+    )
+    spec = spec_of(runner, config)
+    policies = {name: BatchPolicy(**fields) for name, fields in spec.batch_policies.items()}
+    assert set(policies) == {"predict", "score"}  # describe is not batchable
+    assert policies["predict"].max_batch_size == 7  # to_runner() wins over the configuration
+    assert policies["predict"].max_latency_s == pytest.approx(0.3)  # from the configuration
+    assert policies["score"].max_latency_s == pytest.approx(0.02)  # method_configs wins
+    assert spec.runner == "model"
+
+
+def test_batching_disabled_in_the_configuration_sends_no_policy() -> None:
+    spec = spec_of(bentoml.Runner(Model, name="model"), config_of("runners.batching.enabled=false"))
+    assert spec.batch_policies == {}
+
+
+def test_the_spec_carries_the_runners_scheduling_policy() -> None:
+    assert spec_of(bentoml.Runner(Model, name="model")).scheduling_policy == "inherit"
+    config = config_of("runners.model.scheduling_policy=batch")
+    assert spec_of(bentoml.Runner(Model, name="model"), config).scheduling_policy == "batch"
+    assert spec_of(bentoml.Runner(Model, name="other"), config).scheduling_policy == "inherit"
