@@ -242,8 +242,8 @@ class AsyncBatcher:
             if batch:
                 self._in_flight += 1
                 # A free slot means the batch is this call alone: run it in this task, with no
-                # task to create and no loop turn to wait for (c=1 p50 -12%, c=8 +13% req/s on
-                # the async iris example). Batches that form meanwhile run as tasks of their own.
+                # task to create and no loop turn to wait for (what that gained on the async iris
+                # example: docs/benchmarks.md). Batches that form meanwhile run as tasks.
                 await self._run(batch)
         return await future
 

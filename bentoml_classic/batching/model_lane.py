@@ -4,8 +4,7 @@ The runner worker's event loop reads frames, answers readiness pings and metrics
 stops the worker on a signal. A model call that ran on the loop thread would stop all of that
 for its whole duration: with a model that takes seconds, ``/readyz`` of every API worker turned
 503 exactly while the service was busiest. A model call that always ran on another thread would
-pay a thread hand-off each time, a visible share of a cheap model's call (tens of microseconds
-against iris' hundred).
+pay a thread hand-off each time, a visible share of a cheap model's call.
 
 So each method earns its place (``inline_proof.py``, the rule shared with sync API functions):
 it runs on the lane's own thread until ``proven_after`` consecutive runs each took at most

@@ -1,10 +1,8 @@
 """Where a sync API function runs: a pool thread, or the event loop thread when nothing waits.
 
 A sync API function runs in a pool thread so that it may block without stopping the worker's
-event loop. The hand-off there and back costs two thread wake-ups (about 25 µs each on a
-2-vCPU VM, where waking a thread on the other vCPU is an interrupt between virtual CPUs). On
-iris at concurrency 1, where the whole request takes about half a millisecond, that is the
-difference between about 2.1x and 1.8x the in-process baseline's p50 (docs/benchmarks.md).
+event loop. The hand-off there and back costs two thread wake-ups, a visible share of a
+cheap request at concurrency 1 (figures: docs/benchmarks.md).
 
 So a sync function runs on the loop thread itself while both of these hold:
 
@@ -48,8 +46,8 @@ INLINE_LIMIT_S = 0.002
 #: consecutive quick pool runs before a function runs on the loop thread
 PROVEN_AFTER = 8
 #: an inline run longer than this sends the function back to the pool. Well above
-#: ``INLINE_LIMIT_S``: on a shared 2-vCPU VM about 1 in 1,000 iris calls takes 2-5 ms for
-#: reasons of the machine's, and those must not send a quick function back
+#: ``INLINE_LIMIT_S``: on a shared VM a quick call now and then takes a few times its usual
+#: length for reasons of the machine's, and those must not send a quick function back
 STALL_LIMIT_S = 0.02
 #: the most quick runs ever demanded, however often a function was sent back to the pool
 MAX_PROVEN_AFTER = 1024

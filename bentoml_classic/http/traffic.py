@@ -12,7 +12,7 @@
   answer goes out late instead of as a 504.
 
 Deadlines are checked by one timer per worker, every ``timeout / 10`` seconds (at most every
-second), rather than a timer per request: arming and cancelling one costs about 3 µs, a visible
+second), rather than a timer per request: arming and cancelling one per request is a visible
 share of a cheap request, and a timeout of a minute does not need millisecond precision.
 """
 

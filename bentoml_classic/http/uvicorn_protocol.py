@@ -4,12 +4,11 @@ uvicorn hands the head and the body of a response to the transport in two ``writ
 uvloop sends each at once: two syscalls and two TCP segments per answer, so (with TCP_NODELAY)
 the client wakes up twice, and on a cheap model that is a visible share of every request. Here
 the writes made during one event loop turn are gathered and handed over together as one
-``writelines`` (one ``writev``). Measured on the raw iris app of the benchmark, 2 cores:
-throughput at concurrency 64 up by about a third, p50 at concurrency 1 down by 6 %.
+``writelines`` (one ``writev``); what that gained is in docs/architecture.md ("Request path").
 
 They are handed over as soon as the response is complete, else at the end of the turn. Waiting
 for the end of the turn made every answer wait while its request's task unwound the middlewares
-(about 17 µs of the iris example's 0.55 ms at concurrency 1, measured with timestamps).
+(a measurable part of the iris example's p50 at concurrency 1).
 
 It also shows the app the server's set of requests in progress (the scope's ``REQUEST_TASKS``),
 which decides whether a sync API function may run on the event loop thread (``sync_calls.py``).

@@ -16,8 +16,8 @@ numpy arrays that share their memory, so they travel the same way.
 
 The common case, a call whose arguments are all plain numeric numpy arrays (and a result that is
 one), skips pickle: the first buffer is then a one-line text header (a marker byte, the method
-name, each array's dtype and shape) and the arrays follow as they are. That costs a few
-microseconds instead of pickle's twenty on each side, which shows on a cheap model.
+name, each array's dtype and shape) and the arrays follow as they are, a fraction of pickle's
+cost on each side, which shows on a cheap model (docs/architecture.md, "The runner protocol").
 
 Errors are not pickled: a result of kind ERROR carries a small JSON object (type, message,
 status), so an API worker never has to import a runner's exception classes to report them.

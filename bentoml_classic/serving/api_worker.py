@@ -30,8 +30,8 @@ def main() -> None:
     apply_scheduling_policy(spec.scheduling_policy)
     # Sync API functions run in pool threads next to the event loop thread. A thread whose
     # runner answer has arrived waits for the GIL until the holder releases it or the switch
-    # interval forces it (5 ms by default): under load that wait showed as a p99 of 15-20 ms at
-    # concurrency 8. 1 ms keeps that wait short at a small cost in switching.
+    # interval forces it (5 ms by default): under load that wait showed in the p99. 1 ms keeps
+    # it short at a small cost in switching.
     sys.setswitchinterval(0.001)
 
     import uvicorn

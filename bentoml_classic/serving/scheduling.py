@@ -12,14 +12,12 @@ per request, most of them at the GIL.
 at the next scheduler tick. By then the waker has usually released the GIL. The policy does not
 change a thread's share of the CPU (the nice value still sets that), only when a woken thread
 gets to run. An idle CPU still runs it at once, so a request on an idle server waits no longer.
-Measured side by side (docs/benchmarks.md): the sync iris example served 12-25 % more requests at
-concurrency 8 to 64 and the async one about 6 % more at 64; the p50 at concurrency 1 did not
-move. The in-process baseline, a single-threaded process, gains nothing from it.
+Measured side by side, it serves more requests under load and leaves the p50 at concurrency 1
+alone (figures: docs/benchmarks.md); the single-threaded in-process baseline gains nothing.
 
 Runner workers keep the policy they were started with unless ``runners.scheduling_policy`` says
 ``batch``. The iris runner runs its model on its loop thread, so its threads do not hand work to
-one another, and under ``SCHED_BATCH`` it served no more at concurrency 64 and, in 44 of 66
-paired slices, a little less at concurrency 1.
+one another, and under ``SCHED_BATCH`` it served no more (docs/architecture.md).
 
 A worker started under another policy (``chrt``, a container's settings) keeps it, whatever
 the configuration says: the operator chose that one.

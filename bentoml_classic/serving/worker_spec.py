@@ -27,7 +27,7 @@ class WorkerSpec:
     worker_envs: list[dict[str, str]] = field(default_factory=list)
     #: runner workers: method name -> its BatchPolicy's fields, for the batchable methods.
     #: Resolved by the arbiter, so that a runner worker (the slowest process to start) need not
-    #: load the configuration, and with it pydantic: ~70 ms of its start-up
+    #: load the configuration, and with it pydantic, a visible part of its start-up
     batch_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     grace_seconds: float = 20.0
     #: the Linux scheduling policy of the worker's threads (server/scheduling.py)

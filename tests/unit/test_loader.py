@@ -170,12 +170,9 @@ def test_missing_third_party_import_propagates(
     assert info.value.name == dependency
 
 
-# BUG: loader.py `import_service` decides whether a ModuleNotFoundError is "the service module is
-# missing" with `module_name.startswith(exc.name)`, a plain string prefix test. A service module
-# whose name starts with the name of a missing dependency (e.g. `torch_service.py` doing
-# `import torch` without torch installed) gets that error masked as "cannot import module
-# 'torch_service'". It should only mask when exc.name == module_name or module_name starts with
-# exc.name + ".".
+# Regression: `import_service` took a ModuleNotFoundError for "the service module is missing"
+# on a plain string prefix, so `torch_service.py` importing a missing `torch` was reported as
+# "cannot import module 'torch_service'"; only the module itself or a parent package counts now.
 def test_missing_dependency_named_like_a_prefix_of_the_module_propagates(
     tmp_path: Path, clean_imports: None
 ) -> None:

@@ -206,8 +206,8 @@ def test_lambda_needs_an_explicit_name() -> None:
         svc.api(**io())(lambda x: x)
 
 
-# BUG: service.py `_API_NAME_RE` ends in `$` and is used with `.match`, so "predict\n" (trailing
-# newline) is accepted as an API name; it should be refused (use fullmatch or `\Z`).
+# Regression: an API name with a trailing newline ("predict\n") was accepted, because the name
+# pattern ended in `$` and was applied with `.match`; names are now matched whole.
 def test_api_name_with_trailing_newline_is_refused() -> None:
     svc = Service("svc")
     with pytest.raises(InvalidArgument):
@@ -278,9 +278,8 @@ def test_route_must_be_a_string() -> None:
         svc.api(**io(), name="api", route=3)(lambda x: x)  # type: ignore[arg-type]
 
 
-# BUG: service.py `_ROUTE_SEGMENT_RE` ends in `$` and is used with `.match`, so a route with a
-# trailing newline ("predict\n") passes validation and is registered as "predict\n"; it should be
-# refused like any other character outside the allowed set.
+# Regression: a route with a trailing newline ("predict\n") passed validation and was
+# registered as such, for the same `$`-with-`.match` reason; route segments are now matched whole.
 def test_route_with_trailing_newline_is_refused() -> None:
     svc = Service("svc")
     with pytest.raises(InvalidArgument):

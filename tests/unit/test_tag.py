@@ -36,8 +36,8 @@ def test_invalid_names_are_refused_with_the_name_quoted(name: str) -> None:
     assert "model name" in str(info.value)
 
 
-# BUG: tag.py `_NAME_RE` ends in `$`, which also matches just before a trailing "\n", so
-# `validate_name("abc\n")` returns "abc\n" instead of raising. It should use fullmatch / `\Z`.
+# Regression: the name pattern ended in `$`, which also matches before a trailing "\n", so
+# `validate_name("abc\n")` returned "abc\n" instead of raising; names are now matched whole.
 @pytest.mark.parametrize("name", ["abc\n", "iris_clf\n"])
 def test_trailing_newline_is_refused(name: str) -> None:
     with pytest.raises(InvalidArgument):

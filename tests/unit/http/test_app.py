@@ -31,7 +31,7 @@ class Doubler(bentoml.Runnable):
         return x * 2
 
 
-def make_service() -> bentoml.Service:
+def doubler_service() -> bentoml.Service:
     runner = bentoml.Runner(Doubler, name="doubler")
     svc = bentoml.Service("test_service", runners=[runner])
 
@@ -72,7 +72,7 @@ def make_service() -> bentoml.Service:
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with live_server(build_app(make_service())) as url:
+    with live_server(build_app(doubler_service())) as url:
         yield url
 
 
@@ -184,7 +184,7 @@ def test_docs_json_is_valid_openapi_listing_every_api(base_url: str) -> None:
 
 
 def test_development_mode_adds_traceback() -> None:
-    with live_server(build_app(make_service(), development=True)) as url:
+    with live_server(build_app(doubler_service(), development=True)) as url:
         error = httpx.post(f"{url}/boom", json={}).json()["error"]
     assert any("ZeroDivisionError" in line for line in error["detail"]["traceback"])
 
@@ -247,7 +247,7 @@ class Metered(bentoml.Runnable):
         return x
 
 
-def make_metered_service() -> bentoml.Service:
+def metered_service() -> bentoml.Service:
     runner = bentoml.Runner(Metered, name="metered")
     svc = bentoml.Service("metered_service", runners=[runner])
 
@@ -270,7 +270,7 @@ def make_metered_service() -> bentoml.Service:
 def metered_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     # an empty registry: the local runner's histogram is made when the server starts
     monkeypatch.setattr(metrics, "_batch_sizes", {})
-    with live_server(build_app(make_metered_service())) as url:
+    with live_server(build_app(metered_service())) as url:
         yield url
 
 
@@ -322,7 +322,7 @@ def test_metrics_refuses_other_methods_with_405(base_url: str, method: str) -> N
 # -- where sync API functions run (server/sync_calls.py) -------------------------------------
 
 
-def make_placement_service() -> tuple[bentoml.Service, threading.Event]:
+def placement_service() -> tuple[bentoml.Service, threading.Event]:
     svc = bentoml.Service("placement")
     release = threading.Event()
 
@@ -339,7 +339,7 @@ def make_placement_service() -> tuple[bentoml.Service, threading.Event]:
 
 
 def test_a_quick_sync_api_runs_on_the_loop_thread_when_it_is_the_only_request() -> None:
-    svc, release = make_placement_service()
+    svc, release = placement_service()
     with live_server(build_app(svc), http=http_protocol()) as url, httpx.Client() as client:
         names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER)]
         assert all(name.startswith("api-sync-") for name in names)
@@ -361,14 +361,14 @@ def test_a_quick_sync_api_runs_on_the_loop_thread_when_it_is_the_only_request() 
 
 
 def test_sync_apis_stay_in_the_pool_when_configured_so() -> None:
-    app = build_app(make_placement_service()[0], config_of("api_server.inline_sync_apis=false"))
+    app = build_app(placement_service()[0], config_of("api_server.inline_sync_apis=false"))
     with live_server(app, http=http_protocol()) as url, httpx.Client() as client:
         names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER * 2)]
     assert all(name.startswith("api-sync-") for name in names)
 
 
 def test_sync_apis_stay_in_the_pool_under_a_server_that_does_not_count_requests() -> None:
-    svc, _ = make_placement_service()
+    svc, _ = placement_service()
     with live_server(build_app(svc), http="h11") as url, httpx.Client() as client:
         names = [client.post(f"{url}/where", content="x").text for _ in range(PROVEN_AFTER * 2)]
     assert all(name.startswith("api-sync-") for name in names)

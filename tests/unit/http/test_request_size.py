@@ -23,7 +23,7 @@ from tests.support.servers import live_server
 LIMIT = 4096
 
 
-def make_service() -> bentoml.Service:
+def echo_service() -> bentoml.Service:
     svc = bentoml.Service("size_test")
 
     @svc.api(input=Text(), output=Text())
@@ -40,7 +40,7 @@ def make_service() -> bentoml.Service:
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     with live_server(
-        build_app(make_service(), config_of(f"api_server.max_request_size={LIMIT}"))
+        build_app(echo_service(), config_of(f"api_server.max_request_size={LIMIT}"))
     ) as url:
         yield url
 
@@ -166,7 +166,7 @@ def test_many_oversized_requests_leave_the_server_healthy(base_url: str) -> None
 
 
 def test_the_limit_comes_from_the_configuration() -> None:
-    app = build_app(make_service(), config_of("api_server.max_request_size=1234"))
+    app = build_app(echo_service(), config_of("api_server.max_request_size=1234"))
     limit_layer = app.app  # type: ignore[attr-defined]
     assert isinstance(limit_layer, RequestSizeLimit)
     assert limit_layer.max_bytes == 1234

@@ -21,7 +21,7 @@ from tests.support.configs import config_of
 from tests.support.servers import live_server
 
 
-def make_service() -> tuple[bentoml.Service, dict[str, object]]:
+def traffic_service() -> tuple[bentoml.Service, dict[str, object]]:
     svc = bentoml.Service("traffic")
     seen: dict[str, object] = {"cancelled": False, "release": threading.Event(), "holding": 0}
 
@@ -58,7 +58,7 @@ def make_service() -> tuple[bentoml.Service, dict[str, object]]:
 @contextmanager
 def served(options: str) -> Iterator[tuple[str, dict[str, object]]]:
     """The traffic service under a real uvicorn, configured with ``options``."""
-    svc, seen = make_service()
+    svc, seen = traffic_service()
     app = build_app(svc, config_of(options))
     release = seen["release"]
     assert isinstance(release, threading.Event)
@@ -132,7 +132,7 @@ def test_the_document_lists_429_only_when_a_limit_is_set(monkeypatch: pytest.Mon
 
 
 def test_without_a_limit_the_document_has_no_429() -> None:
-    app = build_app(make_service()[0], config_of(""))
+    app = build_app(traffic_service()[0], config_of(""))
     with live_server(app) as url:
         operation = httpx.get(f"{url}/docs.json").json()["paths"]["/echo"]["post"]
     assert "429" not in operation["responses"]

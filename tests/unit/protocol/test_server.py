@@ -352,10 +352,9 @@ def test_unexpected_frame_kind(make_runner: Callable[..., ServedRunner]) -> None
     assert codec.decode_error(frames[0][2])["status"] == 400
 
 
-# BUG: BlockingRunnerClient._socket creates the AF_UNIX socket, and when connect() fails (runner
-# down) raises ServiceUnavailable without closing it (client.py, the `except OSError` after
-# sock.connect): the descriptor is only released by the garbage collector, with a
-# ResourceWarning, once per failed call.
+# Regression: when connect() to a runner that was down failed, the blocking client raised
+# ServiceUnavailable without closing its new socket, which the garbage collector then released
+# with a ResourceWarning, once per failed call; the socket is now closed at once.
 def test_failed_unix_connect_closes_its_socket(socket_dir: pathlib.Path) -> None:
     url = f"file://{socket_dir}/nobody.sock"
     gc.collect()  # what earlier tests left behind is not this test's business

@@ -221,11 +221,9 @@ def test_add_method_is_inherited_by_later_subclasses() -> None:
     assert Child.bentoml_runnable_methods__["greet"].batchable is True
 
 
-# BUG: runnable.py `add_method` stores the config on the function object itself
-# (`func.__bentoml_runnable_method__ = config`), so adding one function under two names with
-# different configs makes the last config win for both once `__init_subclass__` re-collects them
-# in a subclass: Child sees "predict" as batchable although Base registered it as not batchable.
-# The config should be kept per (class, name), e.g. by wrapping the function.
+# Regression: `add_method` kept the config on the function object, so one function added under
+# two names with different configs ended up with the last config for both once a subclass
+# re-collected them; configs are now kept per class and name.
 def test_add_method_shared_function_keeps_each_config_in_subclasses() -> None:
     def run(self: Any, x: Any) -> Any:
         return x

@@ -246,10 +246,9 @@ def test_default_method_is_the_only_method() -> None:
     assert runner.run(1) == 2
 
 
-# BUG: runner.py `Runner.default_method` (a property, line ~170) raises AttributeError; Python then
-# falls back to `Runner.__getattr__("default_method")`, which replaces the helpful message listing
-# the methods with "runner 'two' has no method 'default_method'" (also for `runner.run(...)`).
-# The listing message should reach the caller (e.g. don't raise AttributeError from a property).
+# Regression: the AttributeError that `Runner.default_method` raises sent Python on to
+# `Runner.__getattr__`, whose "has no method 'default_method'" replaced the message that lists
+# the methods (for `runner.run(...)` too); the listing now reaches the caller.
 def test_several_methods_without_call_have_no_default() -> None:
     runner = Runner(TwoMethods, name="two")
     with pytest.raises(AttributeError) as info:

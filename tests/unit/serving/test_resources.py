@@ -196,9 +196,8 @@ def test_unknown_resource_is_a_config_error(key: str) -> None:
     assert key in str(caught.value)
 
 
-# BUG: a negative GPU count passes validation and silently means "no GPU": the runner then runs
-# on CPU workers (config.py, ResourcesConfig.nvidia_gpu has no lower bound; resources.py,
-# _gpu_ids turns it into range(-1), an empty list). It should be a config error naming the key.
+# Regression: a negative GPU count passed validation and silently meant "no GPU" (CPU workers
+# instead); it is now a configuration error that names the key.
 def test_negative_gpu_count_is_a_config_error() -> None:
     with pytest.raises(BentoMLConfigException, match=re.escape(GPU)):
         worker_envs(GpuOrCpu, config(resources={GPU: -1}))
