@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..config import load_config
 from ..exceptions import InvalidArgument
 
 
@@ -73,6 +72,8 @@ def serve(
     target = target or _target_from_bentofile(working_dir)
     # Relative paths in service code (data files, configs) resolve as if started from there.
     os.chdir(working_dir)
+    from ..config import load_config  # not at import: `bentoml models ...` needs no pydantic
+
     if development or reload:
         from ..serving.development import serve_in_process
 
