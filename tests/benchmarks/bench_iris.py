@@ -20,7 +20,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run as a script: tests.support is found from the repository root
+
+from tests.support.servers import free_port  # noqa: E402
+
 IRIS = REPO / "examples" / "iris"
 BIN = Path(sys.executable).parent
 BODY = "[[5.9,3,5.1,1.8]]"
@@ -49,12 +52,6 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ensure_wrk() -> str:
