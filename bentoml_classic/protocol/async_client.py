@@ -124,7 +124,9 @@ class AsyncRunnerClient:
             key=lambda i: len(c.pending) if (c := self._connections[i]) is not None else -1,
         )
 
-    async def call(self, method: str, args: tuple, kwargs: dict, waited: float = 0.0) -> Any:
+    async def call(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], waited: float = 0.0
+    ) -> Any:
         """``waited``: how long the call has already waited in this process (a batching queue)."""
         index = self._pick()
         connection = await self._connect(index)

@@ -126,7 +126,9 @@ class BlockingRunnerClient:
             self._drop(address)
             raise unavailable(self.runner, address, exc) from None
 
-    def call(self, method: str, args: tuple, kwargs: dict, waited: float = 0.0) -> Any:
+    def call(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], waited: float = 0.0
+    ) -> Any:
         """``waited``: how long the call has already waited in this process (a batching queue)."""
         call_id = next_call_id()
         chunks = codec.encode_call(call_id, method, args, kwargs, waited)

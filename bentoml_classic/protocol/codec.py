@@ -15,9 +15,7 @@ from their memory, never base64-encoded and never pickled twice. Torch CPU tenso
 numpy arrays that share their memory, so they travel the same way.
 
 The common case, a call whose arguments are all plain numeric numpy arrays (and a result that is
-one), skips pickle: the first buffer is then a one-line text header (a marker byte, the method
-name, each array's dtype and shape) and the arrays follow as they are, a fraction of pickle's
-cost on each side, which shows on a cheap model (docs/architecture.md, "The runner protocol").
+one), skips pickle (``plain_arrays.py``).
 
 Errors are not pickled: a result of kind ERROR carries a small JSON object (type, message,
 status), so an API worker never has to import a runner's exception classes to report them.
@@ -33,6 +31,8 @@ import struct
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from . import plain_arrays
 
 HEADER = struct.Struct("!IIBH")
 BUFFER_LENGTH = struct.Struct("!Q")
@@ -105,124 +105,20 @@ def _pickle(payload: Any, buffers: list[pickle.PickleBuffer]) -> bytes | memoryv
     return stream.getbuffer()
 
 
-#: first byte of a header-plus-arrays body; a pickle stream starts with 0x80 instead
-_ARRAYS_MARKER = 0xA7
-#: numpy dtype kinds that travel as bare buffers: booleans, integers, floats, complex numbers
-_PLAIN_KINDS = "biufc"
 #: where each buffer of a frame starts: a multiple of this many bytes from the frame's start
 ALIGNMENT = 16
-
-
-def _plain_array(value: Any) -> bool:
-    kind = type(value)
-    return (
-        kind.__name__ == "ndarray"
-        and kind.__module__ == "numpy"
-        and value.dtype.kind in _PLAIN_KINDS
-        and value.flags.c_contiguous
-    )
-
-
-def _arrays_body(method: str, arrays: Sequence[Any]) -> list[Any]:
-    return [_arrays_header(method, arrays), *(pickle.PickleBuffer(a).raw() for a in arrays)]
-
-
-def _arrays_header(method: str, arrays: Sequence[Any]) -> bytes:
-    if len(arrays) != 1:
-        return _make_arrays_header(method, arrays)
-    array = arrays[0]
-    key = (method, array.dtype, array.shape)
-    header = _ENCODED_HEADERS.get(key)
-    if header is None:
-        header = _make_arrays_header(method, arrays)
-        _remember(_ENCODED_HEADERS, key, header)
-    return header
-
-
-def _make_arrays_header(method: str, arrays: Sequence[Any]) -> bytes:
-    specs = ";".join(f"{a.dtype.str}:{','.join(map(str, a.shape))}" for a in arrays)
-    return bytes((_ARRAYS_MARKER,)) + f"{method}\n{specs}".encode()
-
-
-#: Array headers made and read, by what they describe and by their bytes. A service sends the
-#: same few (one per method and batch size), and building or parsing one anew costs more than
-#: the rest of a small call's encoding together: dtype parsing, string splitting, several numpy
-#: calls. Bounded: cleared when full, which a peer sending ever new shapes only makes slower.
-_ENCODED_HEADERS: dict[tuple[str, Any, tuple[int, ...]], bytes] = {}
-_DECODED_HEADERS: dict[bytes, tuple[str, tuple[tuple[Any, tuple[int, ...], int], ...]]] = {}
-_HEADER_CACHE_SIZE = 1024
-#: headers longer than this (many arrays, long names) are parsed every time
-_CACHED_HEADER_MAX = 256
-
-
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= _HEADER_CACHE_SIZE:
-        cache.clear()
-    cache[key] = value
 
 
 def _fast_body(kind: int, payload: Any) -> list[Any] | None:
     """The header-plus-arrays body for payloads that are only plain arrays, else None."""
     if kind == RESULT:
-        return _arrays_body("", [payload]) if _plain_array(payload) else None
+        return plain_arrays.body("", [payload]) if plain_arrays.is_plain(payload) else None
     if kind == CALL and type(payload) is tuple and len(payload) == 3:
         method, args, kwargs = payload
-        plain = not kwargs and args and all(_plain_array(arg) for arg in args)
+        plain = not kwargs and args and all(plain_arrays.is_plain(arg) for arg in args)
         if plain and type(method) is str and "\n" not in method:
-            return _arrays_body(method, args)
+            return plain_arrays.body(method, args)
     return None
-
-
-def _decode_arrays(kind: int, buffers: list[memoryview]) -> Any:
-    import numpy as np
-
-    header = bytes(buffers[0])
-    parsed = _DECODED_HEADERS.get(header)
-    if parsed is None:
-        parsed = _parse_arrays_header(header)
-        if len(header) <= _CACHED_HEADER_MAX:
-            _remember(_DECODED_HEADERS, header, parsed)
-    method, specs = parsed
-    if len(specs) != len(buffers) - 1:
-        raise ValueError(f"{len(specs)} arrays described, {len(buffers) - 1} sent")
-    arrays = []
-    for (dtype, shape, nbytes), data in zip(specs, buffers[1:], strict=True):
-        if len(data) != nbytes:
-            raise ValueError(f"{len(data)} bytes sent for an array of {nbytes}")
-        arrays.append(np.ndarray(shape, dtype, data))
-    if kind == RESULT:
-        return arrays[0]
-    return method, tuple(arrays), {}
-
-
-def _parse_arrays_header(
-    header: bytes,
-) -> tuple[str, tuple[tuple[Any, tuple[int, ...], int], ...]]:
-    """The method, and each array's dtype, shape and size in bytes; ValueError if malformed."""
-    import numpy as np
-
-    method, newline, specs_text = header[1:].decode("utf-8").partition("\n")
-    if not newline:
-        raise ValueError("no array descriptions")
-    specs = []
-    for spec in specs_text.split(";"):
-        dtype_text, _, shape_text = spec.partition(":")
-        dtype = np.dtype(dtype_text)
-        if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None or not dtype.itemsize:
-            raise ValueError(f"dtype {dtype_text!r} is not one that travels as a bare buffer")
-        shape = tuple(_dimension(d) for d in shape_text.split(",")) if shape_text else ()
-        nbytes = dtype.itemsize
-        for dimension in shape:
-            nbytes *= dimension
-        specs.append((dtype, shape, nbytes))
-    return method, tuple(specs)
-
-
-def _dimension(text: str) -> int:
-    # int() alone would take "-1" (numpy then guesses the size), " 3" and "3_0"
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"bad array dimension {text!r}")
-    return int(text)
 
 
 def encode(call_id: int, kind: int, payload: Any) -> list[bytes | memoryview]:
@@ -231,7 +127,7 @@ def encode(call_id: int, kind: int, payload: Any) -> list[bytes | memoryview]:
 
 
 def encode_call(
-    call_id: int, method: str, args: tuple, kwargs: dict[str, Any], waited: float = 0.0
+    call_id: int, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], waited: float = 0.0
 ) -> list[bytes | memoryview]:
     """A CALL frame, or a CALL_AGED one when its calls have already waited ``waited`` seconds."""
     body = _body(CALL, (method, args, kwargs))
@@ -240,7 +136,9 @@ def encode_call(
     return frame(call_id, CALL_AGED, [WAITED.pack(round(waited * 1_000_000)), *body])
 
 
-def decode_call(kind: int, buffers: list[memoryview]) -> tuple[str, tuple, dict[str, Any], float]:
+def decode_call(
+    kind: int, buffers: list[memoryview]
+) -> tuple[str, tuple[Any, ...], dict[str, Any], float]:
     """A CALL or CALL_AGED frame's method, arguments and wait so far (seconds)."""
     if kind != CALL_AGED:
         method, args, kwargs = decode(CALL, buffers)
@@ -328,11 +226,12 @@ def decode(kind: int, buffers: list[memoryview]) -> Any:
     """The payload of a CALL or RESULT frame, with numpy arrays built on the received memory."""
     if not buffers:
         raise FrameError(f"frame of kind {kind} has no body")
-    if len(buffers[0]) and buffers[0][0] == _ARRAYS_MARKER:
+    if len(buffers[0]) and buffers[0][0] == plain_arrays.MARKER:
         try:
-            return _decode_arrays(kind, buffers)
+            method, arrays = plain_arrays.decode(buffers)
         except (ValueError, TypeError) as exc:
             raise FrameError(f"malformed array frame: {exc}") from exc
+        return arrays[0] if kind == RESULT else (method, arrays, {})
     return pickle.loads(buffers[0], buffers=buffers[1:])
 
 

@@ -167,7 +167,11 @@ class RunnerServer:
         self._all_closed: asyncio.Event | None = None
 
     def submit_call(
-        self, method_name: str, args: tuple, kwargs: dict, reply: Callable[[Any, Any], None]
+        self,
+        method_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        reply: Callable[[Any, Any], None],
     ) -> None:
         """Run one unbatched call in the lane; ``reply(result, error)`` answers it."""
         method = self.methods.get(method_name)

@@ -39,6 +39,7 @@ from tests.unit.protocol.served import (
     blocking_client,
     run_async,
 )
+from tests.unit.protocol.wire import join
 
 # -- the shared token on TCP -----------------------------------------------------------------
 
@@ -67,10 +68,6 @@ def test_wrong_or_missing_token(tcp_runner: ServedRunner, token: bytes | None) -
             client.call("echo", (1,), {})
         assert "BENTOML_RUNNER_TOKEN" in str(caught.value)
     assert tcp_runner.calls == []
-
-
-def wire(chunks: list[Any]) -> bytes:
-    return b"".join(bytes(memoryview(chunk).cast("B")) for chunk in chunks)
 
 
 def _connect(runner: ServedRunner) -> socket.socket:
@@ -122,7 +119,7 @@ def test_call_before_hello_is_never_unpickled(
     pickle.loads(pickle.dumps(_TouchOnUnpickle(tmp_path / "probe")))  # the trap works...
     assert (tmp_path / "probe").exists()
     with _connect(tcp_runner) as sock:
-        sock.sendall(wire(codec.frame(11, codec.CALL, [payload])))
+        sock.sendall(join(codec.frame(11, codec.CALL, [payload])))
         frames = _read_frames(sock)
     assert len(frames) == 1
     call_id, kind, buffers = frames[0]
@@ -137,7 +134,7 @@ def test_wrong_hello_then_call_in_one_packet(
 ) -> None:
     marker = tmp_path / "pwned"
     payload = pickle.dumps(("echo", (_TouchOnUnpickle(marker),), {}), protocol=5)
-    data = wire(codec.frame(1, codec.HELLO, [b"not the token"])) + wire(
+    data = join(codec.frame(1, codec.HELLO, [b"not the token"])) + join(
         codec.frame(2, codec.CALL, [payload])
     )
     with _connect(tcp_runner) as sock:
@@ -152,13 +149,13 @@ def test_hello_then_call_on_a_raw_socket(tcp_runner: ServedRunner) -> None:
     """The handshake as documented: HELLO with the token and the protocol version, answered
     HELLO, then calls."""
     with _connect(tcp_runner) as sock:
-        sock.sendall(wire(codec.frame(5, codec.HELLO, [TOKEN, codec.PROTOCOL_VERSION])))
+        sock.sendall(join(codec.frame(5, codec.HELLO, [TOKEN, codec.PROTOCOL_VERSION])))
         reader = codec.FrameReader()
         frames: list[tuple[int, int, list[memoryview]]] = []
         while not frames:
             frames += reader.buffer_updated(sock.recv_into(reader.get_buffer(-1)))
         assert [(call_id, kind) for call_id, kind, _ in frames] == [(5, codec.HELLO)]
-        sock.sendall(wire(codec.encode(6, codec.CALL, ("add", (5, 6), {}))))
+        sock.sendall(join(codec.encode(6, codec.CALL, ("add", (5, 6), {}))))
         frames = []
         while not frames:
             frames += reader.buffer_updated(sock.recv_into(reader.get_buffer(-1)))
@@ -177,7 +174,7 @@ def test_a_caller_speaking_another_protocol_is_told_so(
     tcp_runner: ServedRunner, buffers: list[bytes], named: str
 ) -> None:
     with _connect(tcp_runner) as sock:
-        sock.sendall(wire(codec.frame(3, codec.HELLO, buffers)))
+        sock.sendall(join(codec.frame(3, codec.HELLO, buffers)))
         frames = _read_frames(sock)
     [(call_id, kind, answer)] = frames
     assert (call_id, kind) == (3, codec.ERROR)
@@ -212,7 +209,7 @@ def test_both_clients_report_a_protocol_mismatch_by_name(
 
 def test_the_protocol_is_checked_only_after_the_token(tcp_runner: ServedRunner) -> None:
     with _connect(tcp_runner) as sock:
-        sock.sendall(wire(codec.frame(4, codec.HELLO, [b"wrong", b"other/9"])))
+        sock.sendall(join(codec.frame(4, codec.HELLO, [b"wrong", b"other/9"])))
         [(_, kind, answer)] = _read_frames(sock)
     assert kind == codec.ERROR
     assert codec.decode_error(answer)["status"] == 401
@@ -344,8 +341,8 @@ def _raw_exchange(
 def test_unexpected_frame_kind(make_runner: Callable[..., ServedRunner]) -> None:
     served = make_runner("unix")
     sent = [
-        wire(codec.encode(3, codec.RESULT, "not a call")),
-        wire(codec.frame(4, codec.PING, [b""])),
+        join(codec.encode(3, codec.RESULT, "not a call")),
+        join(codec.frame(4, codec.PING, [b""])),
     ]
     frames = _raw_exchange(served, sent, 2)
     assert [(call_id, kind) for call_id, kind, _ in frames] == [(3, codec.ERROR), (4, codec.PONG)]
@@ -383,7 +380,7 @@ def rows_of(i: int) -> np.ndarray:
     return np.arange(2 * rows, dtype=np.float64).reshape(rows, 2) + 100 * i
 
 
-async def _all_on_the_wire(client: AsyncRunnerClient, count: int) -> None:
+async def _all_on_the_join(client: AsyncRunnerClient, count: int) -> None:
     """Until ``count`` calls are sent and the client's transport holds nothing back."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT
@@ -421,7 +418,7 @@ async def _gated_calls(
             await asyncio.sleep(0.005)
         assert not first.done()
     else:
-        await _all_on_the_wire(client, count)
+        await _all_on_the_join(client, count)
     served.release.set()
     return await asyncio.gather(first, *rest, return_exceptions=True)
 
@@ -566,8 +563,8 @@ def test_malformed_array_frame_is_refused_and_the_connection_stays(
     served = make_runner("unix")
     sent = [
         # the frame itself is sound; the array header claims 3 int32 over 8 bytes
-        wire(codec.frame(21, codec.CALL, [b"\xa7echo\n<i4:3", b"\0" * 8])),
-        wire(codec.encode(22, codec.CALL, ("echo", (np.arange(3),), {}))),
+        join(codec.frame(21, codec.CALL, [b"\xa7echo\n<i4:3", b"\0" * 8])),
+        join(codec.encode(22, codec.CALL, ("echo", (np.arange(3),), {}))),
     ]
     frames = _raw_exchange(served, sent, 2)
     assert [(call_id, kind) for call_id, kind, _ in frames] == [
