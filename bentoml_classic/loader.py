@@ -57,7 +57,8 @@ def import_service(target: str, working_dir: str | os.PathLike[str] = ".") -> Se
             f"module {module_name!r} defines {len(found)} services ({found or 'none'}): "
             "name one as MODULE:ATTRIBUTE"
         )
-    return getattr(module, found[0])
+    found_svc: Service = getattr(module, found[0])
+    return found_svc
 
 
 def _services_in(module: object) -> list[str]:

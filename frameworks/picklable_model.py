@@ -10,12 +10,12 @@ import pickle
 from collections.abc import Mapping
 from typing import Any
 
-from bentoml_classic.frameworks import adapter
-from bentoml_classic.frameworks.adapter import SignaturesLike
-
 from bentoml_classic.models import Model
 from bentoml_classic.runner import Runnable
 from bentoml_classic.tag import Tag
+
+from . import adapter
+from .adapter import SignaturesLike
 
 MODULE_NAME = "bentoml_classic.frameworks.picklable_model"
 MODEL_FILENAME = "saved_model.pkl"

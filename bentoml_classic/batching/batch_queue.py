@@ -51,7 +51,7 @@ class Call:
 
     def __init__(
         self,
-        args: tuple,
+        args: tuple[Any, ...],
         kwargs: dict[str, Any],
         dim: int,
         reply: Reply | None = None,
@@ -121,7 +121,7 @@ class Piece:
     def whole(self) -> bool:
         return self.start == 0 and self.stop == self.call.rows
 
-    def values(self, dim: int) -> tuple[tuple, dict[str, Any]]:
+    def values(self, dim: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
         call = self.call
         if self.whole:
             return call.args, call.kwargs
@@ -235,7 +235,7 @@ class BatchQueue:
         return list(late.values())
 
 
-def join_inputs(pieces: Sequence[Piece], dim: int) -> tuple[tuple, dict[str, Any]]:
+def join_inputs(pieces: Sequence[Piece], dim: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
     if len(pieces) == 1:
         return pieces[0].values(dim)
     parts = [piece.values(dim) for piece in pieces]

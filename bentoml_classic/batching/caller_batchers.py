@@ -115,7 +115,7 @@ class BlockingBatcher:
         self._in_flight = 0
         self._mutex = threading.Lock()
 
-    def call(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._relay:
             with self._mutex:
                 lone = not self._queue and self._in_flight < self._max_in_flight
@@ -150,7 +150,7 @@ class BlockingBatcher:
         self._lead(batch, waiter)
         return waiter.outcome()
 
-    def _send_lone(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+    def _send_lone(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Send a call that found nothing queued and a slot free, as it is (see ``relay``)."""
         try:
             return _sender(self, [])(*args, **kwargs)
@@ -214,7 +214,7 @@ class AsyncBatcher:
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def call(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+    async def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._relay and not self._queue and self._in_flight < self._max_in_flight:
             return await self._send_lone(args, kwargs)
         loop = asyncio.get_running_loop()
@@ -247,7 +247,7 @@ class AsyncBatcher:
                 await self._run(batch)
         return await future
 
-    async def _send_lone(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+    async def _send_lone(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Send a call that found nothing queued and a slot free, as it is (see ``relay``)."""
         self._in_flight += 1
         try:

@@ -20,7 +20,7 @@ from .model_lane import Lane, SameThreadLane
 from .policy import BatchPolicy
 
 
-def call_alone(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+def call_alone(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``(result, None)`` or ``(None, error)``: lane work must not raise."""
     try:
         return func(*args, **kwargs), None
@@ -50,7 +50,7 @@ class InlineBatcher:
         self._scheduled = False
 
     def submit(
-        self, args: tuple, kwargs: dict[str, Any], reply: Reply, waited: float = 0.0
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], reply: Reply, waited: float = 0.0
     ) -> None:
         """Queue a call that has already waited ``waited`` seconds (in the caller's own queue);
         ``reply(result, error)`` is called once, from the loop thread."""

@@ -147,7 +147,9 @@ class SyncCaller:
         """Whether a lone call would run inline now."""
         return self._inline_allowed and self._proof.proven
 
-    async def call(self, func: Callable[..., Any], args: tuple, kwargs: dict, lone: bool) -> Any:
+    async def call(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], lone: bool
+    ) -> Any:
         """``func(*args, **kwargs)``; ``lone``: no other request is in progress in this worker."""
         if lone and self.proven:
             return self._call_inline(func, args, kwargs)
@@ -157,7 +159,9 @@ class SyncCaller:
         finally:
             self._proof.observe(self._clock() - started, inline=False)
 
-    def _call_inline(self, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    def _call_inline(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if not self._watched:
             self._watched = True
             self._watch.watch(self)

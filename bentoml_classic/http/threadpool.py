@@ -75,8 +75,8 @@ class ThreadPool:
         future: asyncio.Future[Any],
         context: contextvars.Context,
         func: Callable[..., Any],
-        args: tuple,
-        kwargs: dict,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> None:
         try:
             result, error = context.run(func, *args, **kwargs), None

@@ -76,7 +76,7 @@ class GatheringTransport:
         self._transport.abort()
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + self._pending_size
+        return int(self._transport.get_write_buffer_size()) + self._pending_size
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)

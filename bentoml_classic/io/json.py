@@ -12,7 +12,7 @@ import re
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ..exceptions import BadInput, InvalidArgument
 from .base import (
@@ -90,7 +90,7 @@ class JSON(JsonBodyDescriptor[Any]):
         """Compact JSON bytes, as classic BentoML sends them (NaN and Infinity refused)."""
         pydantic = sys.modules.get("pydantic")
         if pydantic is not None and isinstance(obj, pydantic.BaseModel):
-            return obj.model_dump_json().encode()
+            return cast(bytes, obj.model_dump_json().encode())
         options: dict[str, Any] = {"separators": (",", ":"), "allow_nan": False}
         if self._encoder_cls is not None:
             options["cls"] = self._encoder_cls

@@ -255,6 +255,7 @@ def _descriptor_for(name: str, value: Any) -> IODescriptor[Any]:
     from .. import io
 
     try:
-        return getattr(io, class_name).from_sample(value)
+        descriptor: IODescriptor[Any] = getattr(io, class_name).from_sample(value)
+        return descriptor
     except InvalidArgument as exc:
         raise InvalidArgument(f"Multipart.from_sample part {name!r}: {exc.message}") from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import pandas as pd
 
@@ -274,12 +274,13 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
     def render(self, obj: Any) -> bytes | str:
         frame = obj if isinstance(obj, pd.DataFrame) else pd.DataFrame(obj)
         if self.default_format == "csv":
-            return frame.to_csv(index=False)  # read back by this descriptor without an extra column
+            # read back by this descriptor without an extra column
+            return cast(str, frame.to_csv(index=False))
         if self.default_format == "parquet":
             buffer = io.BytesIO()
             frame.to_parquet(buffer, engine="pyarrow")
             return buffer.getvalue()
-        return frame.to_json(orient=self.orient, double_precision=_DIGITS)
+        return cast(str, frame.to_json(orient=self.orient, double_precision=_DIGITS))
 
     # -- documentation -------------------------------------------------------------------------
 

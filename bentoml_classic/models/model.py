@@ -199,7 +199,7 @@ class ModelInfo:
         }
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
+        return str(yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False))
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelInfo:

@@ -141,7 +141,7 @@ class Runner:
 
     def __getattr__(self, item: str) -> RunnerMethod:
         # Only reached for names that are not regular attributes.
-        methods = self.__dict__.get("_methods")
+        methods: dict[str, RunnerMethod] | None = self.__dict__.get("_methods")
         if methods is not None and item in methods:
             return methods[item]
         if item == "default_method" and methods is not None:

@@ -33,7 +33,7 @@ def make_arbiter(watchers: list[Watcher], sockets: list[CircusSocket], socket_di
 def _arbiter_class() -> type[Arbiter]:
     from circus.arbiter import Arbiter
 
-    class QuietStopArbiter(Arbiter):
+    class QuietStopArbiter(Arbiter):  # type: ignore[misc]  # circus publishes no types
         """Circus checks its watchers on a timer (``check_delay``), and that check takes the
         same lock as a stop: when a stop took longer than one period (workers draining), each
         tick raised a ConflictError that tornado logged with a traceback, on every Ctrl-C.
