@@ -74,7 +74,7 @@ class Multipart(IODescriptor[dict[str, Any]]):
         boundary = check_boundary(media_type.params.get("boundary"))
         body = await request.body()
         if len(body) > _SPLIT_IN_THREAD:
-            # about 5 ms per MiB of pure-Python parsing: off the event loop for big bodies
+            # pure-Python parsing takes milliseconds per MiB: off the event loop for big bodies
             from starlette.concurrency import run_in_threadpool
 
             parts = await run_in_threadpool(split_form, body, boundary, self.descriptors)
