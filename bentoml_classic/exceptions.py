@@ -24,6 +24,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+#: the most characters of a client's input (or of an exception's text) an error body repeats
+EXCERPT_LIMIT = 200
+
+
+def excerpt(text: object, limit: int = EXCERPT_LIMIT) -> str:
+    """``text`` as a string of at most ``limit`` characters, saying how much was left out: an
+    error message must not grow with the input that caused it."""
+    shown = str(text)
+    if len(shown) <= limit:
+        return shown
+    return f"{shown[:limit]}... ({len(shown) - limit} more characters)"
+
 
 class BentoMLException(Exception):
     """Base of every error the framework raises on purpose."""

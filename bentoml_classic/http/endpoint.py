@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..context import Context, ResponseContext
-from ..exceptions import BentoMLException, InternalServerError
+from ..exceptions import BentoMLException, InternalServerError, excerpt
 from ..service import InferenceAPI
 from .errors import error_response, from_user_exception
 from .sync_calls import SyncCaller, is_lone_request
@@ -83,14 +83,15 @@ def api_endpoint(
                 lone = is_lone_request(request.scope)
                 result = await sync_caller.call(api.func, args, kwargs, lone)
         except Exception as exc:
-            return error_response(from_user_exception(exc, api.name, development))
+            request_id = request.scope.get("state", {}).get("request_id")
+            return error_response(from_user_exception(exc, api.name, development, request_id))
         try:
             response = await api.output.to_http_response(result)
         except Exception as exc:
             return error_response(
                 InternalServerError(
                     f"API {api.name!r} returned {type(result).__name__}, which its output "
-                    f"descriptor {type(api.output).__name__} cannot render: {exc}",
+                    f"descriptor {type(api.output).__name__} cannot render: {excerpt(exc)}",
                     detail={"exception": type(exc).__name__},
                 )
             )

@@ -16,6 +16,7 @@ from ..exceptions import (
     InternalServerError,
     MethodNotAllowed,
     NotFound,
+    RunnerError,
 )
 
 logger = logging.getLogger("bentoml_classic.server")
@@ -47,23 +48,57 @@ def error_response(exc: BentoMLException, headers: dict[str, str] | None = None)
     return Response(body, exc.http_status, headers, media_type="application/json")
 
 
-def from_user_exception(exc: BaseException, api_name: str, development: bool) -> BentoMLException:
+def from_user_exception(
+    exc: BaseException, api_name: str, development: bool, request_id: str | None = None
+) -> BentoMLException:
     """Turn what an API function raised into the error the client sees.
 
-    BentoMLExceptions keep their status (a user may raise BadInput on purpose); anything else is a
-    500 that names the exception type, with the traceback only in development mode.
+    BentoMLExceptions keep their status and message (a user may raise BadInput on purpose).
+    Anything else is a 500 that names the exception's type and the request id; its message and
+    traceback go to the server log under that id, and into the body only in development mode
+    (messages carry paths, tokens, data). A runner method's own exception (a 500 ``RunnerError``)
+    is treated the same way.
     """
+    if isinstance(exc, RunnerError) and exc.http_status == 500:
+        return _hidden(exc, api_name, development, request_id, exc.detail)
     if isinstance(exc, BentoMLException):
         return exc
     if isinstance(exc, HTTPException):
         return from_http_exception(exc)
-    logger.error("API %r raised %s", api_name, type(exc).__name__, exc_info=exc)
-    detail: dict[str, Any] = {"exception": type(exc).__name__}
+    return _hidden(exc, api_name, development, request_id, {"exception": type(exc).__name__})
+
+
+def _hidden(
+    exc: BaseException, api_name: str, development: bool, request_id: str | None, detail: Any
+) -> BentoMLException:
+    """The 500 for an unexpected exception: logged whole, answered with its type only."""
+    logger.error(
+        "API %r raised %s (request %s): %s",
+        api_name,
+        type(exc).__name__,
+        request_id,
+        exc,
+        exc_info=exc,
+    )
+    detail = dict(detail) if isinstance(detail, dict) else {"exception": type(exc).__name__}
+    if request_id is not None:
+        detail["request_id"] = request_id
     if development:
         detail["traceback"] = traceback.format_exception(exc)
-    return InternalServerError(
-        f"API {api_name!r} raised {type(exc).__name__}: {exc}", detail=detail
-    )
+        message = exc.message if isinstance(exc, BentoMLException) else f"{exc}"
+        return _like(exc, f"API {api_name!r} raised {type(exc).__name__}: {message}", detail)
+    who = f"API {api_name!r}"
+    if isinstance(exc, RunnerError) and "runner" in detail and "method" in detail:
+        who = f"runner {detail['runner']!r} method {detail['method']!r}"
+    named = detail.get("exception", type(exc).__name__)
+    where = f" (request id {request_id})" if request_id else ""
+    return _like(exc, f"{who} raised {named}; the server log has the details{where}", detail)
+
+
+def _like(exc: BaseException, message: str, detail: dict[str, Any]) -> BentoMLException:
+    if isinstance(exc, RunnerError):
+        return RunnerError(message, detail=detail, status=exc.http_status)
+    return InternalServerError(message, detail=detail)
 
 
 def from_http_exception(exc: HTTPException) -> BentoMLException:

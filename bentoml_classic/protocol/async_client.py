@@ -137,7 +137,7 @@ class AsyncRunnerClient:
         try:
             answer_kind, buffers = await future
         except ConnectionLost as exc:
-            raise unavailable(self.runner, self.addresses[index], exc) from None
+            raise unavailable(self.runner, self.addresses[index], exc, method) from None
         except TimeoutError:
             connection.pending.pop(call_id, None)
             raise timed_out(self.runner, method, timeout) from None

@@ -4,11 +4,14 @@ caller as a value or as one of the framework's exceptions."""
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Any
 
 from ..exceptions import GatewayTimeout, RunnerError, ServiceUnavailable
 from . import codec
 from .address import Address
+
+logger = logging.getLogger(__name__)
 
 
 def answer(kind: int, buffers: list[memoryview], runner: str, method: str) -> Any:
@@ -35,11 +38,19 @@ def answer(kind: int, buffers: list[memoryview], runner: str, method: str) -> An
     )
 
 
-def unavailable(runner: str, address: Address, exc: BaseException) -> ServiceUnavailable:
+def unavailable(
+    runner: str, address: Address, exc: BaseException, method: str | None = None
+) -> ServiceUnavailable:
+    """The 503 for a runner worker that cannot be reached. The client learns which runner (and
+    method); the address (a private socket path with the supervisor's pid in it, or an internal
+    host) and the error's text only go to the log."""
+    logger.warning(
+        "runner %r at %s is unavailable: %s: %s", runner, address.url, type(exc).__name__, exc
+    )
+    detail = {"runner": runner} if method is None else {"runner": runner, "method": method}
+    named = f"runner {runner!r}" if method is None else f"runner {runner!r} method {method!r}"
     return ServiceUnavailable(
-        f"runner {runner!r} at {address.url} is unavailable ({type(exc).__name__}: {exc}); "
-        "retry shortly",
-        detail={"runner": runner},
+        f"{named} is unavailable ({type(exc).__name__}); retry shortly", detail=detail
     )
 
 

@@ -112,13 +112,24 @@ def test_worker_scheduling_policies_follow_the_configuration(iris_env: dict[str,
 
 
 def test_runner_exception_is_an_http_error_naming_it(home_env: dict[str, str]) -> None:
-    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (url, _):
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=home_env) as (url, process):
         response = httpx.post(f"{url}/fail", json={"message": "the model disliked it"})
         assert response.status_code == 500
         error = response.json()["error"]
         assert error["type"] == "RunnerError"
         assert error["detail"]["exception"] == "ValueError"
-        assert "the model disliked it" in error["message"]
+        assert (error["detail"]["runner"], error["detail"]["method"]) == ("sleeper", "fail")
+        # production: the model's message goes to the log, the client gets the request id
+        assert "the model disliked it" not in response.text
+        request_id = response.headers["x-request-id"]
+        assert error["detail"]["request_id"] == request_id
+        assert wait_for(
+            lambda: any(
+                request_id in line and "the model disliked it" in line
+                for line in output_of(process).splitlines()
+            ),
+            10,
+        ), output_of(process)
         assert httpx.post(f"{url}/sleep", json={"seconds": 0}).status_code == 200
 
 

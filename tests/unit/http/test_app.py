@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -31,6 +32,10 @@ class Doubler(bentoml.Runnable):
         return x * 2
 
 
+SECRET_PATH = "/home/operator/models/private.bin"
+SECRET_TOKEN = "SECRET123"
+
+
 def doubler_service() -> bentoml.Service:
     runner = bentoml.Runner(Doubler, name="doubler")
     svc = bentoml.Service("test_service", runners=[runner])
@@ -58,6 +63,10 @@ def doubler_service() -> bentoml.Service:
     @svc.api(input=JSON(), output=JSON())
     def boom(payload: object) -> object:
         raise ZeroDivisionError("division by zero")
+
+    @svc.api(input=JSON(), output=JSON())
+    def leaky(payload: object) -> object:
+        raise RuntimeError(f"cannot open {SECRET_PATH} with token={SECRET_TOKEN}")
 
     @svc.api(input=JSON(), output=JSON())
     def reject(payload: object) -> object:
@@ -104,7 +113,23 @@ def test_user_exception_is_500_naming_type_without_traceback(base_url: str) -> N
     error = response.json()["error"]
     assert error["type"] == "InternalServerError"
     assert "ZeroDivisionError" in error["message"]
-    assert error["detail"] == {"exception": "ZeroDivisionError"}
+    request_id = response.headers["x-request-id"]
+    assert error["detail"] == {"exception": "ZeroDivisionError", "request_id": request_id}
+    assert request_id in error["message"]
+    assert "division by zero" not in response.text
+
+
+def test_a_500_body_leaks_no_message_but_the_log_has_it_under_the_request_id(
+    base_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="bentoml_classic.server"):
+        response = httpx.post(f"{base_url}/leaky", json={})
+    assert response.status_code == 500
+    assert SECRET_PATH not in response.text and SECRET_TOKEN not in response.text
+    assert "RuntimeError" in response.json()["error"]["message"]
+    request_id = response.headers["x-request-id"]
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert logged and SECRET_TOKEN in logged[0].getMessage() and logged[0].exc_info
 
 
 def test_bentoml_exception_from_user_code_keeps_its_status(base_url: str) -> None:
@@ -186,7 +211,10 @@ def test_docs_json_is_valid_openapi_listing_every_api(base_url: str) -> None:
 def test_development_mode_adds_traceback() -> None:
     with live_server(build_app(doubler_service(), development=True)) as url:
         error = httpx.post(f"{url}/boom", json={}).json()["error"]
+        leaky = httpx.post(f"{url}/leaky", json={}).json()["error"]
     assert any("ZeroDivisionError" in line for line in error["detail"]["traceback"])
+    assert "division by zero" in error["message"]
+    assert SECRET_TOKEN in leaky["message"]  # development keeps the whole message
 
 
 def test_startup_failure_in_runner_stops_the_server_from_starting() -> None:

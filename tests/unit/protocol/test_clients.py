@@ -378,13 +378,21 @@ def test_ping_nobody_listening(socket_dir: pathlib.Path) -> None:
 def test_nobody_listening_is_service_unavailable(socket_dir: pathlib.Path) -> None:
     url = f"file://{socket_dir}/nobody.sock"
 
-    async def scenario(client: AsyncRunnerClient) -> None:
-        with pytest.raises(ServiceUnavailable, match="unavailable"):
+    async def scenario(client: AsyncRunnerClient) -> ServiceUnavailable:
+        with pytest.raises(ServiceUnavailable, match="unavailable") as caught:
             await client.call("echo", (1,), {})
+        return caught.value
 
-    run_async(scenario, async_client(url))
-    with blocking_client(url) as client, pytest.raises(ServiceUnavailable):
+    errors = [run_async(scenario, async_client(url))]
+    with blocking_client(url) as client, pytest.raises(ServiceUnavailable) as caught:
         client.call("echo", (1,), {})
+    errors.append(caught.value)
+    for error in errors:
+        # what a client sees names the runner, never the private socket path (nor, in it, the
+        # supervisor's pid)
+        body = str(error.to_payload())
+        assert "test_runner" in body
+        assert str(socket_dir) not in body and "nobody.sock" not in body
 
 
 def test_several_workers(make_runner: Callable[..., ServedRunner]) -> None:
