@@ -1,8 +1,17 @@
 """NumpyNdarray: a JSON array in the body, an ``np.ndarray`` in the API function.
 
-Parsing goes JSON -> nested lists -> ``np.asarray``; every way that can fail on a client's body
-(ragged rows, nulls, more than 64 dimensions, values the declared dtype cannot hold) is a 400
-that names the place, never a numpy exception that would surface as a 500.
+Parsing goes JSON -> nested lists -> ``np.asarray``; a large body of nothing but numbers goes
+straight into numpy instead (``_numeric_json.py``), without a Python object per element. Every
+way that can fail on a client's body (ragged rows, nulls, more than 64 dimensions, values the
+declared dtype cannot hold) is a 400 that names the place, never a numpy exception that would
+surface as a 500.
+
+Strings cost more as an array than as JSON: numpy stores them at a fixed width, every element
+as wide as the longest (a long string among three numbers made an array four times its size),
+and casting a long string to a number took hundreds of times its size. So before numpy sees a
+body with strings in it, one pass over the parsed values refuses a string that a numeric dtype
+would have to parse but that is longer than any number is written (``NUMBER_TEXT_LIMIT``), and
+an array whose fixed-width strings would take more than ``MEMORY_FACTOR`` times its body.
 """
 
 from __future__ import annotations
@@ -13,7 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..exceptions import BadInput, InvalidArgument
+from ..exceptions import BadInput, InvalidArgument, excerpt
+from ._numeric_json import parse_numeric_array
 from .base import (
     REQUEST_BODY,
     JsonBodyDescriptor,
@@ -25,6 +35,15 @@ from .base import (
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
     from starlette.responses import Response
+
+#: the longest string a numeric dtype parses: more digits than any float or int64 is written with
+NUMBER_TEXT_LIMIT = 100
+#: an array of strings may take at most this many times the size of its body (with a floor of
+#: ``MEMORY_FLOOR`` bytes, so that small bodies of short strings are never refused)
+MEMORY_FACTOR = 6
+MEMORY_FLOOR = 1024 * 1024
+#: numpy's fixed-width unicode strings: bytes per character
+_UNICODE_CHAR_BYTES = 4
 
 _JSON_TYPE_BY_KIND = {
     "f": "number",
@@ -67,7 +86,35 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
 
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> np.ndarray:
         """JSON bytes -> validated array: the one path for request bodies and multipart parts."""
-        return self.validate(load_json_body(require_nonempty(body, where), where))
+        numbers = parse_numeric_array(require_nonempty(body, where))
+        if numbers is not None:  # a large body of plain numbers: no Python object per element
+            return self._checked(numbers)
+        obj = load_json_body(body, where)
+        if b'"' in body and isinstance(obj, list):  # without a quote there is no string
+            self._check_strings(obj, len(body))
+        return self.validate(obj)
+
+    def _check_strings(self, obj: list[Any], body_size: int) -> None:
+        """Refuse strings that would cost far more as an array than in the body (see above)."""
+        leaves, longest, path = _strings_of(obj)
+        if path is None:
+            return
+        numeric = self.dtype is not None and self.dtype.kind in "biufc"
+        if numeric and longest > NUMBER_TEXT_LIMIT:
+            raise BadInput(
+                f"array element at {path} is a string of {longest} characters where {self.dtype} "
+                f"wants a number (at most {NUMBER_TEXT_LIMIT} characters)",
+                detail={"reason": "string too long for a number", "path": path, "length": longest},
+            )
+        size = leaves * max(longest, 1) * _UNICODE_CHAR_BYTES
+        budget = max(MEMORY_FACTOR * body_size, MEMORY_FLOOR)
+        if size > budget:
+            raise BadInput(
+                f"array of {leaves} elements would take {size / 2**20:.0f} MiB as numpy strings, "
+                f"each as wide as the longest ({longest} characters, at {path}), more than "
+                f"{MEMORY_FACTOR} times its body: send shorter strings or fewer of them",
+                detail={"reason": "strings too large", "path": path, "length": longest},
+            )
 
     def validate(self, obj: Any) -> np.ndarray:
         """Turn a parsed JSON value into the array the API function receives, or raise BadInput."""
@@ -76,7 +123,12 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
                 f"expected a JSON array, got {json_type_name(obj)}",
                 detail={"expected": "array", "received": json_type_name(obj)},
             )
-        arr = _as_array(obj, allow_object=self.dtype is not None and self.dtype.kind == "O")
+        return self._checked(
+            _as_array(obj, allow_object=self.dtype is not None and self.dtype.kind == "O")
+        )
+
+    def _checked(self, arr: np.ndarray) -> np.ndarray:
+        """The declared shape checked and the declared dtype applied."""
         if self.enforce_shape:
             self._check_shape(arr)
         if self.dtype is not None:
@@ -117,7 +169,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
                 return arr.astype(dtype)
         except (ValueError, TypeError, OverflowError, FloatingPointError) as exc:
             raise BadInput(
-                f"array values cannot be converted to {dtype}: {exc}", detail=detail
+                f"array values cannot be converted to {dtype}: {excerpt(exc)}", detail=detail
             ) from None
 
     # -- output --------------------------------------------------------------------------------
@@ -248,10 +300,44 @@ def _as_array(obj: list[Any], *, allow_object: bool) -> np.ndarray:
             ) from None
         raise _ragged_error(obj) from None
     except (TypeError, OverflowError, RecursionError) as exc:
-        raise BadInput(f"JSON value is not a usable array: {exc}") from None
+        raise BadInput(f"JSON value is not a usable array: {excerpt(exc)}") from None
     if arr.dtype.kind == "O" and not allow_object:
         raise _object_error(obj)
     return arr
+
+
+def _strings_of(obj: list[Any]) -> tuple[int, int, list[int] | None]:
+    """The number of scalar elements, the length of the longest string and where it is (None
+    without strings); one pass, without recursion and without building paths for the rest."""
+    leaves = 0
+    longest = -1
+    where: tuple[list[Any], int] | None = None
+    stack: list[list[Any]] = [obj]
+    parents: dict[int, tuple[list[Any], int]] = {}
+    while stack:
+        items = stack.pop()
+        for index, value in enumerate(items):
+            if type(value) is list:
+                parents[id(value)] = (items, index)
+                stack.append(value)
+            else:
+                leaves += 1
+                if type(value) is str and len(value) > longest:
+                    longest, where = len(value), (items, index)
+    if where is None:
+        return leaves, 0, None
+    return leaves, longest, _path_to(obj, where, parents)
+
+
+def _path_to(
+    root: list[Any], where: tuple[list[Any], int], parents: dict[int, tuple[list[Any], int]]
+) -> list[int]:
+    items, index = where
+    path = [index]
+    while items is not root:
+        items, index = parents[id(items)]
+        path.append(index)
+    return path[::-1]
 
 
 def _walk(obj: list[Any]) -> Any:

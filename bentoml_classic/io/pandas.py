@@ -20,6 +20,7 @@ from ..exceptions import BadInput, InvalidArgument, UnsupportedMediaType
 from . import _pandas_dtypes as dtypes
 from . import _pandas_parse as parse
 from . import _pandas_schema as schemas
+from ._numeric_json import parse_numeric_array
 from .base import (
     _LENIENT_JSON_TYPES,
     PART_BODY,
@@ -366,10 +367,18 @@ class PandasSeries(JsonBodyDescriptor[pd.Series]):
         )
 
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> pd.Series:
+        if self.orient in ("records", "values"):
+            # a large array of plain numbers: straight into numpy, no Python object per value
+            numbers = parse_numeric_array(require_nonempty(body, where))
+            if numbers is not None and numbers.ndim == 1:
+                return self._checked(pd.Series(numbers))
         return self.validate_json(load_json_body(require_nonempty(body, where), where))
 
     def validate_json(self, obj: Any) -> pd.Series:
-        series = parse.series_from_json(obj, self.orient)
+        return self._checked(parse.series_from_json(obj, self.orient))
+
+    def _checked(self, series: pd.Series) -> pd.Series:
+        """The declared shape checked and the declared dtype applied."""
         if self.enforce_shape:
             assert self.shape is not None
             _check_shape(self.shape, series.shape)

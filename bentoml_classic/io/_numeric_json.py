@@ -1,0 +1,114 @@
+"""Large JSON arrays of plain numbers, read straight into numpy: no Python object per element.
+
+``json.loads`` makes an object for every number and a list for every row: a million rows of two
+floats, 10 MB of JSON, took about 130 MB that way before numpy copied them into an array. For
+a body that is nothing but (nested, rectangular) arrays of JSON numbers, this reads the numbers
+with numpy's text parser and takes the shape from the brackets, at a few times the body's size.
+
+Anything else (a string, ``true``, ``null``, an object, a ragged row, an integer too wide for
+int64, invalid JSON) gives None, and the caller takes the general path, which explains what is
+wrong. The result is what ``np.asarray(json.loads(body))`` gives for the same body: int64 when
+every number is an integer, else float64.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+
+#: below this size the general path is as cheap, and the fast path is not worth its checks
+MIN_BODY = 64 * 1024
+_WHITESPACE = b" \t\n\r"
+_NUMBER_CHARS = b"0123456789+-.eE"
+#: what numpy's parser takes but JSON's grammar (RFC 8259) does not: a leading zero ("01",
+#: "-01"), a dot without a digit on either side ("1.", ".5"), a sign where none may stand ("+1",
+#: "1-2", "--1"), an exponent without digits around it ("e5", "1e", "1e+"), a comma without a
+#: value on both sides ("[1,]", "[,1]", numpy reads a 0 there). Each is one linear search that
+#: stops at the first match; each starts with its character, which the search finds fast (a
+#: lookbehind first would be tried at every position).
+_NOT_JSON = [
+    re.compile(pattern)
+    for pattern in (
+        rb"0(?<![0-9.eE+-]0)[0-9]",
+        rb"-0[0-9](?<![eE]-0[0-9])",
+        rb"\.(?:(?<![0-9]\.)|(?![0-9]))",
+        rb"\+(?<![eE]\+)",
+        rb"-(?<![eE\[, \t\n\r]-)",
+        rb"[eE](?:(?<![0-9][eE])|(?![0-9+-])|[+-](?![0-9]))",
+        rb",[ \t\n\r]*[,\]]",
+        rb"\[[ \t\n\r]*[,\]]",
+    )
+]
+_WIDE_INTEGER_RE = re.compile(rb"[0-9]{19}")
+_BRACKETS_TO_SPACES = bytes.maketrans(b"[]", b"  ")
+_MAX_DIMS = 64
+
+
+def parse_numeric_array(body: bytes) -> np.ndarray[Any, Any] | None:
+    """The array ``body`` stands for, when it is a rectangular JSON array of numbers; else None."""
+    if len(body) < MIN_BODY or body.translate(None, b"[]," + _WHITESPACE + _NUMBER_CHARS):
+        return None  # small, or some other character: a string, a literal, an object
+    if any(pattern.search(body) for pattern in _NOT_JSON):
+        return None  # not JSON, or an empty list (numpy would read a 0 there)
+    skeleton = body.translate(None, _WHITESPACE + _NUMBER_CHARS)
+    shape = _shape_of(skeleton)
+    if shape is None or _skeleton_of(shape) != skeleton:
+        return None  # ragged, not an array at the top, or numbers without commas between
+    floats = any(char in body for char in (b".", b"e", b"E"))
+    if not floats and _WIDE_INTEGER_RE.search(body):
+        return None  # json.loads would make a Python int wider than int64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns, rather than fails, on text it cannot read
+        try:
+            flat = np.fromstring(
+                body.translate(_BRACKETS_TO_SPACES),
+                dtype=np.float64 if floats else np.int64,
+                sep=",",
+            )
+        except (ValueError, DeprecationWarning):
+            return None
+    expected = 1
+    for dim in shape:
+        expected *= dim
+    if flat.size != expected:
+        return None
+    return flat.reshape(shape)
+
+
+def _shape_of(skeleton: bytes) -> tuple[int, ...] | None:
+    """The shape that the first row along each dimension implies (``[[,],[,],[,]]``: (3, 2)),
+    assuming the array is rectangular, which the caller then checks."""
+    depth = len(skeleton) - len(skeleton.lstrip(b"["))
+    first_close = skeleton.find(b"]")
+    if not 0 < depth <= _MAX_DIMS or first_close < depth:
+        return None
+    shape = [skeleton.count(b",", depth, first_close) + 1]
+    inner = _skeleton_of(tuple(shape))
+    for level in range(depth - 2, 0, -1):  # the first row at each middle level, child by child
+        count, position = 0, level + 1
+        while skeleton.startswith(inner, position):
+            count, position = count + 1, position + len(inner)
+            if skeleton[position : position + 1] != b",":
+                break
+            position += 1
+        if count == 0:
+            return None
+        shape.insert(0, count)
+        inner = _skeleton_of(tuple(shape))
+    if depth > 1:  # the top level holds the whole skeleton: its length gives the count
+        count, rest = divmod(len(skeleton) - 1, len(inner) + 1)
+        if rest or count == 0:
+            return None
+        shape.insert(0, count)
+    return tuple(shape)
+
+
+def _skeleton_of(shape: tuple[int, ...]) -> bytes:
+    """The brackets and commas of a rectangular array of ``shape`` (no dimension is 0)."""
+    skeleton = b"[" + b"," * (shape[-1] - 1) + b"]"
+    for count in reversed(shape[:-1]):
+        skeleton = b"[" + (skeleton + b",") * (count - 1) + skeleton + b"]"
+    return skeleton

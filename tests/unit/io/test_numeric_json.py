@@ -1,0 +1,121 @@
+"""``io._numeric_json``: large bodies of plain numbers read without a Python object per element
+give exactly what ``np.asarray(json.loads(body))`` gives, and anything else is left to it."""
+
+from __future__ import annotations
+
+import json
+import random
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bentoml_classic.io import NumpyNdarray
+from bentoml_classic.io._numeric_json import MIN_BODY, parse_numeric_array
+
+
+def padded(body: bytes) -> bytes:
+    """``body`` with trailing whitespace (valid JSON) up to the size the fast path takes."""
+    return body + b" " * max(0, MIN_BODY - len(body))
+
+
+def general(body: bytes) -> np.ndarray:
+    return np.asarray(json.loads(body))
+
+
+def random_array(rng: random.Random) -> Any:
+    shape = [rng.randint(1, 4) for _ in range(rng.randint(1, 4))]
+    kind = rng.choice(["int", "float", "mixed"])
+
+    def number() -> Any:
+        pick = kind if kind != "mixed" else rng.choice(["int", "float"])
+        if pick == "int":
+            return rng.choice([0, -1, 7, -(2**40), 2**59, rng.randint(-1000, 1000)])
+        return rng.choice([0.0, -0.0, 1e-300, 1e308, 2.5e-05, -3.75, rng.uniform(-1e6, 1e6)])
+
+    def build(dims: list[int]) -> Any:
+        if not dims:
+            return number()
+        return [build(dims[1:]) for _ in range(dims[0])]
+
+    return build(shape)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_the_same_array_as_the_general_path(seed: int) -> None:
+    rng = random.Random(seed)
+    value = random_array(rng)
+    separators = rng.choice([(",", ":"), (", ", ": "), (" ,\n", ":")])
+    body = padded(json.dumps(value, separators=separators).encode())
+    fast = parse_numeric_array(body)
+    expected = general(body)
+    assert fast is not None
+    assert fast.dtype == expected.dtype and fast.shape == expected.shape
+    np.testing.assert_array_equal(fast, expected)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[[1, 2], [3]]",  # ragged
+        b"[[1, [2]]]",
+        b"[[[1], 2]]",
+        b"[]",
+        b"[[], []]",
+        b"[1, 9223372036854775808]",  # wider than int64
+        b'[1, "2"]',
+        b"[1, true]",
+        b"[1, null]",
+        b"[NaN]",
+        b'{"a": [1]}',
+        b"1",
+    ],
+)
+def test_valid_json_it_does_not_take_is_left_to_the_general_path(body: bytes) -> None:
+    json.loads(body)  # valid JSON: the general path answers it
+    assert parse_numeric_array(padded(body)) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        *(b"[01]", b"[-01]", b"[00]", b"[1.]", b"[.5]", b"[+1]", b"[1-2]", b"[--1]", b"[1e]"),
+        *(b"[1e+]", b"[e5]", b"[1.2.3]", b"[1e5e5]", b"[1.e5]", b"[1,]", b"[,1]", b"[1,,2]"),
+        *(b"[1 2]", b"[1][2]", b"[[1,2],[3,4]", b"[[1,2],[3,4]]]", b"[[1,2] [3,4]]"),
+        b"[[1,2],[3,4],]",
+    ],
+)
+def test_invalid_json_is_left_to_the_general_path(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        json.loads(body)
+    assert parse_numeric_array(padded(body)) is None
+
+
+def test_small_bodies_take_the_general_path() -> None:
+    assert parse_numeric_array(b"[[5.9, 3, 5.1, 1.8]]") is None
+
+
+def test_a_large_body_costs_a_few_times_its_size() -> None:
+    body = json.dumps([[1.5, 2.5]] * 200_000).encode()
+    tracemalloc.start()
+    try:
+        array = parse_numeric_array(body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert array is not None and array.shape == (200_000, 2)
+    assert peak < 4 * len(body)  # json.loads alone made about 13 times the body
+
+
+def test_the_descriptor_applies_shape_and_dtype_to_the_fast_result() -> None:
+    body = json.dumps([[1, 2]] * 50_000).encode()
+    assert len(body) >= MIN_BODY
+    array = NumpyNdarray(dtype="float32", shape=(-1, 2), enforce_shape=True).parse_bytes(body)
+    assert array.dtype == np.float32 and array.shape == (50_000, 2)
+    from bentoml_classic.exceptions import BadInput
+
+    with pytest.raises(BadInput, match="shape"):
+        NumpyNdarray(shape=(-1, 3), enforce_shape=True).parse_bytes(body)
+    with pytest.raises(BadInput, match="out of range"):
+        NumpyNdarray(dtype="int8").parse_bytes(json.dumps([1000] * 20_000).encode())
