@@ -265,7 +265,9 @@ def frame_from_csv(
     code, and it knows quoting, so line numbers are right for quoted newlines too).
     """
     try:
-        text = body.decode(charset)
+        # decoded once to refuse bad bytes with their offset; read below from the bytes, in
+        # chunks (a StringIO of the text would hold four bytes per character, twice)
+        body.decode(charset)
     except LookupError:
         raise UnsupportedMediaType(
             f"unsupported charset {charset!r} in the Content-Type of the {where}",
@@ -277,7 +279,7 @@ def frame_from_csv(
             f"{where} is not valid {charset}: {getattr(exc, 'reason', exc)} at byte {offset}",
             detail={"charset": charset, "byte_offset": offset},
         ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(body), encoding=charset, newline=""))
     width = None
     try:
         for row in reader:
@@ -299,7 +301,7 @@ def frame_from_csv(
     if width is None:
         raise BadInput(f"CSV in the {where} has no header row", detail={"reason": "no header"})
     try:
-        return pd.read_csv(io.StringIO(text), dtype=text_dtypes)
+        return pd.read_csv(io.BytesIO(body), encoding=charset, dtype=text_dtypes)
     except (ValueError, TypeError, OverflowError, pd.errors.ParserError) as exc:
         reason = str(exc).strip()[:_MAX_REASON] or type(exc).__name__
         match = _LINE.search(reason)
