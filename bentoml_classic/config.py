@@ -26,6 +26,8 @@ class _Strict(BaseModel):
 class HttpConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=0, le=65535)
+    #: seconds a client has to send a request's headers before its connection is closed
+    header_timeout: float = Field(30.0, gt=0)
 
 
 class TrafficConfig(_Strict):

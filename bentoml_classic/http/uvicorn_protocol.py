@@ -16,17 +16,65 @@ which decides whether a sync API function may run on the event loop thread (``sy
 Back-pressure is unchanged: past ``_FLUSH_AT`` bytes pending, a write goes through at once, so
 a response streamed without yielding to the loop still fills the transport, which then pauses
 the protocol as usual.
+
+And it closes a connection whose request headers are not complete ``header_timeout`` seconds
+after it opened (or after the request's first byte, on a kept-alive connection): uvicorn times
+out idle kept-alive connections, but not one that never finishes its headers, so a few hundred
+such clients would hold a worker's connections open for ever (``api_server.http.header_timeout``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from typing import Any, ClassVar
 
 from .sync_calls import REQUEST_TASKS
 
+logger = logging.getLogger(__name__)
+
 #: pending bytes that are handed over at once rather than at the end of the loop turn
 _FLUSH_AT = 64 * 1024
+#: seconds a client has to complete a request's headers (``api_server.http.header_timeout``)
+DEFAULT_HEADER_TIMEOUT_S = 30.0
+
+
+class HeaderDeadlines:
+    """Closes the connections whose request headers are overdue; one per server.
+
+    One timer looks every ``period`` seconds while any connection waits for headers, rather
+    than a timer per request: arming and cancelling one per request would show on a cheap
+    model's hot path. A connection is closed between ``timeout`` and ``timeout + period``.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.timeout = timeout
+        self._period = min(1.0, timeout / 4)
+        self._loop = loop
+        #: connection -> loop time its headers were first waited for
+        self.waiting: dict[Any, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def expect(self, connection: Any) -> None:
+        """Headers are awaited on ``connection`` from now, unless they already were."""
+        if connection not in self.waiting:
+            self.waiting[connection] = self._loop.time()
+            if self._timer is None:
+                self._timer = self._loop.call_later(self._period, self._sweep)
+
+    def received(self, connection: Any) -> None:
+        self.waiting.pop(connection, None)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        overdue = self._loop.time() - self.timeout
+        for connection, since in list(self.waiting.items()):
+            if since <= overdue:
+                del self.waiting[connection]
+                logger.info("closing a connection that sent no complete request headers in time")
+                connection.transport.close()
+        if self.waiting:
+            self._timer = self._loop.call_later(self._period, self._sweep)
 
 
 class GatheringTransport:
@@ -89,12 +137,30 @@ except ImportError:  # httptools missing: uvicorn's own choice, two writes and a
 else:
 
     class GatheringHttpToolsProtocol(HttpToolsProtocol):
+        #: set by ``http_protocol()`` from ``api_server.http.header_timeout``
+        header_timeout: ClassVar[float] = DEFAULT_HEADER_TIMEOUT_S
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(GatheringTransport(transport, self.loop))  # type: ignore[arg-type]
+            deadlines = getattr(self.server_state, "header_deadlines", None)
+            if deadlines is None or deadlines.timeout != self.header_timeout:
+                deadlines = HeaderDeadlines(self.loop, self.header_timeout)
+                self.server_state.header_deadlines = deadlines  # type: ignore[attr-defined]
+            self._header_deadlines = deadlines
+            deadlines.expect(self)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._header_deadlines.received(self)
+            super().connection_lost(exc)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self.scope[REQUEST_TASKS] = self.tasks  # type: ignore[literal-required]
+            self._header_deadlines.expect(self)
+
+        def on_headers_complete(self) -> None:
+            self._header_deadlines.received(self)
+            super().on_headers_complete()
 
         def on_response_complete(self) -> None:
             # The last byte of the response is written: send it now, not after the request's
@@ -105,9 +171,18 @@ else:
             super().on_response_complete()
 
 
-def http_protocol() -> Any:
+def http_protocol(header_timeout: float = DEFAULT_HEADER_TIMEOUT_S) -> Any:
     """What to give uvicorn's ``http=``: httptools' protocol with gathered writes, if it is there.
 
-    A class at module level, so that uvicorn's reloader can pickle a config that names it.
+    With the default timeout, the class at module level, so that uvicorn's reloader can pickle a
+    config that names it; with another, a subclass that carries it.
     """
-    return "auto" if HttpToolsProtocol is None else GatheringHttpToolsProtocol
+    if HttpToolsProtocol is None:
+        return "auto"
+    if header_timeout == DEFAULT_HEADER_TIMEOUT_S:
+        return GatheringHttpToolsProtocol
+    return type(
+        "GatheringHttpToolsProtocol",
+        (GatheringHttpToolsProtocol,),
+        {"header_timeout": header_timeout, "__module__": __name__},
+    )

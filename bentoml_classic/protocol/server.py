@@ -3,7 +3,9 @@
 One asyncio protocol per connection. A TCP server demands a HELLO frame carrying the shared token
 before it will read anything else: until then frames are capped at 4 KiB and nothing is
 unpickled, so an unauthenticated peer can neither make us allocate nor reach an unpickler. An
-HTTP client that wanders onto the port gets a real ``401`` response.
+HTTP client that wanders onto the port gets a real ``401`` response, and a peer that has not
+completed the handshake within ``HANDSHAKE_TIMEOUT_S`` is disconnected, so that idle
+connections cannot pile up on the port.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from . import codec
 logger = logging.getLogger("bentoml_classic.runner_server")
 
 HELLO_MAX_SIZE = 4096
+#: seconds a TCP peer has to present the token (an API worker does so at once on connecting)
+HANDSHAKE_TIMEOUT_S = 5.0
 _HTTP_401_BODY = (
     b'{"error": {"type": "Unauthorized", "message": "runner server: send the shared token first"}}'
 )
@@ -42,15 +46,32 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             server.max_frame_size if self._authenticated else HELLO_MAX_SIZE
         )
         self._transport: asyncio.Transport | None = None
+        self._handshake_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but behave as one
         self._transport = cast(asyncio.Transport, transport)
         self._server.connections.add(self)
+        if not self._authenticated:
+            self._handshake_deadline = asyncio.get_running_loop().call_later(
+                self._server.handshake_timeout, self._handshake_timed_out
+            )
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_handshake_deadline()
         self._server.connections.discard(self)
         self._server.connection_closed()
+
+    def _handshake_timed_out(self) -> None:
+        self._handshake_deadline = None
+        if not self._authenticated and self._transport is not None:
+            logger.info("closing a runner connection that sent no token in time")
+            self._transport.abort()
+
+    def _cancel_handshake_deadline(self) -> None:
+        if self._handshake_deadline is not None:
+            self._handshake_deadline.cancel()
+            self._handshake_deadline = None
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._reader.get_buffer(sizehint)
@@ -96,6 +117,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             )
             return self._refuse(codec.encode_error(call_id, "ProtocolMismatch", message, 500))
         self._authenticated = True
+        self._cancel_handshake_deadline()
         self._reader.max_frame_size = self._server.max_frame_size
         self._transport.writelines(codec.frame(call_id, codec.HELLO, [b"ok"]))
         return True
@@ -153,6 +175,7 @@ class RunnerServer:
         token: bytes | None = None,
         max_frame_size: int = codec.MAX_FRAME_SIZE,
         batch_policies: dict[str, BatchPolicy] | None = None,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT_S,
     ) -> None:
         self.runner_name = runner_name
         self.methods = methods
@@ -163,6 +186,7 @@ class RunnerServer:
         self.lane: ModelLane
         self.token = token
         self.max_frame_size = max_frame_size
+        self.handshake_timeout = handshake_timeout
         self.connections: set[RunnerServerProtocol] = set()
         self._all_closed: asyncio.Event | None = None
 

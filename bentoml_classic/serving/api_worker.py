@@ -70,7 +70,7 @@ def main() -> None:
             app,
             lifespan="on",
             # a response's head and body in one write: one segment, one wake-up of the client
-            http=http_protocol(),
+            http=http_protocol(config.api_server.http.header_timeout),
             access_log=False,
             server_header=False,
             # Nothing here reads the client address; X-Forwarded-* parsing would cost every

@@ -14,11 +14,13 @@ _WORKING_DIR_ENV = "BENTOML_SERVE_WORKING_DIR"
 _DEVELOPMENT_ENV = "BENTOML_SERVE_DEVELOPMENT"
 
 
-def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
+def _uvicorn_options(host: str, port: int, config: BentoMLConfig | None = None) -> dict[str, Any]:
+    """``config``: the header timeout's; a reloaded process (no config here) gets the default."""
     from ..http.uvicorn_protocol import http_protocol
 
+    header_timeout = () if config is None else (config.api_server.http.header_timeout,)
     return {
-        "http": http_protocol(),
+        "http": http_protocol(*header_timeout),
         "host": host,
         "port": port,
         "lifespan": "on",
@@ -63,8 +65,9 @@ def serve_in_process(
 
     svc = import_service(target, working_dir)
     run_deployment_hooks(svc)
-    app = build_app(svc, config or load_config(), development=development)
-    uvicorn.run(app, **_uvicorn_options(host, port))
+    config = config or load_config()
+    app = build_app(svc, config, development=development)
+    uvicorn.run(app, **_uvicorn_options(host, port, config))
 
 
 def create_app_from_env() -> Any:

@@ -41,7 +41,13 @@ def serve_production(
         by_runner = runner_sockets(svc, config, socket_dir)
         watchers = [
             runner_watcher(
-                target, working_dir, runner, config, by_runner[runner.name], grace_seconds=grace
+                target,
+                working_dir,
+                runner,
+                config,
+                by_runner[runner.name],
+                grace_seconds=grace,
+                state_dir=socket_dir,
             )
             for runner in svc.runners
             if runner.name in by_runner

@@ -12,7 +12,9 @@ import logging
 import os
 import signal
 import socket
+import time
 
+from .restart_backoff import StartFailures
 from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
 from .worker_spec import WorkerSpec, runner_token
@@ -53,14 +55,28 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.chdir(spec.working_dir)
-    svc = import_service(spec.target, spec.working_dir)
-    runner = next((r for r in svc.runners if r.name == spec.runner), None)
-    if runner is None:
-        raise SystemExit(
-            f"service {svc.name!r} has no runner {spec.runner!r}; it has "
-            f"{[r.name for r in svc.runners]}"
+    failures = StartFailures(spec.state_dir, spec.runner or "")
+    try:
+        svc = import_service(spec.target, spec.working_dir)
+        runner = next((r for r in svc.runners if r.name == spec.runner), None)
+        if runner is None:
+            raise SystemExit(
+                f"service {svc.name!r} has no runner {spec.runner!r}; it has "
+                f"{[r.name for r in svc.runners]}"
+            )
+        instance = runner.runnable_class(**runner.runnable_init_params)
+    except BaseException as exc:
+        delay = failures.failed()
+        logger.error(
+            "runner %s failed to start (%s): exiting in %.1f s, then the supervisor restarts it",
+            spec.runner,
+            type(exc).__name__,
+            delay,
+            exc_info=exc,
         )
-    instance = runner.runnable_class(**runner.runnable_init_params)
+        time.sleep(delay)
+        raise
+    failures.started()
     methods = {name: getattr(instance, name) for name in runner.runner_methods}
     for sock in sockets:
         if sock.family in (socket.AF_INET, socket.AF_INET6):

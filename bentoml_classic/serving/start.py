@@ -77,6 +77,7 @@ def start_runner_server(
             [public],
             grace_seconds=config.api_server.graceful_shutdown_timeout,
             numprocesses=count,  # all workers share the one TCP socket
+            state_dir=socket_dir,
         )
         print(f"Runner {runner.name} listening on tcp://{host}:{public.port}", flush=True)
         make_arbiter([watcher], [public], socket_dir).start()

@@ -45,6 +45,7 @@ def runner_watcher(
     *,
     grace_seconds: float,
     numprocesses: int | None = None,
+    state_dir: str | None = None,
 ) -> Watcher:
     """Watcher for a runner's workers; worker ``wid`` serves on ``sockets[(wid - 1) % n]``.
 
@@ -65,6 +66,7 @@ def runner_watcher(
         grace_seconds=grace_seconds,
         batch_policies=policies,
         scheduling_policy=runner_config.scheduling_policy,
+        state_dir=state_dir,
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(

@@ -30,8 +30,11 @@ class WorkerSpec:
     #: load the configuration, and with it pydantic, a visible part of its start-up
     batch_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     grace_seconds: float = 20.0
-    #: the Linux scheduling policy of the worker's threads (server/scheduling.py)
+    #: the Linux scheduling policy of the worker's threads (scheduling.py)
     scheduling_policy: str = "inherit"
+    #: runner workers: the deployment's private directory, where failed starts are counted
+    #: for the restart backoff (restart_backoff.py)
+    state_dir: str | None = None
 
     def to_env(self) -> dict[str, str]:
         return {SPEC_ENV: json.dumps(asdict(self))}

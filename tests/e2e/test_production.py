@@ -439,3 +439,28 @@ def test_http_tier_refuses_to_start_without_every_runner(iris_env: dict[str, str
     )
     assert result.returncode != 0
     assert "iris_clf" in result.stderr
+
+
+def test_a_runner_that_fails_to_start_is_restarted_with_backoff(
+    home_env: dict[str, str], tmp_path: Path
+) -> None:
+    flag, log = tmp_path / "broken", tmp_path / "starts.log"
+    flag.touch()
+    env = {
+        **home_env,
+        "CRASH_FLAG": str(flag),
+        "CRASH_LOG": str(log),
+        "BENTOML_CONFIG_OPTIONS": "runners.resources.cpu=1",  # one runner worker
+    }
+    args = ["crashing_service:svc", "--api-workers", "1"]
+    with serve_subprocess(args, cwd=E2E_SERVICES, env=env, ready_path="/livez") as (url, _):
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        assert ready.status_code == 503 and "flaky" in ready.json()["error"]["message"]
+        time.sleep(8)
+        # waits of 0.5, 1, 2 and 4 s between starts: at most five in 8 s (without the
+        # backoff, a start every second or so, as fast as the worker can import)
+        starts = len(log.read_text().splitlines())
+        assert 2 <= starts <= 5, starts
+        flag.unlink()  # the model can load now: the next start succeeds
+        assert wait_for(lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200, 30)
+        assert httpx.post(f"{url}/echo", json={"a": 1}).json() == {"a": 1}

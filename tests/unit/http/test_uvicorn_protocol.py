@@ -266,3 +266,49 @@ def test_connection_close_gets_the_whole_answer_before_the_close(base_url: str) 
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert body == BIG
+
+
+# -- connections that never finish their headers -------------------------------------------
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes ``sock`` (EOF or reset) within ``seconds``."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(1024):
+            pass  # a 408 or the like would be fine too; what matters is the close
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_a_connection_without_complete_headers_is_closed_after_the_header_timeout() -> None:
+    with live_server(APP, http=http_protocol(header_timeout=0.5), lifespan="off") as url:
+        port = int(url.rsplit(":", 1)[1])
+        silent = socket.create_connection(("127.0.0.1", port))
+        partial = socket.create_connection(("127.0.0.1", port))
+        partial.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")  # no blank line: not complete
+        slow = socket.create_connection(("127.0.0.1", port))
+        try:
+            slow.sendall(b"GET /livez HTTP/1.1\r\n")
+            slow.sendall(b"Host: x\r\n\r\n")  # complete in time: answered
+            assert slow.recv(1024).startswith(b"HTTP/1.1 200")
+            assert _closed_within(silent, 10) and _closed_within(partial, 10)
+            # a kept-alive connection is timed again from its next request's first byte
+            slow.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+            assert _closed_within(slow, 10)
+            assert httpx.get(f"{url}/livez").status_code == 200  # the server goes on
+        finally:
+            for sock in (silent, partial, slow):
+                sock.close()
+
+
+def test_the_header_timeout_comes_from_the_configuration() -> None:
+    from bentoml_classic.config import config_from_options
+
+    config = config_from_options("api_server.http.header_timeout=2.5")
+    assert config.api_server.http.header_timeout == 2.5
+    assert http_protocol(config.api_server.http.header_timeout).header_timeout == 2.5
+    assert http_protocol().header_timeout == 30.0

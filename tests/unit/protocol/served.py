@@ -43,6 +43,7 @@ class ServedRunner:
         token: bytes | None = None,
         grace_seconds: float = 5.0,
         batch_policies: dict[str, BatchPolicy] | None = None,
+        handshake_timeout: float = 5.0,
     ) -> None:
         self.transport = transport
         self.token = token
@@ -54,7 +55,11 @@ class ServedRunner:
         self.calls: list[str] = []
         self.batch_rows: list[int] = []  # rows of each batch gated_double ran
         self.server = RunnerServer(
-            "test_runner", self._methods(), token=token, batch_policies=batch_policies
+            "test_runner",
+            self._methods(),
+            token=token,
+            batch_policies=batch_policies,
+            handshake_timeout=handshake_timeout,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -9,6 +9,7 @@ import gc
 import pathlib
 import pickle
 import socket
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -235,6 +236,35 @@ def test_frames_above_max_frame_size_close_the_connection(
         with pytest.raises(ServiceUnavailable):
             client.call("echo", (b"x" * 20_000,), {})
         assert client.call("echo", (b"y" * 1000,), {}) == b"y" * 1000
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the peer closes ``sock`` (EOF or reset) before WAIT seconds pass."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_a_peer_that_sends_no_token_is_disconnected(
+    make_runner: Callable[..., ServedRunner],
+) -> None:
+    served = make_runner("tcp", token=TOKEN, handshake_timeout=0.3)
+    idle = socket.create_connection(("127.0.0.1", served.port), timeout=WAIT)
+    half = socket.create_connection(("127.0.0.1", served.port), timeout=WAIT)
+    try:
+        half.sendall(join(codec.frame(1, codec.HELLO, [TOKEN[:3]]))[:10])  # part of a HELLO
+        started = time.monotonic()
+        assert _closed_by_peer(idle) and _closed_by_peer(half)
+        assert time.monotonic() - started < WAIT
+    finally:
+        idle.close()
+        half.close()
+    with blocking_client(served.url, token=TOKEN) as client:  # a real caller is served
+        time.sleep(0.5)  # past the handshake timeout: authenticated connections stay
+        assert client.call("echo", ("still",), {}) == "still"
 
 
 # -- graceful stop ---------------------------------------------------------------------------
