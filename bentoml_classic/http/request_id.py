@@ -37,6 +37,11 @@ class RequestIds:
 _ids = RequestIds()
 
 
+def new_request_id() -> bytes:
+    """An id for a response made outside the ASGI app (the server's own refusals)."""
+    return _ids.next()
+
+
 class RequestIdMiddleware:
     """Reuses a sane client-sent ``X-Request-ID`` (for tracing across hops), else makes one.
 

@@ -17,6 +17,13 @@ Back-pressure is unchanged: past ``_FLUSH_AT`` bytes pending, a write goes throu
 a response streamed without yielding to the loop still fills the transport, which then pauses
 the protocol as usual.
 
+When the worker shuts down, uvicorn closes idle kept-alive connections at once, so a request a
+client sends at that moment meets a reset. Here an idle connection stays open for
+``shutdown_linger_s`` more, and a request that arrives on it meanwhile gets a 503 with
+``Connection: close``: the client learns to retry on a new connection, which goes to a worker
+that still serves. (The request in progress on a busy connection finishes, and its response
+says ``Connection: close``, as uvicorn has it.)
+
 And it closes a connection whose request headers are not complete ``header_timeout`` seconds
 after it opened (or after the request's first byte, on a kept-alive connection): uvicorn times
 out idle kept-alive connections, but not one that never finishes its headers, so a few hundred
@@ -29,6 +36,7 @@ import asyncio
 import logging
 from typing import Any, ClassVar
 
+from .request_id import HEADER, new_request_id
 from .sync_calls import REQUEST_TASKS
 
 logger = logging.getLogger(__name__)
@@ -37,6 +45,28 @@ logger = logging.getLogger(__name__)
 _FLUSH_AT = 64 * 1024
 #: seconds a client has to complete a request's headers (``api_server.http.header_timeout``)
 DEFAULT_HEADER_TIMEOUT_S = 30.0
+
+#: see ``GatheringHttpToolsProtocol.shutdown_linger_s``
+SHUTDOWN_LINGER_S = 0.2
+
+_SHUTTING_DOWN_BODY = (
+    b'{"error": {"type": "ServiceUnavailable", "message": "the server is shutting down: '
+    b'send the request again, on a new connection"}}'
+)
+
+
+async def refuse_while_shutting_down(scope: Any, receive: Any, send: Any) -> None:
+    """The ASGI app of a connection's requests once its worker shuts down: a 503 that closes
+    the connection (uvicorn runs it like any request, pipelined ones included)."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"retry-after", b"1"),
+        (b"connection", b"close"),
+        (b"content-length", b"%d" % len(_SHUTTING_DOWN_BODY)),
+        (HEADER, new_request_id()),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": _SHUTTING_DOWN_BODY})
 
 
 class HeaderDeadlines:
@@ -139,6 +169,9 @@ else:
     class GatheringHttpToolsProtocol(HttpToolsProtocol):
         #: set by ``http_protocol()`` from ``api_server.http.header_timeout``
         header_timeout: ClassVar[float] = DEFAULT_HEADER_TIMEOUT_S
+        #: how long an idle kept-alive connection stays open once the worker shuts down, to
+        #: answer a request already on its way with a 503 rather than a reset
+        shutdown_linger_s: ClassVar[float] = SHUTDOWN_LINGER_S
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(GatheringTransport(transport, self.loop))  # type: ignore[arg-type]
@@ -161,6 +194,22 @@ else:
         def on_headers_complete(self) -> None:
             self._header_deadlines.received(self)
             super().on_headers_complete()
+
+        def shutdown(self) -> None:
+            # Requests whose headers arrive from now on are answered 503; the one in progress
+            # keeps the app it started with.
+            self.app = refuse_while_shutting_down
+            if self.cycle is None or self.cycle.response_complete:
+                self.loop.call_later(self.shutdown_linger_s, self._close_if_idle)
+                return
+            super().shutdown()
+
+        def _close_if_idle(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                if not self.transport.is_closing():
+                    self.transport.close()
+            else:  # a request came meanwhile: its 503 closes the connection
+                self.cycle.keep_alive = False
 
         def on_response_complete(self) -> None:
             # The last byte of the response is written: send it now, not after the request's

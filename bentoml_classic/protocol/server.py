@@ -29,6 +29,8 @@ logger = logging.getLogger("bentoml_classic.runner_server")
 HELLO_MAX_SIZE = 4096
 #: seconds a TCP peer has to present the token (an API worker does so at once on connecting)
 HANDSHAKE_TIMEOUT_S = 5.0
+#: after a stop, how long no caller must have held a connection before listening ends
+QUIET_S = 0.5
 _HTTP_401_BODY = (
     b'{"error": {"type": "Unauthorized", "message": "runner server: send the shared token first"}}'
 )
@@ -229,13 +231,34 @@ class RunnerServer:
                 500,
             )
 
+    async def _until_quiet(self, deadline: float) -> None:
+        """Return once no connection has been open for ``QUIET_S``, or at ``deadline``."""
+        loop = asyncio.get_running_loop()
+        quiet_since: float | None = None
+        while (now := loop.time()) < deadline:
+            if self.connections:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= QUIET_S:
+                return
+            await asyncio.sleep(QUIET_S / 10)
+
     def connection_closed(self) -> None:
         if not self.connections and self._all_closed is not None:
             self._all_closed.set()
 
     async def serve(self, sockets: list[Any], stop: asyncio.Event, grace_seconds: float) -> None:
-        """Serve until ``stop`` is set, then let open connections finish (API workers draining
-        their in-flight requests still need us) for at most ``grace_seconds``."""
+        """Serve until ``stop`` is set, then drain for at most ``grace_seconds``.
+
+        Draining API workers still need us, and may open new connections to us (a pool thread's
+        first call): while any caller holds a connection, and until none has for
+        ``QUIET_S``, new connections are still accepted. In production the listening sockets
+        stay bound in the supervisor, so a listener closed too early would leave a caller
+        waiting in its backlog until ``runners.timeout``. The supervisor stops the API workers
+        first; a signal to every process at once (a Ctrl-C, systemd's stop, a supervisor killed
+        with SIGKILL) reaches us while they drain, which is what the quiet period is for.
+        """
         loop = asyncio.get_running_loop()
         self.lane = ModelLane(loop)
         self.batchers = {
@@ -255,12 +278,14 @@ class RunnerServer:
             for sock in sockets
         ]
         await stop.wait()
+        deadline = loop.time() + grace_seconds
+        await self._until_quiet(deadline)
         for server in servers:
             server.close()
         self._all_closed = asyncio.Event()
         if self.connections:
             try:
-                await asyncio.wait_for(self._all_closed.wait(), grace_seconds)
+                await asyncio.wait_for(self._all_closed.wait(), max(0.0, deadline - loop.time()))
             except TimeoutError:
                 logger.warning(
                     "closing %d runner connections after the grace period", len(self.connections)

@@ -16,10 +16,19 @@ if TYPE_CHECKING:
     from circus.watcher import Watcher
 
 
-def make_arbiter(watchers: list[Watcher], sockets: list[CircusSocket], socket_dir: str) -> Arbiter:
+def make_arbiter(
+    watchers: list[Watcher],
+    sockets: list[CircusSocket],
+    socket_dir: str,
+    public: tuple[str, ...] = (),
+) -> Arbiter:
     """An arbiter whose control endpoints are Unix sockets in ``socket_dir``: nothing on the
-    network, no multicast discovery (circus's default would join a multicast group)."""
-    return _arbiter_class()(
+    network, no multicast discovery (circus's default would join a multicast group).
+
+    ``public``: the names of the sockets clients connect to, which the arbiter stops listening
+    on first when it stops (see ``_stop_watchers``).
+    """
+    arbiter = _arbiter_class()(
         watchers,
         endpoint=f"ipc://{socket_dir}/circus-control.sock",
         pubsub_endpoint=f"ipc://{socket_dir}/circus-events.sock",
@@ -28,10 +37,13 @@ def make_arbiter(watchers: list[Watcher], sockets: list[CircusSocket], socket_di
         sockets=sockets,
         loglevel="WARNING",
     )
+    arbiter.public_sockets = public
+    return arbiter
 
 
 def _arbiter_class() -> type[Arbiter]:
     from circus.arbiter import Arbiter
+    from tornado import gen
 
     class QuietStopArbiter(Arbiter):  # type: ignore[misc]  # circus publishes no types
         """Circus checks its watchers on a timer (``check_delay``), and that check takes the
@@ -44,6 +56,33 @@ def _arbiter_class() -> type[Arbiter]:
             if self._exclusive_running_command is not None or self._restarting:
                 return None
             return super().manage_watchers()
+
+        @gen.coroutine
+        def _stop_watchers(
+            self, close_output_streams: bool = False, watcher_iter_func: Any = None
+        ) -> Any:
+            """Callers before callees: the watchers of the lowest priority (API workers) are
+            stopped, and have drained, before the next (runners, which they still call while
+            draining). Circus stops all at once.
+
+            First the public sockets are closed here: the API workers close their copies as
+            they begin to drain, and a socket still open in the arbiter would go on taking
+            connections into its backlog that nobody accepts (a client hung until the arbiter
+            exited); closed, new connections are refused at once."""
+            for name in getattr(self, "public_sockets", ()):
+                public = self.sockets.get(name)
+                if public is not None:
+                    public.close()
+            iterate = watcher_iter_func or self.iter_watchers
+            watchers = list(iterate(reverse=False))
+            for priority in sorted({watcher.priority for watcher in watchers}):
+                yield gen.multi(
+                    [
+                        watcher._stop(close_output_streams)
+                        for watcher in watchers
+                        if watcher.priority == priority
+                    ]
+                )
 
     return QuietStopArbiter
 

@@ -48,6 +48,7 @@ def serve_production(
                 by_runner[runner.name],
                 grace_seconds=grace,
                 state_dir=socket_dir,
+                foreign_sockets=("api",),
             )
             for runner in svc.runners
             if runner.name in by_runner
@@ -69,7 +70,7 @@ def serve_production(
             )
         )
         sockets = [public, *(sock for socks in by_runner.values() for sock in socks)]
-        arbiter = make_arbiter(watchers, sockets, socket_dir)
+        arbiter = make_arbiter(watchers, sockets, socket_dir, public=("api",))
         shown_host = f"[{host}]" if ":" in host else host
         print(
             f"Serving {svc.name} on http://{shown_host}:{port} with {workers} API worker(s) and "

@@ -34,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="bentoml_classic runner worker")
     parser.add_argument("--fds", required=True, help="comma-separated listening sockets, by wid")
     parser.add_argument("--wid", type=int, default=1, help="this worker's number (1-based)")
+    parser.add_argument("--close-fds", default="", help="inherited sockets this worker closes")
     args = parser.parse_args()
     # The arbiter decides when we stop: a terminal's Ctrl-C reaches the whole process group, and
     # a runner that quit at once would fail the requests the API workers are still draining.
@@ -41,6 +42,8 @@ def main() -> None:
     die_with_parent()
     spec = WorkerSpec.from_env()
     apply_scheduling_policy(spec.scheduling_policy)
+    for fd in filter(None, args.close_fds.split(",")):
+        os.close(int(fd))  # the public socket: it must close with the API workers' copies
     fds = [int(fd) for fd in args.fds.split(",")]
     if spec.worker_envs:
         os.environ.update(spec.worker_envs[(args.wid - 1) % len(spec.worker_envs)])

@@ -162,4 +162,4 @@ def start_http_server(
         print(
             f"Serving {svc.name} on http://{host}:{public.port} (runners: {addresses})", flush=True
         )
-        make_arbiter([watcher], [public], socket_dir).start()
+        make_arbiter([watcher], [public], socket_dir, public=("api",)).start()

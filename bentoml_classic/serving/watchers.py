@@ -46,10 +46,14 @@ def runner_watcher(
     grace_seconds: float,
     numprocesses: int | None = None,
     state_dir: str | None = None,
+    foreign_sockets: tuple[str, ...] = (),
 ) -> Watcher:
     """Watcher for a runner's workers; worker ``wid`` serves on ``sockets[(wid - 1) % n]``.
 
     ``numprocesses`` defaults to one worker per socket; workers may also share one (TCP).
+    ``foreign_sockets``: sockets the workers inherit from Circus (it passes every socket to
+    every process) but must not hold open: the public one, which has to close once the API
+    workers stop, or new clients would wait in its backlog until the runners exit.
     """
     from circus.watcher import Watcher
 
@@ -72,6 +76,9 @@ def runner_watcher(
     cmd, args = _python(
         "bentoml_classic.serving.runner_worker", "--fds", fds, "--wid", "$(circus.wid)"
     )
+    if foreign_sockets:
+        foreign = ",".join(f"$(circus.sockets.{name})" for name in foreign_sockets)
+        args += ["--close-fds", foreign]
     return Watcher(
         name=f"runner_{runner.name}",
         cmd=cmd,

@@ -5,9 +5,12 @@ Connection: close)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -312,3 +315,87 @@ def test_the_header_timeout_comes_from_the_configuration() -> None:
     assert config.api_server.http.header_timeout == 2.5
     assert http_protocol(config.api_server.http.header_timeout).header_timeout == 2.5
     assert http_protocol().header_timeout == 30.0
+
+
+# -- a request that comes while the worker shuts down ---------------------------------------
+
+
+@contextmanager
+def uvicorn_server(app: Any, protocol: Any) -> Iterator[tuple[Any, int]]:
+    """A real uvicorn on a free port in a thread, its Server object at hand (to shut it down)."""
+    import uvicorn
+
+    from tests.support.servers import free_port, wait_until_ready
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/livez", timeout=30, is_alive=thread.is_alive)
+        yield server, port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _connected(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_request_on_an_idle_connection_after_shutdown_began_gets_a_503() -> None:
+    lingering = type(
+        "Lingering", (http_protocol(),), {"shutdown_linger_s": 5.0, "__module__": __name__}
+    )
+    app = Starlette(routes=[Route("/livez", livez)])
+    with uvicorn_server(app, lingering) as (server, port), _connected(port) as sock:
+        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_responses(sock, 1) == [b"ok"]  # kept alive, idle now
+        server.should_exit = True
+        started = time.monotonic()
+        while _listening(port):  # the worker has begun to shut down
+            assert time.monotonic() - started < 10
+            time.sleep(0.02)
+        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = _read_all(sock)  # answered, then closed
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503") and b"connection: close" in head.lower()
+    assert b"x-request-id" in head.lower() and b"retry-after: 1" in head.lower()
+    assert json.loads(body)["error"]["type"] == "ServiceUnavailable"
+
+
+def test_the_request_in_progress_when_shutdown_began_finishes_and_closes() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    async def slow(request: Request) -> Response:
+        entered.set()
+        await asyncio.to_thread(release.wait, 10)
+        return Response(b"slow done")
+
+    app = Starlette(routes=[Route("/slow", slow), Route("/livez", livez)])
+    with uvicorn_server(app, http_protocol()) as (server, port), _connected(port) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert entered.wait(10)
+        server.should_exit = True
+        time.sleep(0.3)
+        release.set()
+        received = _read_all(sock)
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and body == b"slow done"
+    assert b"connection: close" in head.lower()

@@ -32,7 +32,7 @@ from bentoml_classic.protocol.async_client import AsyncRunnerClient
 from bentoml_classic.protocol.blocking_client import BlockingRunnerClient
 from bentoml_classic.protocol.remote import RemoteRunnerHandle
 from bentoml_classic.runner import Runnable, Runner
-from tests.support.waiting import WAIT, wait_for
+from tests.support.waiting import WAIT
 from tests.unit.protocol.served import (
     TOKEN,
     ServedRunner,
@@ -270,19 +270,9 @@ def test_a_peer_that_sends_no_token_is_disconnected(
 # -- graceful stop ---------------------------------------------------------------------------
 
 
-def _refused(runner: ServedRunner) -> bool:
-    try:
-        if runner.transport == "unix":
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.connect(runner.path)
-        else:
-            socket.create_connection(("127.0.0.1", runner.port), timeout=WAIT).close()
-    except (ConnectionRefusedError, FileNotFoundError):
-        return True
-    return False
-
-
-def test_graceful_stop_finishes_the_call_in_flight(runner: ServedRunner) -> None:
+def test_graceful_stop_finishes_the_call_in_flight_and_keeps_accepting_while_callers_remain(
+    runner: ServedRunner,
+) -> None:
     client = BlockingRunnerClient("test_runner", [Address.parse(runner.url)], None, WAIT)
     # one thread, so that both calls below use the same connection
     caller = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -291,16 +281,17 @@ def test_graceful_stop_finishes_the_call_in_flight(runner: ServedRunner) -> None
         assert runner.started.wait(WAIT)
         runner.request_stop()
         assert in_flight.result(WAIT) == "done"
-        assert wait_for(lambda: _refused(runner)), "new connections are still accepted"
-        with blocking_client(runner.url) as late, pytest.raises(ServiceUnavailable):
-            late.call("echo", (1,), {})
+        # a draining API worker's new connection (a pool thread's first call) is still served
+        with blocking_client(runner.url) as late:
+            assert late.call("echo", ("late",), {}) == "late"
         # the open connection is served while the server drains ...
         assert caller.submit(client.call, "echo", ("draining",), {}).result(WAIT) == "draining"
         assert runner.join(0.05) is False  # ... and keeps it waiting
     finally:
         client.close()
         caller.shutdown()
-    # once the last client went away, serve() returns well before its grace period
+    # once the last caller went away (and none came back for a moment), serve() returns well
+    # before its grace period
     assert runner.join(WAIT)
 
 
@@ -311,10 +302,20 @@ def test_graceful_stop_async_call_in_flight(runner: ServedRunner) -> None:
         assert await asyncio.to_thread(runner.started.wait, WAIT)
         runner.request_stop()
         assert await pending == "done"
-        assert await asyncio.to_thread(wait_for, lambda: _refused(runner))
+        assert await client.call("echo", ("after",), {}) == "after"
 
     run_async(scenario, async_client(runner.url))
     assert runner.join(WAIT)
+
+
+def test_a_stopped_server_with_no_callers_ends_after_the_quiet_period(
+    make_runner: Callable[..., ServedRunner],
+) -> None:
+    served = make_runner("unix", grace_seconds=WAIT)
+    started = time.monotonic()
+    served.request_stop()
+    assert served.join(WAIT)
+    assert time.monotonic() - started < WAIT / 2  # the quiet period, not the grace period
 
 
 def test_grace_period_expires(make_runner: Callable[..., ServedRunner]) -> None:
