@@ -62,8 +62,11 @@ class JSON(JsonBodyDescriptor[Any]):
                 stacklevel=2,
             )
         self.pydantic_model = pydantic_model
-        #: built on first use: by then every forward reference of the model is resolved
+        #: built now, while the service module loads (one thread), if the model is complete;
+        #: else on first use, when its forward references are resolved
         self._validator: Any = None
+        if pydantic_model is not None and pydantic_model.__dict__.get("__pydantic_complete__"):
+            self._validator = fail_fast_validator(pydantic_model)
         self.json_encoder = json_encoder
         self._encoder_cls = _with_fallback(json_encoder) if json_encoder is not None else None
         self._example: Any = None
