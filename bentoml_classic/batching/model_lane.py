@@ -78,6 +78,9 @@ class ModelLane:
         self._off_loop = False  # a job runs on the lane's thread
         self._proofs: dict[str, InlineProof] = {}
         self._jobs: queue.SimpleQueue[Any] | None = None
+        #: ``time.monotonic()`` when the job that runs now started; None while the lane is idle
+        #: (read by the runner worker's stuck-model watch, from another thread)
+        self.busy_since: float | None = None
 
     def submit(self, name: str, prepare: Prepare) -> None:
         """Run a job when the lane is free, in the order submitted; from the loop thread only."""
@@ -111,7 +114,9 @@ class ModelLane:
                     self._hand_to_thread(name, compute, finish)
                     continue
                 started = self._clock()
+                self.busy_since = time.monotonic()
                 outcome = compute()
+                self.busy_since = None
                 self._record(name, self._clock() - started, inline=True)
                 _finish(finish, outcome)
         finally:
@@ -124,6 +129,7 @@ class ModelLane:
             self._jobs = queue.SimpleQueue()
             threading.Thread(target=self._work, name="model-lane", daemon=True).start()
         self._off_loop = True
+        self.busy_since = time.monotonic()
         self._jobs.put((name, compute, finish))
 
     def _work(self) -> None:
@@ -142,6 +148,7 @@ class ModelLane:
         self, name: str, elapsed: float, outcome: Any, finish: Callable[[Any], None]
     ) -> None:
         self._off_loop = False
+        self.busy_since = None
         self._record(name, elapsed, inline=False)
         _finish(finish, outcome)
         self._start_next()

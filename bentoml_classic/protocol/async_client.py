@@ -139,7 +139,9 @@ class AsyncRunnerClient:
         except ConnectionLost as exc:
             raise unavailable(self.runner, self.addresses[index], exc, method) from None
         except TimeoutError:
-            connection.pending.pop(call_id, None)
+            # Left in ``pending`` until its answer comes (then dropped) or the connection is
+            # lost: a worker stuck on a call keeps counting it, so _pick() sends new calls to
+            # its siblings meanwhile.
             raise timed_out(self.runner, method, timeout) from None
         finally:
             expiry.cancel()

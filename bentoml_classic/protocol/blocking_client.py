@@ -11,12 +11,16 @@ import select
 import socket
 import struct
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from . import codec
 from .address import Address
 from .replies import answer, next_call_id, timed_out, unavailable
+
+#: seconds a worker that let a call time out is passed over while another is open
+AVOID_AFTER_TIMEOUT_S = 1.0
 
 
 class _StaleConnection(Exception):
@@ -33,6 +37,15 @@ class BlockingRunnerClient:
         self.timeout = timeout
         self._local = threading.local()
         self._round_robin = itertools.count()
+        self._index = {address: i for i, address in enumerate(self.addresses)}
+        #: calls in flight to each worker from this process's threads (kept without a lock:
+        #: it only steers the choice of worker)
+        self._busy = [0] * len(self.addresses)
+        #: a worker that let a call time out is not chosen until then (monotonic time) while
+        #: another is open: it is likely stuck on a model call, and every call sent to it would
+        #: wait behind that one (``AVOID_AFTER_TIMEOUT_S``; by then a stuck worker has been
+        #: replaced, or the calls still waiting on it keep it the busiest)
+        self._avoid_until = [0.0] * len(self.addresses)
         self._all_sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
 
@@ -42,7 +55,7 @@ class BlockingRunnerClient:
         )
         if slots is None:
             slots = self._local.slots = {}
-        index = next(self._round_robin) % len(self.addresses)
+        index = self._pick()
         address = self.addresses[index]
         if index in slots:
             sock, reader, poller = slots[index]
@@ -86,6 +99,23 @@ class BlockingRunnerClient:
                 self._drop(address)
                 answer(kind, buffers, self.runner, "(handshake)")
         return sock, reader, address
+
+    def _pick(self) -> int:
+        """The worker with the fewest calls in flight from this process, among those that did
+        not just let a call time out; round robin among equals."""
+        count = len(self.addresses)
+        if count == 1:
+            return 0
+        start = next(self._round_robin) % count
+        now = time.monotonic()
+        best = -1
+        for step in range(count):
+            index = (start + step) % count
+            if self._avoid_until[index] > now:
+                continue
+            if best < 0 or self._busy[index] < self._busy[best]:
+                best = index
+        return start if best < 0 else best
 
     def _drop(self, address: Address) -> None:
         slots = self._local.slots
@@ -141,14 +171,33 @@ class BlockingRunnerClient:
     def _send_and_receive(self, call_id: int, chunks: list[Any]) -> tuple[int, list[memoryview]]:
         sock, reader, address = self._socket()
         try:
-            return self._exchange(sock, reader, address, call_id, chunks)
+            return self._counted(sock, reader, address, call_id, chunks)
         except _StaleConnection:
             pass  # a restarted runner (or one that hung up): once more, on a new connection
         sock, reader, address = self._socket()
         try:
-            return self._exchange(sock, reader, address, call_id, chunks)
+            return self._counted(sock, reader, address, call_id, chunks)
         except _StaleConnection as exc:
             raise unavailable(self.runner, address, exc) from None
+
+    def _counted(
+        self,
+        sock: socket.socket,
+        reader: codec.FrameReader,
+        address: Address,
+        call_id: int,
+        chunks: list[Any],
+    ) -> tuple[int, list[memoryview]]:
+        """``_exchange``, counted in the worker's calls in flight; a timeout sets it aside."""
+        index = self._index[address]
+        self._busy[index] += 1
+        try:
+            return self._exchange(sock, reader, address, call_id, chunks)
+        except TimeoutError:
+            self._avoid_until[index] = time.monotonic() + AVOID_AFTER_TIMEOUT_S
+            raise
+        finally:
+            self._busy[index] -= 1
 
     def close(self) -> None:
         with self._lock:

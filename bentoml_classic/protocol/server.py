@@ -244,6 +244,12 @@ class RunnerServer:
                 return
             await asyncio.sleep(QUIET_S / 10)
 
+    @property
+    def busy_since(self) -> float | None:
+        """``time.monotonic()`` when the model call running now started; None while idle."""
+        lane = self.__dict__.get("lane")
+        return None if lane is None else lane.busy_since
+
     def connection_closed(self) -> None:
         if not self.connections and self._all_closed is not None:
             self._all_closed.set()

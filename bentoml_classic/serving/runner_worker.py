@@ -16,6 +16,7 @@ import time
 
 from .restart_backoff import StartFailures
 from .scheduling import apply_scheduling_policy
+from .stuck_model import watch_for_a_stuck_model
 from .worker_process import die_with_parent, freeze_startup_objects
 from .worker_spec import WorkerSpec, runner_token
 
@@ -87,6 +88,9 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
     # resolved by the arbiter (the configuration is not loaded here: see WorkerSpec)
     policies = {name: BatchPolicy(**fields) for name, fields in spec.batch_policies.items()}
     server = RunnerServer(runner.name, methods, token=runner_token(), batch_policies=policies)
+
+    if spec.stuck_after_s is not None:
+        watch_for_a_stuck_model(lambda: server.busy_since, spec.stuck_after_s)
 
     async def run() -> None:
         stop = asyncio.Event()

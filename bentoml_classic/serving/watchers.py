@@ -20,6 +20,7 @@ from ..runner.runner import Runner
 from ..service import Service
 from .resources import thread_env, worker_envs
 from .sockets import unix_socket
+from .stuck_model import STUCK_GRACE_S
 from .worker_process import ARBITER_PID_ENV
 from .worker_spec import WorkerSpec
 
@@ -71,6 +72,7 @@ def runner_watcher(
         batch_policies=policies,
         scheduling_policy=runner_config.scheduling_policy,
         state_dir=state_dir,
+        stuck_after_s=runner_config.timeout + STUCK_GRACE_S,
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(

@@ -35,6 +35,9 @@ class WorkerSpec:
     #: runner workers: the deployment's private directory, where failed starts are counted
     #: for the restart backoff (restart_backoff.py)
     state_dir: str | None = None
+    #: runner workers: seconds one model call may run before the worker replaces itself
+    #: (``runners.timeout`` plus a grace, stuck_model.py); None: never
+    stuck_after_s: float | None = None
 
     def to_env(self) -> dict[str, str]:
         return {SPEC_ENV: json.dumps(asdict(self))}

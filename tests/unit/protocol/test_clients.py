@@ -414,6 +414,43 @@ def test_several_workers(make_runner: Callable[..., ServedRunner]) -> None:
     assert len(first.calls) + len(second.calls) == 26
 
 
+def test_a_worker_that_let_a_call_time_out_is_passed_over(
+    make_runner: Callable[..., ServedRunner],
+) -> None:
+    stuck, free = make_runner("unix"), make_runner("unix")
+    addresses = [Address.parse(stuck.url), Address.parse(free.url)]
+    blocking = BlockingRunnerClient("test_runner", addresses, None, 0.3)
+    try:
+        with pytest.raises(GatewayTimeout):  # lands on one worker or the other
+            blocking.call("slow", ("x",), {"seconds": 3})
+        hung = stuck if stuck.started.is_set() else free
+        other = free if hung is stuck else stuck
+        answered = [blocking.call("echo", (i,), {}) for i in range(10)]
+    finally:
+        blocking.close()
+        stuck.release.set()
+    assert answered == list(range(10))
+    assert other.calls.count("echo") == 10 and "echo" not in hung.calls
+
+
+def test_the_async_client_sends_new_calls_past_a_worker_with_a_call_timed_out(
+    make_runner: Callable[..., ServedRunner],
+) -> None:
+    first, second = make_runner("unix"), make_runner("unix")
+    addresses = [Address.parse(first.url), Address.parse(second.url)]
+
+    async def scenario(client: AsyncRunnerClient) -> list[Any]:
+        with pytest.raises(GatewayTimeout):
+            await client.call("slow", ("x",), {"seconds": 3})
+        return [await client.call("echo", (i,), {}) for i in range(10)]
+
+    assert run_async(scenario, AsyncRunnerClient("test_runner", addresses, None, 0.3)) == list(
+        range(10)
+    )
+    hung, other = (first, second) if first.started.is_set() else (second, first)
+    assert other.calls.count("echo") == 10 and "echo" not in hung.calls
+
+
 # -- a peer that is not a (working) runner ---------------------------------------------------
 
 

@@ -1,0 +1,60 @@
+"""A model call that hangs: the caller gets its 504 after ``runners.timeout``, and the runner
+worker that runs it replaces itself (``serving/stuck_model.py``) once the call has run
+``runners.timeout`` plus the grace; the runner's other worker serves meanwhile, and the service
+answers as before once the new worker is up."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.support.servers import E2E_SERVICES, serve_subprocess
+from tests.support.waiting import wait_for
+
+
+def runner_pids(arbiter_pid: int) -> set[int]:
+    """The live runner workers (one that just exited may linger as a zombie a moment)."""
+    pids = set()
+    for child in psutil.Process(arbiter_pid).children(recursive=True):
+        try:
+            if "serving.runner_worker" in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except psutil.Error:  # exited (a zombie) or gone
+            continue
+    return pids
+
+
+def test_a_worker_stuck_on_a_call_is_replaced_and_the_service_recovers(tmp_path: Path) -> None:
+    env = {
+        "BENTOML_HOME": str(tmp_path),
+        # two runner workers; a call may take 1 s before its caller gets a 504
+        "BENTOML_CONFIG_OPTIONS": "runners.timeout=1 runners.resources.cpu=2",
+    }
+    args = ["runner_service:svc", "--api-workers", "1"]
+    with serve_subprocess(args, cwd=E2E_SERVICES, env=env) as (url, process):
+        before = runner_pids(process.pid)
+        assert len(before) == 2
+        hung: list[int] = []
+
+        def hang() -> None:
+            response = httpx.post(f"{url}/sleep", json={"seconds": 120}, timeout=30)
+            hung.append(response.status_code)
+
+        caller = threading.Thread(target=hang)
+        started = time.monotonic()
+        caller.start()
+        caller.join(timeout=30)
+        assert hung == [504]  # runners.timeout, not the 120 s the model would take
+        assert time.monotonic() - started < 10
+        # the stuck worker replaces itself at about 1 + 1 s; its sibling stays
+        assert wait_for(lambda: len(runner_pids(process.pid) - before) == 1, 20)
+        after = runner_pids(process.pid)
+        assert len(after) == 2 and len(after & before) == 1
+        assert wait_for(lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200, 30)
+        answers = [httpx.post(f"{url}/sleep", json={"seconds": 0}, timeout=10) for _ in range(10)]
+        assert [a.status_code for a in answers] == [200] * 10
+        assert {a.json()["pid"] for a in answers} <= after
