@@ -7,6 +7,7 @@ come back in any order and reach their callers.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -61,7 +62,12 @@ class _AsyncConnection(asyncio.BufferedProtocol):
 
 class AsyncRunnerClient:
     def __init__(
-        self, runner: str, addresses: Sequence[Address], token: bytes | None, timeout: float
+        self,
+        runner: str,
+        addresses: Sequence[Address],
+        token: bytes | None,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not addresses:
             raise InvalidArgument(f"runner {runner!r} has no address")
@@ -69,6 +75,8 @@ class AsyncRunnerClient:
         self.addresses = list(addresses)
         self.token = token
         self.timeout = timeout
+        #: for ``tcps://`` addresses (the system's CAs when None)
+        self.ssl_context = ssl_context
         self._connections: list[_AsyncConnection | None] = [None] * len(self.addresses)
         self._locks: list[asyncio.Lock] | None = None
 
@@ -85,7 +93,15 @@ class AsyncRunnerClient:
             address = self.addresses[index]
             loop = asyncio.get_running_loop()
             try:
-                if address.is_tcp:
+                if address.tls:
+                    _, connection = await loop.create_connection(
+                        _AsyncConnection,
+                        address.host or "",
+                        address.port or 0,
+                        ssl=self.ssl_context or ssl.create_default_context(),
+                        server_hostname=address.host,
+                    )
+                elif address.is_tcp:
                     _, connection = await loop.create_connection(
                         _AsyncConnection, address.host or "", address.port or 0
                     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -29,12 +30,19 @@ class _StaleConnection(Exception):
 
 class BlockingRunnerClient:
     def __init__(
-        self, runner: str, addresses: Sequence[Address], token: bytes | None, timeout: float
+        self,
+        runner: str,
+        addresses: Sequence[Address],
+        token: bytes | None,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.runner = runner
         self.addresses = list(addresses)
         self.token = token
         self.timeout = timeout
+        #: for ``tcps://`` addresses (the system's CAs when None)
+        self.ssl_context = ssl_context
         self._local = threading.local()
         self._round_robin = itertools.count()
         self._index = {address: i for i, address in enumerate(self.addresses)}
@@ -67,7 +75,9 @@ class BlockingRunnerClient:
                 return sock, reader, address
             self._drop(address)  # the runner restarted since this thread's last call
         try:
-            if address.is_tcp:
+            if address.tls:
+                sock = self._tls_socket(address)
+            elif address.is_tcp:
                 sock = socket.create_connection((address.host, address.port), self.timeout)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             else:
@@ -78,7 +88,8 @@ class BlockingRunnerClient:
                 except OSError:
                     sock.close()
                     raise
-            _use_kernel_timeouts(sock, self.timeout)
+            if not address.tls:  # TLS reads and writes several times per call: Python's timeout
+                _use_kernel_timeouts(sock, self.timeout)
         except OSError as exc:
             raise unavailable(self.runner, address, exc) from exc
         reader = codec.FrameReader()
@@ -99,6 +110,16 @@ class BlockingRunnerClient:
                 self._drop(address)
                 answer(kind, buffers, self.runner, "(handshake)")
         return sock, reader, address
+
+    def _tls_socket(self, address: Address) -> socket.socket:
+        raw = socket.create_connection((address.host, address.port), self.timeout)
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            context = self.ssl_context or ssl.create_default_context()
+            return context.wrap_socket(raw, server_hostname=address.host)
+        except OSError:
+            raw.close()
+            raise
 
     def _pick(self) -> int:
         """The worker with the fewest calls in flight from this process, among those that did
@@ -228,6 +249,8 @@ def _peer_alive(sock: socket.socket, poller: Any) -> bool:
     """
     if not poller.poll(0):
         return True  # nothing to read: open and idle, as expected between calls
+    if isinstance(sock, ssl.SSLSocket):
+        return False  # TLS cannot peek; anything from an idle runner is its goodbye
     try:
         return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
     except BlockingIOError:
@@ -244,6 +267,9 @@ def _send_all(sock: socket.socket, chunks: list[Any]) -> None:
     """One sendmsg for the whole frame in the common case; finish partial sends chunk by chunk."""
     if len(chunks) == 1:  # a small frame: codec.frame() joined it into one piece
         sock.sendall(chunks[0])
+        return
+    if isinstance(sock, ssl.SSLSocket):  # no sendmsg on TLS: one record stream of the whole
+        sock.sendall(b"".join(chunks))
         return
     views = [memoryview(chunk).cast("B") for chunk in chunks]
     if len(views) > _MAX_IOVECS:

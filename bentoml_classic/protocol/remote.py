@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import ssl
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -41,11 +42,12 @@ class RemoteRunnerHandle:
         token: bytes | None = None,
         timeout: float = 300.0,
         batch_policies: dict[str, BatchPolicy] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         parsed = [Address.parse(url) for url in addresses]
         self._runner_name = runner_name
-        self._async = AsyncRunnerClient(runner_name, parsed, token, timeout)
-        self._blocking = BlockingRunnerClient(runner_name, parsed, token, timeout)
+        self._async = AsyncRunnerClient(runner_name, parsed, token, timeout, ssl_context)
+        self._blocking = BlockingRunnerClient(runner_name, parsed, token, timeout, ssl_context)
         self._warned_on_loop = False
         # One batch in flight per runner worker: enough to keep every worker busy.
         in_flight = len(parsed)

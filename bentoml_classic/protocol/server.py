@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import socket
+import ssl
 from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
@@ -178,6 +180,7 @@ class RunnerServer:
         max_frame_size: int = codec.MAX_FRAME_SIZE,
         batch_policies: dict[str, BatchPolicy] | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT_S,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.runner_name = runner_name
         self.methods = methods
@@ -189,6 +192,8 @@ class RunnerServer:
         self.token = token
         self.max_frame_size = max_frame_size
         self.handshake_timeout = handshake_timeout
+        #: TLS on TCP sockets (``tcps://``); None: plain
+        self.ssl_context = ssl_context
         self.connections: set[RunnerServerProtocol] = set()
         self._all_closed: asyncio.Event | None = None
 
@@ -244,6 +249,10 @@ class RunnerServer:
                 return
             await asyncio.sleep(QUIET_S / 10)
 
+    def _tls_for(self, sock: Any) -> ssl.SSLContext | None:
+        family = getattr(sock, "family", None)
+        return self.ssl_context if family in (socket.AF_INET, socket.AF_INET6) else None
+
     @property
     def busy_since(self) -> float | None:
         """``time.monotonic()`` when the model call running now started; None while idle."""
@@ -280,7 +289,9 @@ class RunnerServer:
             if name in self.methods
         }
         servers = [
-            await loop.create_server(lambda: RunnerServerProtocol(self), sock=sock)
+            await loop.create_server(
+                lambda: RunnerServerProtocol(self), sock=sock, ssl=self._tls_for(sock)
+            )
             for sock in sockets
         ]
         await stop.wait()

@@ -40,6 +40,7 @@ def main() -> None:
     from ..http.app import build_app
     from ..http.uvicorn_protocol import http_protocol
     from ..loader import import_service
+    from ..protocol import tls
     from ..protocol.remote import RemoteRunnerHandle
     from ..runner.runner import Runner
 
@@ -47,6 +48,7 @@ def main() -> None:
     svc = import_service(spec.target, spec.working_dir)
     config = load_config()
     token = runner_token()
+    ssl_context = tls.from_settings(spec.tls, server=False)
 
     def start_runner(runner: Runner) -> None:
         addresses = spec.runner_map.get(runner.name)
@@ -61,6 +63,7 @@ def main() -> None:
                 token=token,
                 timeout=runner_config.timeout,
                 batch_policies=runner.batch_policies(runner_config),
+                ssl_context=ssl_context,
             )
         )
 

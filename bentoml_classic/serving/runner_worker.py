@@ -55,6 +55,7 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
     """Load the runner named in ``spec`` and serve it on ``sockets`` until SIGTERM."""
     from ..batching.policy import BatchPolicy
     from ..loader import import_service
+    from ..protocol import tls
     from ..protocol.server import RunnerServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -87,7 +88,13 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # resolved by the arbiter (the configuration is not loaded here: see WorkerSpec)
     policies = {name: BatchPolicy(**fields) for name, fields in spec.batch_policies.items()}
-    server = RunnerServer(runner.name, methods, token=runner_token(), batch_policies=policies)
+    server = RunnerServer(
+        runner.name,
+        methods,
+        token=runner_token(),
+        batch_policies=policies,
+        ssl_context=tls.from_settings(spec.tls, server=True),
+    )
 
     if spec.stuck_after_s is not None:
         watch_for_a_stuck_model(lambda: server.busy_since, spec.stuck_after_s)

@@ -47,15 +47,25 @@ def start_runner_server(
     *,
     token: str | None = None,
     config: BentoMLConfig | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_ca_certs: str | None = None,
 ) -> None:
     """Serve one runner of ``bento`` (``MODULE:SVC``) on ``tcp://host:port`` until stopped.
 
-    ``config`` defaults to the configuration of this process (``BENTOML_CONFIG``, ...).
+    ``config`` defaults to the configuration of this process (``BENTOML_CONFIG``, ...). With
+    ``ssl_certfile`` (and ``ssl_keyfile``), over TLS (callers name it ``tcps://``); with
+    ``ssl_ca_certs`` too, callers must present a certificate that CA signed (protocol/tls.py).
     """
     from ..loader import import_service
 
     working_dir = os.path.abspath(working_dir)
     secret = _token(token)
+    tls_files = _tls_files(certfile=ssl_certfile, keyfile=ssl_keyfile, ca_certs=ssl_ca_certs)
+    if tls_files:
+        from ..protocol.tls import from_settings
+
+        from_settings(tls_files, server=True)  # refuse missing or broken files before starting
     svc = import_service(bento, working_dir)
     runner = next((r for r in svc.runners if r.name == runner_name), None)
     if runner is None:
@@ -78,9 +88,19 @@ def start_runner_server(
             grace_seconds=config.api_server.graceful_shutdown_timeout,
             numprocesses=count,  # all workers share the one TCP socket
             state_dir=socket_dir,
+            tls=tls_files,
         )
-        print(f"Runner {runner.name} listening on tcp://{host}:{public.port}", flush=True)
+        scheme = "tcps" if tls_files else "tcp"
+        print(f"Runner {runner.name} listening on {scheme}://{host}:{public.port}", flush=True)
         make_arbiter([watcher], [public], socket_dir).start()
+
+
+def _tls_files(**files: str | None) -> dict[str, str | None]:
+    """The TLS files given, as absolute paths (workers run in the working directory); empty
+    when none is."""
+    if not any(files.values()):
+        return {}
+    return {name: os.path.abspath(path) if path else None for name, path in files.items()}
 
 
 def parse_runner_map(
@@ -121,10 +141,15 @@ def start_http_server(
     *,
     token: str | None = None,
     config: BentoMLConfig | None = None,
+    runner_ssl_ca_certs: str | None = None,
+    runner_ssl_certfile: str | None = None,
+    runner_ssl_keyfile: str | None = None,
 ) -> None:
     """Serve the API tier of ``bento``, calling its runners at the addresses in ``runner_map``.
 
     ``config`` defaults to the configuration of this process (``BENTOML_CONFIG``, ...).
+    ``tcps://`` runners are checked against ``runner_ssl_ca_certs`` (else the system's CAs),
+    and ``runner_ssl_certfile`` is presented to runners that ask for a client certificate.
     """
     from ..loader import import_service
 
@@ -140,8 +165,15 @@ def start_http_server(
     unknown = sorted(set(addresses) - {r.name for r in svc.runners})
     if unknown:
         logger.warning("runner map names runners the service does not have: %s", unknown)
-    if any(url.startswith("tcp://") for urls in addresses.values() for url in urls):
+    if any(url.startswith(("tcp://", "tcps://")) for urls in addresses.values() for url in urls):
         os.environ[TOKEN_ENV] = _token(token)
+    tls_files = _tls_files(
+        ca_certs=runner_ssl_ca_certs, certfile=runner_ssl_certfile, keyfile=runner_ssl_keyfile
+    )
+    if tls_files:
+        from ..protocol.tls import from_settings
+
+        from_settings(tls_files, server=False)  # refuse missing or broken files before starting
     config = config or load_config()
     workers = api_workers or config.api_server.workers or available_cpus()
     grace = config.api_server.graceful_shutdown_timeout
@@ -158,6 +190,7 @@ def start_http_server(
             development=False,
             grace_seconds=grace,
             scheduling_policy=config.api_server.scheduling_policy,
+            tls=tls_files,
         )
         print(
             f"Serving {svc.name} on http://{host}:{public.port} (runners: {addresses})", flush=True

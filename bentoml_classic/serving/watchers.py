@@ -48,6 +48,7 @@ def runner_watcher(
     numprocesses: int | None = None,
     state_dir: str | None = None,
     foreign_sockets: tuple[str, ...] = (),
+    tls: dict[str, str | None] | None = None,
 ) -> Watcher:
     """Watcher for a runner's workers; worker ``wid`` serves on ``sockets[(wid - 1) % n]``.
 
@@ -73,6 +74,7 @@ def runner_watcher(
         scheduling_policy=runner_config.scheduling_policy,
         state_dir=state_dir,
         stuck_after_s=runner_config.timeout + STUCK_GRACE_S,
+        tls=dict(tls or {}),
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(
@@ -107,6 +109,7 @@ def api_watcher(
     development: bool,
     grace_seconds: float,
     scheduling_policy: str,
+    tls: dict[str, str | None] | None = None,
 ) -> Watcher:
     from circus.watcher import Watcher
 
@@ -117,6 +120,7 @@ def api_watcher(
         runner_map=runner_map,
         grace_seconds=grace_seconds,
         scheduling_policy=scheduling_policy,
+        tls=dict(tls or {}),
     )
     cmd, args = _python(
         "bentoml_classic.serving.api_worker", "--fd", f"$(circus.sockets.{socket_name})"

@@ -38,6 +38,9 @@ class WorkerSpec:
     #: runner workers: seconds one model call may run before the worker replaces itself
     #: (``runners.timeout`` plus a grace, stuck_model.py); None: never
     stuck_after_s: float | None = None
+    #: TLS files (certfile, keyfile, ca_certs): a runner worker's for serving, an API worker's
+    #: for calling ``tcps://`` runners (protocol/tls.py); empty: no TLS settings
+    tls: dict[str, str | None] = field(default_factory=dict)
 
     def to_env(self) -> dict[str, str]:
         return {SPEC_ENV: json.dumps(asdict(self))}

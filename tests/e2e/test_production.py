@@ -464,3 +464,29 @@ def test_a_runner_that_fails_to_start_is_restarted_with_backoff(
         flag.unlink()  # the model can load now: the next start succeeds
         assert wait_for(lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200, 30)
         assert httpx.post(f"{url}/echo", json={"a": 1}).json() == {"a": 1}
+
+
+def test_two_tier_start_over_tls(iris_env: dict[str, str], tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    ca_file, cert_file = tmp_path / "ca.pem", tmp_path / "runner.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    env = {**iris_env, "BENTOML_RUNNER_TOKEN": "correct horse battery staple"}
+    runner_args = ["service:svc", "--runner-name", "iris_clf", "--ssl-certfile", str(cert_file)]
+    with serve_subprocess(
+        runner_args, cwd=IRIS, env=env, command="start-runner-server", ready_path=""
+    ) as (runner_url, runner_process):
+        host_port = runner_url.removeprefix("http://")
+        assert wait_for(lambda: _accepts(host_port) and len(children(runner_process.pid)) == 1, 60)
+        runner_map = f'{{"iris_clf": "tcps://{host_port}"}}'
+        trusting = ["service:svc", "--runner-map", runner_map]
+        args = [*trusting, "--runner-ssl-ca-certs", str(ca_file)]
+        with serve_subprocess(args, cwd=IRIS, env=env, command="start-http-server") as (url, _):
+            assert httpx.post(f"{url}/classify", json=[[5.9, 3, 5.1, 1.8]]).json() == [2]
+        # without the CA, the runner's certificate is not trusted: 503, never a plain call
+        with serve_subprocess(
+            trusting, cwd=IRIS, env=env, command="start-http-server", ready_path="/livez"
+        ) as (url, _):
+            assert httpx.post(f"{url}/classify", json=[[5.9, 3, 5.1, 1.8]]).status_code == 503

@@ -9,6 +9,7 @@ import contextlib
 import os
 import pathlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,7 @@ class ServedRunner:
         grace_seconds: float = 5.0,
         batch_policies: dict[str, BatchPolicy] | None = None,
         handshake_timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.transport = transport
         self.token = token
@@ -60,6 +62,7 @@ class ServedRunner:
             token=token,
             batch_policies=batch_policies,
             handshake_timeout=handshake_timeout,
+            ssl_context=ssl_context,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,7 +131,8 @@ class ServedRunner:
     def url(self) -> str:
         if self.transport == "unix":
             return f"file://{self.path}"
-        return f"tcp://127.0.0.1:{self.port}"
+        scheme = "tcp" if self.server.ssl_context is None else "tcps"
+        return f"{scheme}://localhost:{self.port}"
 
     def _bind(self) -> socket.socket:
         if self.transport == "unix":
