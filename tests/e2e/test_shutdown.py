@@ -91,3 +91,39 @@ def test_workers_of_a_killed_supervisor_answer_what_they_hold_and_exit(tmp_path:
     # the requests the workers held were answered; later ones were refused
     assert set(load.outcomes) <= ALLOWED, dict(load.outcomes)
     assert gone <= 5, f"workers lingered {gone:.1f} s"
+
+
+def test_a_flood_of_slow_header_connections_does_not_disturb_normal_traffic(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    env = {
+        "BENTOML_HOME": str(tmp_path),
+        "BENTOML_CONFIG_OPTIONS": "api_server.http.header_timeout=2",
+    }
+    with serve_subprocess(RUNNER_SERVICE, cwd=E2E_SERVICES, env=env) as (url, _):
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        slow = []
+        try:
+            for _ in range(300):
+                sock = socket.create_connection((host, int(port)), timeout=10)
+                sock.sendall(b"POST /sleep HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+                slow.append(sock)
+            started = time.monotonic()
+            with httpx.Client(timeout=10) as client:
+                answers = [client.post(f"{url}/sleep", json={"seconds": 0}) for _ in range(50)]
+            assert [a.status_code for a in answers] == [200] * 50
+            assert time.monotonic() - started < 10
+            time.sleep(3.5)  # past the header timeout and its sweep
+            closed = 0
+            for sock in slow:
+                sock.settimeout(5)
+                try:
+                    closed += sock.recv(1) == b""
+                except ConnectionResetError:
+                    closed += 1
+            assert closed == len(slow)
+        finally:
+            for sock in slow:
+                sock.close()
