@@ -78,6 +78,9 @@ class AsyncRunnerClient:
         #: for ``tcps://`` addresses (the system's CAs when None)
         self.ssl_context = ssl_context
         self._connections: list[_AsyncConnection | None] = [None] * len(self.addresses)
+        self._indexes = range(len(self.addresses))
+        #: which workers have answered a ping since this client began
+        self._answered = [False] * len(self.addresses)
         self._locks: list[asyncio.Lock] | None = None
 
     async def _connect(self, index: int) -> _AsyncConnection:
@@ -164,18 +167,33 @@ class AsyncRunnerClient:
         return answer(answer_kind, buffers, self.runner, method)
 
     async def ping(self, timeout: float) -> bool:
-        """True when every worker of this runner answers within ``timeout``."""
-        for index in range(len(self.addresses)):
-            try:
-                connection = await asyncio.wait_for(self._connect(index), timeout)
-                call_id = next_call_id()
-                future = connection.send(call_id, codec.frame(call_id, codec.PING, [b""]))
-                kind, _ = await asyncio.wait_for(future, timeout)
-            except (TimeoutError, ServiceUnavailable, ConnectionLost):
-                return False
-            if kind != codec.PONG:
-                return False
-        return True
+        """Whether this runner can serve: every worker has answered a ping once (traffic should
+        not come before the workers are up), and one answers now within ``timeout``. A worker
+        stuck on a model call, or restarting, leaves its siblings to serve; the callers pass
+        it over meanwhile."""
+        pings = [asyncio.ensure_future(self._ping_one(i, timeout)) for i in self._indexes]
+        if not all(self._answered):
+            for index, answered in enumerate(await asyncio.gather(*pings)):
+                self._answered[index] = self._answered[index] or answered
+            return all(self._answered)
+        try:
+            for ping in asyncio.as_completed(pings):
+                if await ping:
+                    return True
+            return False
+        finally:
+            for ping in pings:
+                ping.cancel()
+
+    async def _ping_one(self, index: int, timeout: float) -> bool:
+        try:
+            connection = await asyncio.wait_for(self._connect(index), timeout)
+            call_id = next_call_id()
+            future = connection.send(call_id, codec.frame(call_id, codec.PING, [b""]))
+            kind, _ = await asyncio.wait_for(future, timeout)
+        except (TimeoutError, ServiceUnavailable, ConnectionLost):
+            return False
+        return bool(kind == codec.PONG)
 
     async def metrics(self, timeout: float) -> list[Any]:
         """Each worker's metrics snapshot, in address order; None where a worker is down."""

@@ -1,7 +1,7 @@
 """A model call that hangs: the caller gets its 504 after ``runners.timeout``, and the runner
 worker that runs it replaces itself (``serving/stuck_model.py``) once the call has run
-``runners.timeout`` plus the grace; the runner's other worker serves meanwhile, and the service
-answers as before once the new worker is up."""
+``runners.timeout`` plus the grace; the runner's other worker serves meanwhile (``/readyz``
+says so), and the service answers as before once the new worker is up."""
 
 from __future__ import annotations
 
@@ -44,9 +44,16 @@ def test_a_worker_stuck_on_a_call_is_replaced_and_the_service_recovers(tmp_path:
             response = httpx.post(f"{url}/sleep", json={"seconds": 120}, timeout=30)
             hung.append(response.status_code)
 
+        # quick calls first: each worker then runs the method on its event loop thread, which
+        # the hang blocks, pings included
+        for _ in range(30):
+            assert httpx.post(f"{url}/sleep", json={"seconds": 0}, timeout=10).status_code == 200
         caller = threading.Thread(target=hang)
         started = time.monotonic()
         caller.start()
+        time.sleep(0.5)
+        # the sibling answers its pings: the service can serve, and says so
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
         caller.join(timeout=30)
         assert hung == [504]  # runners.timeout, not the 120 s the model would take
         assert time.monotonic() - started < 10

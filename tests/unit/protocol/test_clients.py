@@ -586,3 +586,26 @@ def test_silent_peer_during_handshake(kind: str) -> None:
                 pytest.raises((GatewayTimeout, ServiceUnavailable)),
             ):
                 client.call("echo", (1,), {})
+
+
+def test_ping_needs_every_worker_once_then_one_that_answers(
+    make_runner: Callable[..., ServedRunner],
+) -> None:
+    first, second = make_runner("unix"), make_runner("unix")
+    addresses = [Address.parse(first.url), Address.parse(second.url)]
+
+    async def scenario(client: AsyncRunnerClient) -> tuple[bool, bool]:
+        ready = await client.ping(WAIT)
+        await asyncio.to_thread(second.stop)  # one worker gone (stuck, restarting)
+        return ready, await client.ping(1.0)
+
+    assert run_async(scenario, AsyncRunnerClient("test_runner", addresses, None, WAIT)) == (
+        True,
+        True,
+    )
+
+    async def fresh(client: AsyncRunnerClient) -> bool:
+        return await client.ping(1.0)
+
+    # a client that never heard from the second worker does not call the runner ready yet
+    assert run_async(fresh, AsyncRunnerClient("test_runner", addresses, None, WAIT)) is False
