@@ -92,7 +92,7 @@ def build_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for runner in svc.runners:
             await _call(start_runner, runner)
-        hook_ctx = Context(None, state)
+        hook_ctx = Context(state=state)
         for hook in svc.startup_hooks:
             await _call(hook, hook_ctx)
         readiness["ready"] = True

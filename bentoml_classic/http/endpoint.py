@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..context import Context, ResponseContext
+from ..context import Context, ResponseContext, response_wanted
 from ..exceptions import BentoMLException, InternalServerError, excerpt
 from ..service import InferenceAPI
 from .errors import error_response, from_user_exception
@@ -21,9 +21,15 @@ from .traffic import TrafficControl
 def _apply_response_context(response: Response, wanted: ResponseContext) -> None:
     if wanted.status_code != 200:
         response.status_code = wanted.status_code
-    for key, value in wanted.headers.items():
-        response.headers[key] = value
-    for cookie in wanted.cookies:
+    header_items = wanted.header_items()
+    if header_items:
+        headers = response.headers
+        # a name the function set replaces every value the descriptor gave it
+        for key in {key.lower() for key, _ in header_items}:
+            del headers[key]
+        for key, value in header_items:
+            headers.append(key, value)
+    for cookie in wanted.cookies_set():
         response.set_cookie(
             cookie.key,
             cookie.value,
@@ -33,7 +39,7 @@ def _apply_response_context(response: Response, wanted: ResponseContext) -> None
             domain=cookie.domain,
             secure=cookie.secure,
             httponly=cookie.httponly,
-            samesite=cookie.samesite,
+            samesite=cookie.samesite.lower(),  # type: ignore[arg-type]
         )
 
 
@@ -95,8 +101,8 @@ def api_endpoint(
                     detail={"exception": type(exc).__name__},
                 )
             )
-        if ctx is not None:
-            _apply_response_context(response, ctx.response)
+        if ctx is not None and (wanted := response_wanted(ctx)) is not None:
+            _apply_response_context(response, wanted)
         return response
 
     return endpoint
