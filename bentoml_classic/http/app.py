@@ -141,6 +141,7 @@ def build_app(
             development,
             SyncCaller(pool, name=api.name, inline_allowed=api_server_config.inline_sync_apis),
             traffic,
+            pool,
         )
         for api in svc.apis.values()
     }

@@ -4,6 +4,7 @@ as the JSON error envelope."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,9 @@ from ..context import Context, ResponseContext, response_wanted
 from ..exceptions import BentoMLException, InternalServerError, excerpt
 from ..service import InferenceAPI
 from .errors import error_response, from_user_exception
+from .streaming import ChunkSource, ChunkStream, is_chunk_source, streams_chunks
 from .sync_calls import SyncCaller, is_lone_request
+from .threadpool import ThreadPool
 from .traffic import TrafficControl
 
 
@@ -43,17 +46,26 @@ def _apply_response_context(response: Response, wanted: ResponseContext) -> None
         )
 
 
+def _request_id(request: Request) -> str | None:
+    request_id: str | None = request.scope.get("state", {}).get("request_id")
+    return request_id
+
+
 def api_endpoint(
     api: InferenceAPI,
     state: dict[str, Any],
     development: bool,
     sync_caller: SyncCaller,
     traffic: TrafficControl,
+    pool: ThreadPool,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Build the request handler for one API; everything decidable up front is decided here."""
 
     # A Multipart input is a dict of parts, passed as keyword arguments (checked at decoration).
     as_kwargs = api.input_as_kwargs
+    # Calling a generator function runs none of its code: no need for the pool.
+    makes_iterator = inspect.isgeneratorfunction(api.func) or inspect.isasyncgenfunction(api.func)
+    may_stream = streams_chunks(api.output)
 
     async def endpoint(request: Request) -> Response:
         refused = traffic.too_many()
@@ -83,14 +95,22 @@ def api_endpoint(
         if as_kwargs:
             args, kwargs = (), {**value, **kwargs}
         try:
-            if api.is_async:
+            if makes_iterator:
+                result = api.func(*args, **kwargs)
+            elif api.is_async:
                 result = await api.func(*args, **kwargs)
             else:
                 lone = is_lone_request(request.scope)
                 result = await sync_caller.call(api.func, args, kwargs, lone)
         except Exception as exc:
-            request_id = request.scope.get("state", {}).get("request_id")
-            return error_response(from_user_exception(exc, api.name, development, request_id))
+            return error_response(
+                from_user_exception(exc, api.name, development, _request_id(request))
+            )
+        if may_stream and not isinstance(result, str) and is_chunk_source(result):
+            response = await stream(result, request)
+            if ctx is not None and (wanted := response_wanted(ctx)) is not None:
+                _apply_response_context(response, wanted)
+            return response
         try:
             response = await api.output.to_http_response(result)
         except Exception as exc:
@@ -104,5 +124,27 @@ def api_endpoint(
         if ctx is not None and (wanted := response_wanted(ctx)) is not None:
             _apply_response_context(response, wanted)
         return response
+
+    async def stream(result: Any, request: Request) -> Response:
+        """The streamed answer, once its first chunk is there (streaming.py says why)."""
+        source = ChunkSource(result, pool)
+        try:
+            first = await source.next()
+        except BaseException as exc:
+            source.close_soon()
+            if not isinstance(exc, Exception):
+                raise  # cancelled: by the deadline (a 504) or by the server
+            return error_response(
+                from_user_exception(exc, api.name, development, _request_id(request))
+            )
+        if first is None:
+            return Response(b"", media_type=api.output.mime_type)
+        return ChunkStream(
+            source,
+            first,
+            media_type=api.output.mime_type,
+            api_name=api.name,
+            request_id=_request_id(request),
+        )
 
     return endpoint
