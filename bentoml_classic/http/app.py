@@ -22,6 +22,7 @@ from ..context import Context
 from ..exceptions import ServiceUnavailable
 from ..runner.runner import Runner
 from ..service import Service
+from .cors import with_cors
 from .dispatch import ApiDispatcher
 from .endpoint import api_endpoint
 from .errors import error_response, handle_http_exception, handle_unexpected
@@ -156,7 +157,8 @@ def build_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
     )
-    # Outermost first: request ids (on every answer, a 413 included), the user's middlewares,
-    # the size limit, the API dispatcher. With no middleware the stack is the bare three.
+    # Outermost first: request ids (on every answer, a 413 or a CORS refusal included), CORS
+    # (http/cors.py says why outside the user's middlewares), the user's middlewares, the size
+    # limit, the API dispatcher. With no CORS and no middleware the stack is the bare three.
     inner = RequestSizeLimit(ApiDispatcher(endpoints, app), api_server_config.max_request_size)
-    return RequestIdMiddleware(with_middlewares(inner, svc))
+    return RequestIdMiddleware(with_cors(with_middlewares(inner, svc), api_server_config.http.cors))
