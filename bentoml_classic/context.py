@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 _SAMESITE_VALUES = ("lax", "strict", "none")
 
 
+class NoRequestError(StateException, LookupError):
+    """``ctx.request`` where no request is being served. Also a ``LookupError``, which is what
+    classic BentoML raised there (its request lived in a context variable)."""
+
+
 @dataclass
 class Cookie:
     """A cookie to set on the response; ``samesite`` is lax, strict or none, in any case."""
@@ -138,7 +143,7 @@ class Context:
     @property
     def request(self) -> Request:
         if self._request is None:
-            raise StateException(
+            raise NoRequestError(
                 "no request is being served: ctx.request exists only in an API function "
                 "called for a request (lifecycle hooks and a Context() made by hand have none)"
             )

@@ -128,6 +128,9 @@ def test_context_with_no_arguments_is_for_calling_an_api_function_by_hand() -> N
 def test_reading_the_request_without_one_says_no_request_is_served() -> None:
     with pytest.raises(StateException, match="no request is being served"):
         _ = Context(state={}).request
+    # what classic code caught there
+    with pytest.raises(LookupError):
+        _ = Context().request
 
 
 def test_the_response_is_made_only_when_touched() -> None:
