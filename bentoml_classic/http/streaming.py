@@ -39,6 +39,17 @@ logger = logging.getLogger("bentoml_classic.server")
 _END = object()
 
 
+class StreamCut(Exception):
+    """A streamed answer broke off after its first chunk (already logged).
+
+    Raised out of the response rather than returned from, so that every middleware on the way
+    sees the answer fail (one that re-streams the body, as Starlette's ``BaseHTTPMiddleware``
+    does, would otherwise end it as if complete). The outermost layer (``request_id.py``)
+    takes it: the server then closes the connection without the final chunk, and the client's
+    chunked decoding fails instead of taking a cut answer as complete.
+    """
+
+
 def streams_chunks(descriptor: IODescriptor[Any]) -> bool:
     """Whether an API with this output descriptor may answer with a stream of chunks."""
     return isinstance(descriptor, Text)
@@ -175,10 +186,7 @@ class ChunkStream(StreamingResponse):
                         exc,
                         exc_info=exc,
                     )
-                    # Return without the last message: the server closes the connection, and
-                    # the client's chunked decoding fails instead of taking a cut answer as
-                    # complete.
-                    return
+                    raise StreamCut(self._api_name) from None
         finally:
             self._source.close_soon()
         await send({"type": "http.response.body", "body": b"", "more_body": False})

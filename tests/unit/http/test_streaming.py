@@ -9,10 +9,12 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
+from typing import ClassVar
 
 import httpx
 import pytest
 from openapi_spec_validator import validate
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import bentoml_classic as bentoml
 from bentoml_classic.http.app import build_app
@@ -233,3 +235,42 @@ def test_docs_json_says_which_answers_are_streamed_and_stays_valid(base_url: str
     assert "500" in document["paths"]["/sync_gen"]["post"]["responses"]
     # an output that cannot stream, and a plain function, say nothing of streams
     assert document["paths"]["/not_text"]["post"]["responses"]["200"]["description"] == "Success"
+
+
+class Watch:
+    """A raw ASGI middleware that notes how the app below it ended."""
+
+    endings: ClassVar[list[str]] = []
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            if scope["type"] == "http":
+                self.endings.append(type(exc).__name__)
+            raise
+        if scope["type"] == "http":
+            self.endings.append("returned")
+
+
+def test_a_cut_stream_fails_through_the_service_s_middlewares_too() -> None:
+    svc = bentoml.Service("watched")
+
+    @svc.api(input=Text(), output=Text())
+    async def breaks(key: str) -> AsyncIterator[str]:
+        yield "ok\n"
+        raise RuntimeError("broken")
+
+    svc.add_asgi_middleware(Watch)
+    with live_server(build_app(svc)) as url:
+        Watch.endings.clear()
+        stream = httpx.stream("POST", f"{url}/breaks", content="x")
+        with stream as response, pytest.raises(httpx.RemoteProtocolError):
+            list(response.iter_text())
+        assert wait_for(lambda: Watch.endings)
+        # the middleware saw the answer fail, not end as if complete
+        assert Watch.endings == ["StreamCut"]
+        assert httpx.get(f"{url}/livez").status_code == 200
