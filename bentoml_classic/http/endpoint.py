@@ -107,10 +107,7 @@ def api_endpoint(
                 from_user_exception(exc, api.name, development, _request_id(request))
             )
         if may_stream and not isinstance(result, str) and is_chunk_source(result):
-            response = await stream(result, request)
-            if ctx is not None and (wanted := response_wanted(ctx)) is not None:
-                _apply_response_context(response, wanted)
-            return response
+            return await stream(result, request, ctx)
         try:
             response = await api.output.to_http_response(result)
         except Exception as exc:
@@ -125,7 +122,7 @@ def api_endpoint(
             _apply_response_context(response, wanted)
         return response
 
-    async def stream(result: Any, request: Request) -> Response:
+    async def stream(result: Any, request: Request, ctx: Context | None) -> Response:
         """The streamed answer, once its first chunk is there (streaming.py says why)."""
         source = ChunkSource(result, pool)
         try:
@@ -134,17 +131,23 @@ def api_endpoint(
             source.close_soon()
             if not isinstance(exc, Exception):
                 raise  # cancelled: by the deadline (a 504) or by the server
+            # an error keeps its own status, whatever the function set before it failed
             return error_response(
                 from_user_exception(exc, api.name, development, _request_id(request))
             )
+        response: Response
         if first is None:
-            return Response(b"", media_type=api.output.mime_type)
-        return ChunkStream(
-            source,
-            first,
-            media_type=api.output.mime_type,
-            api_name=api.name,
-            request_id=_request_id(request),
-        )
+            response = Response(b"", media_type=api.output.mime_type)
+        else:
+            response = ChunkStream(
+                source,
+                first,
+                media_type=api.output.mime_type,
+                api_name=api.name,
+                request_id=_request_id(request),
+            )
+        if ctx is not None and (wanted := response_wanted(ctx)) is not None:
+            _apply_response_context(response, wanted)
+        return response
 
     return endpoint

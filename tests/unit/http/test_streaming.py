@@ -71,7 +71,8 @@ def streaming_service() -> bentoml.Service:
         raise RuntimeError(f"token=SECRET {key}")
 
     @svc.api(input=Text(), output=Text())
-    def fails_first(key: str) -> Iterator[str]:
+    def fails_first(key: str, ctx: bentoml.Context) -> Iterator[str]:
+        ctx.response.status_code = 201
         raise RuntimeError("token=SECRET")
         yield "never"
 
