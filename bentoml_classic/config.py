@@ -8,10 +8,11 @@ error that names it: a typo must not silently fall back to a default.
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .exceptions import BentoMLConfigException
 
@@ -23,11 +24,50 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: a list of names, or one string of comma-separated names (classic took both)
+NameList = str | list[str]
+
+
+class CorsConfig(_Strict):
+    """``api_server.http.cors``: Starlette's CORSMiddleware, off by default (http/cors.py).
+
+    Every key may be null, which means the default (Starlette's, as classic BentoML passed only
+    the keys that were set).
+    """
+
+    enabled: bool | None = None
+    access_control_allow_origins: NameList | None = None
+    access_control_allow_origin_regex: str | None = None
+    access_control_allow_credentials: bool | None = None
+    access_control_allow_methods: NameList | None = None
+    access_control_allow_headers: NameList | None = None
+    access_control_max_age: int | None = None
+    access_control_expose_headers: NameList | None = None
+
+    @field_validator("access_control_allow_origin_regex")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        # checked here so that a typo stops start-up naming the key, not the first request
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return pattern
+
+
 class HttpConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=0, le=65535)
     #: seconds a client has to send a request's headers before its connection is closed
     header_timeout: float = Field(30.0, gt=0)
+    cors: CorsConfig = CorsConfig()
+
+    @field_validator("cors", mode="before")
+    @classmethod
+    def _empty_section(cls, section: Any) -> Any:
+        # `cors:` with every key commented out is YAML's null: the defaults
+        return {} if section is None else section
 
 
 class TrafficConfig(_Strict):

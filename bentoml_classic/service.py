@@ -27,6 +27,17 @@ _CONTEXT_PARAM_NAMES = ("ctx", "context")
 
 
 @dataclass(frozen=True)
+class MountedApp:
+    """An ASGI or WSGI application served beside the APIs under ``path``."""
+
+    app: Any
+    path: str
+    name: str | None
+    #: "asgi", or "wsgi": adapted to ASGI when the server's app is built
+    kind: str
+
+
+@dataclass(frozen=True)
 class InferenceAPI:
     name: str
     func: Callable[..., Any]
@@ -58,6 +69,14 @@ def _normalise_route(route: str, api_name: str) -> str:
             f"invalid route {route!r} for API {api_name!r}: use '/'-separated segments of "
             "letters, digits, '-', '_', '.' or '~'"
         )
+    return path
+
+
+def _mount_path(path: str, app: Any) -> str:
+    if not callable(app):
+        raise InvalidArgument(f"cannot mount {app!r}: an ASGI or WSGI application is callable")
+    if not isinstance(path, str) or not (path == "" or path.startswith("/")):
+        raise InvalidArgument(f"mount path must be a string that starts with '/', got {path!r}")
     return path
 
 
@@ -172,6 +191,10 @@ class Service:
         self.startup_hooks: list[Callable[[Context], Any]] = []
         self.shutdown_hooks: list[Callable[[Context], Any]] = []
         self.deployment_hooks: list[Callable[[], Any]] = []
+        #: mounted with mount_asgi_app / mount_wsgi_app, in that order
+        self.mount_apps: list[MountedApp] = []
+        #: (middleware class, options) from add_asgi_middleware; the first added is outermost
+        self.middlewares: list[tuple[Callable[..., Any], dict[str, Any]]] = []
         seen: dict[str, Runner] = {}
         for runner in self.runners:
             if not isinstance(runner, Runner):
@@ -255,6 +278,33 @@ class Service:
         """Run ``func()`` once per `bentoml serve`, before any worker starts; may be async."""
         self.deployment_hooks.append(func)
         return func
+
+    def mount_asgi_app(self, app: Any, path: str = "/", name: str | None = None) -> None:
+        """Serve the ASGI application ``app`` under ``path`` beside the APIs.
+
+        The APIs, probes, /metrics and /docs.json keep their own routes; the mounted app gets
+        every other request under ``path`` (at "/", every other request), and answers it as it
+        would alone: its 404s and 500s are its own.
+        """
+        self.mount_apps.append(MountedApp(app, _mount_path(path, app), name, "asgi"))
+
+    def mount_wsgi_app(self, app: Any, path: str = "/", name: str | None = None) -> None:
+        """Serve the WSGI application ``app`` (Flask, Django, ...) under ``path``; it runs in
+        threads of its own, so that it may block. Otherwise as ``mount_asgi_app``."""
+        self.mount_apps.append(MountedApp(app, _mount_path(path, app), name, "wsgi"))
+
+    def add_asgi_middleware(self, middleware_cls: Callable[..., Any], **options: Any) -> None:
+        """Wrap the server's app in ``middleware_cls(app, **options)`` (Starlette's convention).
+
+        Middlewares see every request (APIs, probes, mounted apps) in the order they were added:
+        the first added sees a request first and its response last.
+        """
+        if not callable(middleware_cls):
+            raise InvalidArgument(
+                f"Service {self.name!r}: add_asgi_middleware takes a middleware class, called "
+                f"as middleware_cls(app, **options); got {middleware_cls!r}"
+            )
+        self.middlewares.append((middleware_cls, options))
 
     def __repr__(self) -> str:
         return (

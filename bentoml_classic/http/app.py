@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from .. import metrics
@@ -22,9 +22,11 @@ from ..context import Context
 from ..exceptions import ServiceUnavailable
 from ..runner.runner import Runner
 from ..service import Service
+from .cors import with_cors
 from .dispatch import ApiDispatcher
 from .endpoint import api_endpoint
 from .errors import error_response, handle_http_exception, handle_unexpected
+from .extensions import mounted_routes, with_middlewares
 from .openapi import build_openapi
 from .request_id import RequestIdMiddleware
 from .request_size import RequestSizeLimit
@@ -92,7 +94,7 @@ def build_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for runner in svc.runners:
             await _call(start_runner, runner)
-        hook_ctx = Context(None, state)
+        hook_ctx = Context(state=state)
         for hook in svc.startup_hooks:
             await _call(hook, hook_ctx)
         readiness["ready"] = True
@@ -127,7 +129,7 @@ def build_app(
     async def docs_json(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", alive, methods=["GET"]),
         Route("/livez", alive, methods=["GET"]),
         Route("/readyz", ready, methods=["GET"]),
@@ -141,18 +143,22 @@ def build_app(
             development,
             SyncCaller(pool, name=api.name, inline_allowed=api_server_config.inline_sync_apis),
             traffic,
+            pool,
         )
         for api in svc.apis.values()
     }
     # Also routed here, so that Starlette answers GET on an API with 405 rather than 404.
     routes += [Route(path, endpoint, methods=["POST"]) for path, endpoint in endpoints.items()]
+    # after ours: the APIs and probes win on their own routes (extensions.py)
+    routes += mounted_routes(svc)
     app = Starlette(
         debug=False,
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
     )
-    # The size limit sits inside the request id layer, so that its 413 carries an id too.
-    return RequestIdMiddleware(
-        RequestSizeLimit(ApiDispatcher(endpoints, app), api_server_config.max_request_size)
-    )
+    # Outermost first: request ids (on every answer, a 413 or a CORS refusal included), CORS
+    # (http/cors.py says why outside the user's middlewares), the user's middlewares, the size
+    # limit, the API dispatcher. With no CORS and no middleware the stack is the bare three.
+    inner = RequestSizeLimit(ApiDispatcher(endpoints, app), api_server_config.max_request_size)
+    return RequestIdMiddleware(with_cors(with_middlewares(inner, svc), api_server_config.http.cors))

@@ -4,26 +4,35 @@ as the JSON error envelope."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..context import Context, ResponseContext
+from ..context import Context, ResponseContext, response_wanted
 from ..exceptions import BentoMLException, InternalServerError, excerpt
 from ..service import InferenceAPI
 from .errors import error_response, from_user_exception
+from .streaming import ChunkSource, ChunkStream, is_chunk_source, streams_chunks
 from .sync_calls import SyncCaller, is_lone_request
+from .threadpool import ThreadPool
 from .traffic import TrafficControl
 
 
 def _apply_response_context(response: Response, wanted: ResponseContext) -> None:
     if wanted.status_code != 200:
         response.status_code = wanted.status_code
-    for key, value in wanted.headers.items():
-        response.headers[key] = value
-    for cookie in wanted.cookies:
+    header_items = wanted.header_items()
+    if header_items:
+        headers = response.headers
+        # a name the function set replaces every value the descriptor gave it
+        for key in {key.lower() for key, _ in header_items}:
+            del headers[key]
+        for key, value in header_items:
+            headers.append(key, value)
+    for cookie in wanted.cookies_set():
         response.set_cookie(
             cookie.key,
             cookie.value,
@@ -33,8 +42,13 @@ def _apply_response_context(response: Response, wanted: ResponseContext) -> None
             domain=cookie.domain,
             secure=cookie.secure,
             httponly=cookie.httponly,
-            samesite=cookie.samesite,
+            samesite=cookie.samesite.lower(),  # type: ignore[arg-type]
         )
+
+
+def _request_id(request: Request) -> str | None:
+    request_id: str | None = request.scope.get("state", {}).get("request_id")
+    return request_id
 
 
 def api_endpoint(
@@ -43,11 +57,15 @@ def api_endpoint(
     development: bool,
     sync_caller: SyncCaller,
     traffic: TrafficControl,
+    pool: ThreadPool,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Build the request handler for one API; everything decidable up front is decided here."""
 
     # A Multipart input is a dict of parts, passed as keyword arguments (checked at decoration).
     as_kwargs = api.input_as_kwargs
+    # Calling a generator function runs none of its code: no need for the pool.
+    makes_iterator = inspect.isgeneratorfunction(api.func) or inspect.isasyncgenfunction(api.func)
+    may_stream = streams_chunks(api.output)
 
     async def endpoint(request: Request) -> Response:
         refused = traffic.too_many()
@@ -77,14 +95,19 @@ def api_endpoint(
         if as_kwargs:
             args, kwargs = (), {**value, **kwargs}
         try:
-            if api.is_async:
+            if makes_iterator:
+                result = api.func(*args, **kwargs)
+            elif api.is_async:
                 result = await api.func(*args, **kwargs)
             else:
                 lone = is_lone_request(request.scope)
                 result = await sync_caller.call(api.func, args, kwargs, lone)
         except Exception as exc:
-            request_id = request.scope.get("state", {}).get("request_id")
-            return error_response(from_user_exception(exc, api.name, development, request_id))
+            return error_response(
+                from_user_exception(exc, api.name, development, _request_id(request))
+            )
+        if may_stream and not isinstance(result, str) and is_chunk_source(result):
+            return await stream(result, request, ctx)
         try:
             response = await api.output.to_http_response(result)
         except Exception as exc:
@@ -95,8 +118,36 @@ def api_endpoint(
                     detail={"exception": type(exc).__name__},
                 )
             )
-        if ctx is not None:
-            _apply_response_context(response, ctx.response)
+        if ctx is not None and (wanted := response_wanted(ctx)) is not None:
+            _apply_response_context(response, wanted)
+        return response
+
+    async def stream(result: Any, request: Request, ctx: Context | None) -> Response:
+        """The streamed answer, once its first chunk is there (streaming.py says why)."""
+        source = ChunkSource(result, pool)
+        try:
+            first = await source.next()
+        except BaseException as exc:
+            source.close_soon()
+            if not isinstance(exc, Exception):
+                raise  # cancelled: by the deadline (a 504) or by the server
+            # an error keeps its own status, whatever the function set before it failed
+            return error_response(
+                from_user_exception(exc, api.name, development, _request_id(request))
+            )
+        response: Response
+        if first is None:
+            response = Response(b"", media_type=api.output.mime_type)
+        else:
+            response = ChunkStream(
+                source,
+                first,
+                media_type=api.output.mime_type,
+                api_name=api.name,
+                request_id=_request_id(request),
+            )
+        if ctx is not None and (wanted := response_wanted(ctx)) is not None:
+            _apply_response_context(response, wanted)
         return response
 
     return endpoint

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidArgument
 from .errors import ERROR_SCHEMA
+from .streaming import streams_chunks
 
 if TYPE_CHECKING:
     from ..service import InferenceAPI, Service
@@ -50,9 +52,24 @@ def api_error_statuses(api: InferenceAPI, has_runners: bool, limited: bool = Fal
     return sorted(statuses)
 
 
+#: the 200 of an API whose function is a generator (http/streaming.py)
+STREAMED_DESCRIPTION = (
+    "Success. The body is streamed: each chunk is sent as the function produces it "
+    "(chunked transfer encoding). An error before the first chunk is answered with its error "
+    "status; one after it cuts the stream (the connection closes before the final chunk)."
+)
+
+
+def _streams(api: InferenceAPI) -> bool:
+    func = api.func
+    makes_iterator = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
+    return makes_iterator and streams_chunks(api.output)
+
+
 def _api_operation(api: InferenceAPI, has_runners: bool, limited: bool) -> dict[str, Any]:
+    description = STREAMED_DESCRIPTION if _streams(api) else "Success"
     responses: dict[str, Any] = {
-        "200": {"description": "Success", **api.output.openapi_responses()}
+        "200": {"description": description, **api.output.openapi_responses()}
     }
     for status in api_error_statuses(api, has_runners, limited):
         responses[str(status)] = _error_response(status)

@@ -1,4 +1,8 @@
-"""Pure ASGI middleware that puts a request id on every response (errors and 404s included)."""
+"""Pure ASGI middleware that puts a request id on every response (errors and 404s included).
+
+Being the outermost layer, it is also where a streamed answer that broke off ends
+(``streaming.StreamCut``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import os
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .streaming import StreamCut
 
 HEADER = b"x-request-id"
 _CLIENT_ID_RE = re.compile(rb"^[A-Za-z0-9._-]{1,128}$")
@@ -70,4 +76,9 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", ()), (HEADER, request_id)]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except StreamCut:
+            # logged where it happened; returning leaves the response incomplete, which the
+            # server answers by closing the connection (streaming.py)
+            return

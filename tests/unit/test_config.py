@@ -343,3 +343,82 @@ def test_unknown_key_in_config_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENTOML_CONFIG_OPTIONS", "api_server.http.portt=1")
     with pytest.raises(BentoMLConfigException, match=r"api_server\.http\.portt"):
         load_config()
+
+
+# -- api_server.http.cors --------------------------------------------------------------------
+
+
+def cors_of(section: Any) -> Any:
+    return build_config({"api_server": {"http": {"cors": section}}}).api_server.http.cors
+
+
+def test_cors_is_off_with_every_key_unset_by_default() -> None:
+    cors = build_config({}).api_server.http.cors
+    assert not cors.enabled
+    assert cors.model_dump() == dict.fromkeys(cors.model_dump())
+
+
+def test_cors_takes_every_classic_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(
+        tmp_path,
+        r"""
+        api_server:
+          http:
+            cors:
+              enabled: true
+              access_control_allow_origins: ["https://a.example", "https://b.example"]
+              access_control_allow_origin_regex: 'https://.*\.my_org\.com'
+              access_control_allow_credentials: true
+              access_control_allow_methods: ["GET", "POST"]
+              access_control_allow_headers: "*"
+              access_control_max_age: 1200
+              access_control_expose_headers: ["Content-Length"]
+        """,
+    )
+    monkeypatch.setenv("BENTOML_CONFIG", str(path))
+    cors = load_config().api_server.http.cors
+    assert cors.enabled is True
+    assert cors.access_control_allow_origins == ["https://a.example", "https://b.example"]
+    assert cors.access_control_allow_origin_regex == r"https://.*\.my_org\.com"
+    assert cors.access_control_allow_credentials is True
+    assert cors.access_control_allow_methods == ["GET", "POST"]
+    assert cors.access_control_allow_headers == "*"
+    assert cors.access_control_max_age == 1200
+    assert cors.access_control_expose_headers == ["Content-Length"]
+
+
+def test_every_cors_key_accepts_null_and_so_does_the_section() -> None:
+    keys = [
+        "enabled",
+        "access_control_allow_origins",
+        "access_control_allow_origin_regex",
+        "access_control_allow_credentials",
+        "access_control_allow_methods",
+        "access_control_allow_headers",
+        "access_control_max_age",
+        "access_control_expose_headers",
+    ]
+    assert cors_of(dict.fromkeys(keys)) == cors_of({})
+    assert cors_of(None) == cors_of({})
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"access_control_allow_origin_regex": "https://(unclosed"}, "access_control_allow_origin"),
+        ({"access_control_allow_origins": 5}, "access_control_allow_origins"),
+        ({"access_control_allow_methods": {"GET": 1}}, "access_control_allow_methods"),
+        ({"access_control_max_age": "an hour"}, "access_control_max_age"),
+        ({"access_control_allow_credentials": "perhaps"}, "access_control_allow_credentials"),
+        ({"enabled": "sometimes"}, "enabled"),
+        ({"allow_origins": ["*"]}, "allow_origins"),
+    ],
+)
+def test_a_bad_cors_setting_is_named_in_full(section: dict[str, Any], key: str) -> None:
+    with pytest.raises(BentoMLConfigException, match=rf"api_server\.http\.cors\.{key}"):
+        cors_of(section)
+
+
+def test_a_bad_cors_regex_says_why() -> None:
+    with pytest.raises(BentoMLConfigException, match="not a valid regular expression"):
+        cors_of({"access_control_allow_origin_regex": "["})
