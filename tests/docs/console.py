@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import httpx
+
 from tests.docs.curl import run_curl
 from tests.docs.markdown_blocks import Block
 from tests.docs.output_match import matches, mismatch, starts_like
@@ -175,7 +177,10 @@ class ConsoleSession:
             self._start_server(where, command, args, env, shown)
             return
         if program == "curl":
-            printed, status = run_curl(args, self.cwd), 0
+            try:
+                printed, status = run_curl(args, self.cwd), 0
+            except httpx.HTTPError as exc:
+                raise GuideError(f"{where}: `{command}` got no answer: {exc!r}") from exc
         elif program == "cat" and len(args) == 1:
             printed, status = (self.cwd / args[0]).read_text(), 0
         elif program in ("python", "bentoml"):
@@ -226,6 +231,10 @@ class ConsoleSession:
                 wait_until_ready(f"http://127.0.0.1:{port}/readyz", READY_TIMEOUT, alive)
         except RuntimeError:
             pass  # it exited: compared below, as a command that ran to its end
+        except TimeoutError as exc:
+            raise GuideError(
+                f"{where}: `{command}`: {exc}; it printed:\n{server.printed()}"
+            ) from exc
         if not alive():
             self.servers.remove(server)
             printed = server.printed()
