@@ -1,0 +1,109 @@
+"""The guide's test machinery on small made-up pages: a page that lies must fail, naming where.
+
+No server is started here; ``test_guide.py`` runs the real pages, servers included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.docs.console import GuideError, PortMap, split_transcript
+from tests.docs.curl import CurlUsageError, parse_curl
+from tests.docs.guide_page import GuidePage
+from tests.docs.markdown_blocks import parse_blocks
+from tests.docs.output_match import matches, starts_like
+
+
+def _page(tmp_path: Path, text: str) -> GuidePage:
+    path = tmp_path / "page.md"
+    path.write_text(text, encoding="utf-8")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    return GuidePage(path, workdir)
+
+
+def test_blocks_keep_their_language_attributes_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text(
+        'intro\n\n```python title="a.py"\nx = 1\n```\n\n````markdown untested\n```\n````\n'
+    )
+    first, second = parse_blocks(path)
+    assert (first.language, first.title, first.line, first.text) == ("python", "a.py", 4, "x = 1\n")
+    assert second.untested and second.text == "```\n"
+
+
+def test_an_unclosed_block_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text("```python\nx = 1\n")
+    with pytest.raises(ValueError, match=r"page\.md:1: code block is never closed"):
+        parse_blocks(path)
+
+
+def test_ellipsis_stands_for_any_text_and_nothing_else_is_loose() -> None:
+    assert matches(
+        "HTTP/1.1 200 OK\n...\nx-id: ...\n\n[2]", "HTTP/1.1 200 OK\na: b\nx-id: 7\n\n[2]\n"
+    )
+    assert not matches("[2]", "[2, 0]")
+    assert not matches("[2]", "[2]\nmore")
+    assert starts_like("Serving x", "Serving x on port 1\nlog line")
+    assert not starts_like("Serving y", "Serving x")
+
+
+def test_ports_of_a_page_become_one_free_port_each() -> None:
+    ports = PortMap()
+    text = ports.apply("curl http://127.0.0.1:3000/x --port 3001 port=3000 port: 3001 size: 3000")
+    first, second = ports.port(3000), ports.port(3001)
+    expected = f"curl http://127.0.0.1:{first}/x --port {second} port={first} port: {second}"
+    assert text == expected + " size: 3000"
+
+
+def test_a_transcript_splits_into_commands_continuations_and_output(tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text("```console\n$ curl -X POST \\\n    http://h/x\n[2]\n^C\n$ cat f\nhi\n```\n")
+    steps = split_transcript(parse_blocks(path)[0])
+    assert [(s.line, s.command, s.shown) for s in steps] == [
+        (2, "curl -X POST  http://h/x", "[2]\n"),
+        (5, "^C", ""),
+        (6, "cat f", "hi\n"),
+    ]
+
+
+def test_curl_options_the_emulation_does_not_know_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(CurlUsageError, match="--compressed"):
+        parse_curl(["--compressed", "http://h/x"], tmp_path)
+    request = parse_curl(["-d", "a", "-H", "X-A: 1", "http://h/x"], tmp_path)
+    assert (request.body, request.headers, request.url) == (b"a", [("X-A", "1")], "http://h/x")
+
+
+def test_a_page_that_shows_wrong_output_fails_naming_the_line(tmp_path: Path) -> None:
+    page = _page(
+        tmp_path,
+        '```python title="hello.py"\nprint("hello")\n```\n\n'
+        "```console\n$ python hello.py\nbye\n```\n",
+    )
+    with pytest.raises(GuideError, match=r"page\.md:6: `python hello\.py` printed something else"):
+        page.run()
+
+
+def test_a_failing_pycon_session_fails(tmp_path: Path) -> None:
+    page = _page(tmp_path, "```python\nx = 2\n```\n\n```pycon\n>>> x + 1\n4\n```\n")
+    with pytest.raises(GuideError, match=r"page\.md:6: the session does not go as shown"):
+        page.run()
+
+
+def test_a_block_that_is_neither_run_nor_written_fails(tmp_path: Path) -> None:
+    page = _page(tmp_path, "```json\n{}\n```\n")
+    with pytest.raises(GuideError, match="a json block is neither run nor written"):
+        page.run()
+
+
+def test_a_page_runs_in_its_own_directory_and_model_store(tmp_path: Path) -> None:
+    page = _page(
+        tmp_path,
+        "```pycon\n>>> import os\n>>> os.getcwd().endswith('work'), os.environ['BENTOML_HOME']"
+        "\n(True, '...work/bentoml_home')\n```\n\n```console\n$ export GREETING=hi\n"
+        "$ python -c 'import os; print(os.environ[\"GREETING\"])'\nhi\n```\n",
+    )
+    page.run()
