@@ -207,7 +207,9 @@ def test_an_exception_at_import_shows_the_users_frames_only(
     assert "importlib" not in message
 
 
-def test_a_syntax_error_points_at_the_line(write_module: Callable[..., str], tmp_path: Path) -> None:
+def test_a_syntax_error_points_at_the_line(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
     name = write_module("def f(:\n    pass\n")
     with pytest.raises(ImportServiceError) as info:
         import_service(name, tmp_path)
