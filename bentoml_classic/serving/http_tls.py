@@ -160,7 +160,7 @@ def _load_cert_chain(context: ssl.SSLContext, tls: HttpTls, label: dict[str, str
     except _NoPassword:
         raise InvalidArgument(
             f"the private key in {key_label} {key_path!r} is encrypted: give its password "
-            f"with {label['keyfile_password']}"
+            f"with {_either('keyfile_password')}"
         ) from None
     except ssl.SSLError as exc:
         if tls.keyfile_password is not None and _is_encrypted(key_path):
@@ -175,8 +175,13 @@ def _load_cert_chain(context: ssl.SSLContext, tls: HttpTls, label: dict[str, str
         raise InvalidArgument(
             f"cannot load the certificate in {label['certfile']} {tls.certfile!r} with its "
             f"private key (from {key_label} {key_path!r}): {exc}. Both must be PEM; a key in "
-            f"a file of its own goes in {label['keyfile']}"
+            f"a file of its own goes in {_either('keyfile')}"
         ) from None
+
+
+def _either(name: str) -> str:
+    """An option not given, by both its names."""
+    return f"{_FLAGS[name]} (or api_server.ssl.{name})"
 
 
 def _readable(label: str, path: str) -> str:
