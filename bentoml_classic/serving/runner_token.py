@@ -84,6 +84,16 @@ def host_token() -> str:
     (mode 0600) by whichever tier comes first."""
     path = token_path()
     try:
+        return _read_or_create(path)
+    except OSError as exc:
+        raise InvalidArgument(
+            f"cannot read or create the runner token file {path}: {exc.strerror or exc}; "
+            f"set {TOKEN_ENV} (or pass --token) instead"
+        ) from exc
+
+
+def _read_or_create(path: str) -> str:
+    try:
         return _read(path)
     except FileNotFoundError:
         pass

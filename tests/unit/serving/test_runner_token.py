@@ -103,3 +103,10 @@ def test_an_empty_token_file_is_refused(home: Path) -> None:
     os.close(descriptor)
     with pytest.raises(InvalidArgument, match="empty"):
         host_token()
+
+
+def test_a_home_where_no_token_can_be_written_says_to_set_one(home: Path) -> None:
+    home.parent.joinpath("home").write_text("a file where a directory should be")
+    with pytest.raises(InvalidArgument, match="BENTOML_RUNNER_TOKEN") as info:
+        host_token()
+    assert str(home / "runner_token") in info.value.message
