@@ -87,3 +87,12 @@ def test_a_runner_worker_listens_with_the_backlog_it_is_given() -> None:
         grace_seconds=5, numprocesses=1, backlog=32,
     )  # fmt: skip
     assert WorkerSpec(**json.loads(watcher.env[SPEC_ENV])).backlog == 32
+
+
+def test_a_runner_servers_timeout_is_its_workers_stuck_call_limit() -> None:
+    from bentoml_classic.serving.arguments import runner_settings
+    from bentoml_classic.serving.stuck_model import STUCK_GRACE_S
+
+    config = runner_settings(config_of(), "model", timeout=7)
+    spec = spec_of(bentoml.Runner(Model, name="model"), config)
+    assert spec.stuck_after_s == 7 + STUCK_GRACE_S
