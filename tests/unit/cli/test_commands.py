@@ -73,7 +73,10 @@ def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
 def test_config_is_the_same_as_setting_bentoml_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("BENTOML_CONFIG", raising=False)
+    # set, then removed: monkeypatch then restores the variable's absence after the test, also
+    # undoing what use_config_file writes to os.environ
+    monkeypatch.setenv("BENTOML_CONFIG", "placeholder")
+    monkeypatch.delenv("BENTOML_CONFIG")
     use_config_file(None)
     assert "BENTOML_CONFIG" not in os.environ
     use_config_file(str(tmp_path / "bentoml_configuration.yaml"))
