@@ -75,10 +75,38 @@ class TrafficConfig(_Strict):
     max_concurrency: int | None = Field(None, gt=0)
 
 
+class SslConfig(_Strict):
+    """HTTPS for the API server, classic's ``api_server.ssl``: on when ``certfile`` is set
+    (``enabled`` is accepted for classic files; a certificate is what turns TLS on).
+    ``version`` and ``cert_reqs`` are the numbers of Python's ``ssl`` module, as in uvicorn."""
+
+    enabled: bool = False
+    certfile: str | None = None
+    keyfile: str | None = None
+    keyfile_password: str | None = None
+    ca_certs: str | None = None
+    version: int = 17  # ssl.PROTOCOL_TLS_SERVER
+    cert_reqs: int = 0  # ssl.CERT_NONE
+    ciphers: str | None = "TLSv1"
+
+
+class TimeoutsConfig(_Strict):
+    """classic's ``api_server.timeouts``: seconds an idle kept-alive connection stays open, and
+    (when set) how long a stopping API worker drains, in place of
+    ``api_server.graceful_shutdown_timeout``."""
+
+    keep_alive: int = Field(5, gt=0)
+    graceful_shutdown: float | None = Field(None, ge=0)
+
+
 class ApiServerConfig(_Strict):
     workers: int | None = Field(None, gt=0, description="default: the CPU count")
+    #: pending connections the listening socket holds before the kernel refuses more
+    backlog: int = Field(2048, gt=0)
     http: HttpConfig = HttpConfig()
     traffic: TrafficConfig = TrafficConfig()
+    ssl: SslConfig = SslConfig()
+    timeouts: TimeoutsConfig = TimeoutsConfig()
     max_request_size: int = Field(20 * 1024 * 1024, gt=0)
     graceful_shutdown_timeout: float = Field(20.0, ge=0)
     #: a quick sync API function runs on the event loop thread when it is the worker's only
@@ -126,6 +154,13 @@ class BentoMLConfig(_Strict):
 
     def runner(self, name: str) -> RunnerConfig:
         return self.runner_overrides.get(name, self.runners)
+
+    @property
+    def grace_seconds(self) -> float:
+        """How long a stopping API worker drains: ``api_server.timeouts.graceful_shutdown``
+        (classic's key) when set, else ``api_server.graceful_shutdown_timeout``."""
+        graceful = self.api_server.timeouts.graceful_shutdown
+        return self.api_server.graceful_shutdown_timeout if graceful is None else graceful
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +239,32 @@ def _explain(exc: ValidationError, prefix: str) -> BentoMLConfigException:
         else:
             problems.append(f"{key}: {error['msg']}")
     return BentoMLConfigException("invalid configuration: " + "; ".join(problems))
+
+
+def as_settings(config: BentoMLConfig) -> dict[str, Any]:
+    """``config`` as the nested settings a file would hold (JSON-able): ``build_config`` of
+    them is ``config`` again. How an arbiter hands its workers the configuration it resolved."""
+    raw: dict[str, Any] = config.model_dump(
+        mode="json", by_alias=True, exclude={"runner_overrides"}
+    )
+    for name, override in config.runner_overrides.items():
+        raw["runners"][name] = override.model_dump(mode="json", by_alias=True)
+    return raw
+
+
+def with_settings(config: BentoMLConfig, settings: dict[str, Any]) -> BentoMLConfig:
+    """``config`` with dotted ``settings`` (``{"api_server.traffic.timeout": 5}``) put over it,
+    validated as a file's would be (a bad value is an error naming its key). The start
+    functions' arguments (``timeout=``, ``backlog=``, ...) reach the workers this way, as
+    part of the one configuration they are handed."""
+    raw = as_settings(config)
+    for key, value in settings.items():
+        node = raw
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return build_config(raw)
 
 
 def config_from_options(options: str) -> BentoMLConfig:

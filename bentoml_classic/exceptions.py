@@ -12,6 +12,7 @@
     ├── TooManyRequests (429)
     ├── InternalServerError (500)      user code raised; the original type is kept in `detail`
     ├── StateException (500)           something used before it was ready (an uninitialised runner)
+    ├── ImportServiceError (500)       the module a command line names raised while importing
     ├── RunnerError (500)              a runner method raised; keeps the remote type and message
     ├── ServiceUnavailable (503)       a runner is down or its queue is full; clients may retry
     └── GatewayTimeout (504)           a runner did not answer in time
@@ -108,6 +109,11 @@ class InternalServerError(BentoMLException):
 
 class StateException(BentoMLException):
     status_code = 500
+
+
+class ImportServiceError(BentoMLException):
+    """The service's module raised while being imported (classic's name). The message names
+    the target and carries the module's own traceback; the original is the ``__cause__``."""
 
 
 class RunnerError(BentoMLException):

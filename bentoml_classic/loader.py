@@ -1,13 +1,19 @@
-"""Find the Service a user names on the command line: ``module:attr``, ``module`` or ``file.py``."""
+"""Find the Service a user names on the command line: ``module:attr``, ``module`` or ``file.py``.
+
+A module that raises while it is imported is the user's bug, in the user's code: the error
+names the target and shows the module's own traceback, without the frames of this loader,
+importlib or the command line, which only bury the line to fix.
+"""
 
 from __future__ import annotations
 
 import importlib
 import os
 import sys
+import traceback
 from pathlib import Path
 
-from .exceptions import InvalidArgument
+from .exceptions import ImportServiceError, InvalidArgument
 from .service import Service
 
 
@@ -20,7 +26,9 @@ def _module_name(module_part: str) -> str:
 def import_service(target: str, working_dir: str | os.PathLike[str] = ".") -> Service:
     """Import ``target`` with ``working_dir`` first on sys.path and return its Service.
 
-    Without an attribute the module must hold exactly one Service, which is then used.
+    Without an attribute the module must hold exactly one Service, which is then used. Raises
+    ``InvalidArgument`` when the target names no Service, and ``ImportServiceError`` (the
+    module's exception as its ``__cause__``) when the module raises while being imported.
     """
     module_part, _, attr = target.partition(":")
     module_name = _module_name(module_part)
@@ -39,14 +47,16 @@ def import_service(target: str, working_dir: str | os.PathLike[str] = ".") -> Se
                 f"cannot import module {module_name!r} of service {target!r} from "
                 f"working directory {directory!r}"
             ) from exc
-        raise
+        raise _import_failed(target, module_name, exc) from exc
+    except Exception as exc:
+        raise _import_failed(target, module_name, exc) from exc
     if attr:
         try:
             svc = getattr(module, attr)
         except AttributeError:
             raise InvalidArgument(
-                f"module {module_name!r} has no attribute {attr!r}; its services: "
-                f"{_services_in(module) or 'none'}"
+                f"cannot find service {target!r}: module {module_name!r} has no attribute "
+                f"{attr!r}; the Service objects it has: {_services_in(module) or 'none'}"
             ) from None
         if not isinstance(svc, Service):
             raise InvalidArgument(f"{target!r} is a {type(svc).__name__}, not a bentoml.Service")
@@ -54,8 +64,8 @@ def import_service(target: str, working_dir: str | os.PathLike[str] = ".") -> Se
     found = _services_in(module)
     if len(found) != 1:
         raise InvalidArgument(
-            f"module {module_name!r} defines {len(found)} services ({found or 'none'}): "
-            "name one as MODULE:ATTRIBUTE"
+            f"cannot find service {target!r}: module {module_name!r} defines {len(found)} "
+            f"services ({found or 'none'}): name one as MODULE:ATTRIBUTE"
         )
     found_svc: Service = getattr(module, found[0])
     return found_svc
@@ -68,3 +78,25 @@ def _services_in(module: object) -> list[str]:
         if isinstance(value, Service):
             seen.setdefault(id(value), name)
     return list(seen.values())
+
+
+def _import_failed(target: str, module_name: str, exc: Exception) -> ImportServiceError:
+    """The error for a module that raised ``exc`` while being imported: the target, and the
+    traceback from the user's first frame on."""
+    trace = traceback.TracebackException.from_exception(exc)
+    trace.stack = traceback.StackSummary.from_list(
+        [frame for frame in trace.stack if not _is_machinery(frame.filename)]
+    )
+    return ImportServiceError(
+        f"cannot import service {target!r}: module {module_name!r} raised "
+        f"{type(exc).__name__} while being imported\n" + "".join(trace.format()).rstrip()
+    )
+
+
+def _is_machinery(filename: str) -> bool:
+    """Frames of the import itself: this module, importlib, and its frozen bootstrap."""
+    return (
+        filename.startswith("<frozen importlib")
+        or filename == __file__
+        or filename == importlib.__file__
+    )

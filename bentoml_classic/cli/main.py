@@ -22,7 +22,10 @@ class _Group(click.Group):
             raise click.ClickException(exc.message) from exc
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="bentoml_classic", prog_name="bentoml_classic")
 def cli() -> None:
     """bentoml_classic: serve models with the classic BentoML programming model."""

@@ -263,8 +263,13 @@ class RunnerServer:
         if not self.connections and self._all_closed is not None:
             self._all_closed.set()
 
-    async def serve(self, sockets: list[Any], stop: asyncio.Event, grace_seconds: float) -> None:
+    async def serve(
+        self, sockets: list[Any], stop: asyncio.Event, grace_seconds: float, backlog: int = 2048
+    ) -> None:
         """Serve until ``stop`` is set, then drain for at most ``grace_seconds``.
+
+        ``backlog``: asyncio listens on each socket again, and this replaces the backlog the
+        supervisor bound it with (asyncio's own default is 100).
 
         Draining API workers still need us, and may open new connections to us (a pool thread's
         first call): while any caller holds a connection, and until none has for
@@ -290,7 +295,10 @@ class RunnerServer:
         }
         servers = [
             await loop.create_server(
-                lambda: RunnerServerProtocol(self), sock=sock, ssl=self._tls_for(sock)
+                lambda: RunnerServerProtocol(self),
+                sock=sock,
+                ssl=self._tls_for(sock),
+                backlog=backlog,
             )
             for sock in sockets
         ]

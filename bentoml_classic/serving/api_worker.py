@@ -36,18 +36,21 @@ def main() -> None:
 
     import uvicorn
 
-    from ..config import load_config
+    from ..config import build_config, load_config
     from ..http.app import build_app
     from ..http.uvicorn_protocol import http_protocol
     from ..loader import import_service
     from ..protocol import tls
     from ..protocol.remote import RemoteRunnerHandle
     from ..runner.runner import Runner
+    from .http_tls import http_tls_from_spec
 
     os.chdir(spec.working_dir)
     svc = import_service(spec.target, spec.working_dir)
-    config = load_config()
+    # the arbiter's configuration, with its command line's arguments written over it
+    config = build_config(spec.config) if spec.config else load_config()
     token = runner_token()
+    https = http_tls_from_spec(spec.http_tls)
     ssl_context = tls.from_settings(spec.tls, server=False)
 
     def start_runner(runner: Runner) -> None:
@@ -81,6 +84,11 @@ def main() -> None:
             proxy_headers=False,
             log_level="warning",
             timeout_graceful_shutdown=int(spec.grace_seconds),
+            timeout_keep_alive=config.api_server.timeouts.keep_alive,
+            # asyncio listens on the inherited socket again, with this backlog
+            backlog=config.api_server.backlog,
+            # the arbiter built this context once already, so a bad setting never gets here
+            **(https.uvicorn_options() if https else {}),
         )
     )
     freeze_startup_objects()

@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
-from ..config import BentoMLConfig, load_config
+from ..config import BentoMLConfig, as_settings, build_config, load_config
+from .arguments import http_tier
 from .hooks import run_deployment_hooks
+from .http_tls import HttpTls
 
 #: environment through which the reloading server's child processes learn what to serve
 _TARGET_ENV = "BENTOML_SERVE_TARGET"
 _WORKING_DIR_ENV = "BENTOML_SERVE_WORKING_DIR"
 _DEVELOPMENT_ENV = "BENTOML_SERVE_DEVELOPMENT"
+#: the configuration resolved by the command (its arguments written over the keys), as JSON
+_CONFIG_ENV = "BENTOML_SERVE_CONFIG"
+
+#: seconds a development server drains on Ctrl-C unless api_server.timeouts.graceful_shutdown
+#: says otherwise
+_DEVELOPMENT_GRACE_S = 30
 
 
-def _uvicorn_options(host: str, port: int, config: BentoMLConfig | None = None) -> dict[str, Any]:
-    """``config``: the header timeout's; a reloaded process (no config here) gets the default."""
+def _uvicorn_options(
+    host: str, port: int, config: BentoMLConfig, https: HttpTls | None
+) -> dict[str, Any]:
     from ..http.uvicorn_protocol import http_protocol
 
-    header_timeout = () if config is None else (config.api_server.http.header_timeout,)
+    graceful = config.api_server.timeouts.graceful_shutdown
     return {
-        "http": http_protocol(*header_timeout),
+        "http": http_protocol(config.api_server.http.header_timeout),
         "host": host,
         "port": port,
         "lifespan": "on",
         "access_log": False,
         "server_header": False,
         "log_level": "info",
-        "timeout_graceful_shutdown": 30,
+        "backlog": config.api_server.backlog,
+        "timeout_keep_alive": config.api_server.timeouts.keep_alive,
+        "timeout_graceful_shutdown": _DEVELOPMENT_GRACE_S if graceful is None else int(graceful),
+        **(https.uvicorn_options() if https else {}),
     }
 
 
@@ -35,29 +48,58 @@ def serve_in_process(
     target: str,
     *,
     working_dir: str = ".",
-    host: str = "127.0.0.1",
-    port: int = 3000,
+    host: str | None = None,
+    port: int | None = None,
     development: bool = True,
     reload: bool = False,
     config: BentoMLConfig | None = None,
+    backlog: int | None = None,
+    timeout: float | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_keyfile_password: str | None = None,
+    ssl_version: int | None = None,
+    ssl_cert_reqs: int | None = None,
+    ssl_ca_certs: str | None = None,
+    ssl_ciphers: str | None = None,
+    timeout_keep_alive: int | None = None,
+    timeout_graceful_shutdown: float | None = None,
 ) -> None:
     """Serve API and runners in this one process; with ``reload``, restart on code changes.
 
-    ``config`` defaults to the configuration of this process; a reloaded process reads its own.
+    ``config`` defaults to the configuration of this process; the other arguments, when given,
+    win over their keys, as for ``serve_production``. Reloaded processes are handed the result.
     """
     import uvicorn
 
     working_dir = os.path.abspath(working_dir)
+    config, https = http_tier(
+        config or load_config(),
+        timeout=timeout,
+        backlog=backlog,
+        timeout_keep_alive=timeout_keep_alive,
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        ssl_keyfile_password=ssl_keyfile_password,
+        ssl_version=ssl_version,
+        ssl_cert_reqs=ssl_cert_reqs,
+        ssl_ca_certs=ssl_ca_certs,
+        ssl_ciphers=ssl_ciphers,
+    )
+    host = host or config.api_server.http.host
+    port = config.api_server.http.port if port is None else port
     if reload:
         os.environ[_TARGET_ENV] = target
         os.environ[_WORKING_DIR_ENV] = working_dir
         os.environ[_DEVELOPMENT_ENV] = "1" if development else ""
+        os.environ[_CONFIG_ENV] = json.dumps(as_settings(config))
         uvicorn.run(
             "bentoml_classic.serving.development:create_app_from_env",
             factory=True,
             reload=True,
             reload_dirs=[working_dir],
-            **_uvicorn_options(host, port),
+            **_uvicorn_options(host, port, config, https),
         )
         return
     from ..http.app import build_app
@@ -65,9 +107,8 @@ def serve_in_process(
 
     svc = import_service(target, working_dir)
     run_deployment_hooks(svc)
-    config = config or load_config()
     app = build_app(svc, config, development=development)
-    uvicorn.run(app, **_uvicorn_options(host, port, config))
+    uvicorn.run(app, **_uvicorn_options(host, port, config, https))
 
 
 def create_app_from_env() -> Any:
@@ -77,4 +118,6 @@ def create_app_from_env() -> Any:
 
     svc = import_service(os.environ[_TARGET_ENV], os.environ[_WORKING_DIR_ENV])
     run_deployment_hooks(svc)
-    return build_app(svc, load_config(), development=bool(os.environ.get(_DEVELOPMENT_ENV)))
+    raw = os.environ.get(_CONFIG_ENV)
+    config = build_config(json.loads(raw)) if raw else load_config()
+    return build_app(svc, config, development=bool(os.environ.get(_DEVELOPMENT_ENV)))

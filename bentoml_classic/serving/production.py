@@ -6,6 +6,7 @@ import os
 
 from ..config import BentoMLConfig, load_config
 from .arbiter import make_arbiter, quiet_circus
+from .arguments import http_tier
 from .hooks import run_deployment_hooks
 from .resources import available_cpus
 from .sockets import private_socket_dir, tcp_socket
@@ -21,19 +22,44 @@ def serve_production(
     api_workers: int | None = None,
     development: bool = False,
     config: BentoMLConfig | None = None,
+    backlog: int | None = None,
+    timeout: float | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_keyfile_password: str | None = None,
+    ssl_version: int | None = None,
+    ssl_cert_reqs: int | None = None,
+    ssl_ca_certs: str | None = None,
+    ssl_ciphers: str | None = None,
+    timeout_keep_alive: int | None = None,
+    timeout_graceful_shutdown: float | None = None,
 ) -> None:
     """Run the arbiter in the foreground until SIGINT/SIGTERM.
 
-    ``config`` defaults to the configuration of this process (``BENTOML_CONFIG``, ...).
+    ``config`` defaults to the configuration of this process (``BENTOML_CONFIG``, ...); the
+    other arguments, when given, win over their keys (``serving/arguments.py``); a bad TLS
+    setting stops here, before anything starts.
     """
     from ..loader import import_service
 
     working_dir = os.path.abspath(working_dir)
-    config = config or load_config()
+    config, https = http_tier(
+        config or load_config(),
+        timeout=timeout,
+        backlog=backlog,
+        timeout_keep_alive=timeout_keep_alive,
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        ssl_keyfile_password=ssl_keyfile_password,
+        ssl_version=ssl_version,
+        ssl_cert_reqs=ssl_cert_reqs,
+        ssl_ca_certs=ssl_ca_certs,
+        ssl_ciphers=ssl_ciphers,
+    )
     host = host or config.api_server.http.host
     port = config.api_server.http.port if port is None else port
     workers = api_workers or config.api_server.workers or available_cpus()
-    grace = config.api_server.graceful_shutdown_timeout
     svc = import_service(target, working_dir)
     run_deployment_hooks(svc)
     quiet_circus()
@@ -46,7 +72,7 @@ def serve_production(
                 runner,
                 config,
                 by_runner[runner.name],
-                grace_seconds=grace,
+                grace_seconds=config.grace_seconds,
                 state_dir=socket_dir,
                 foreign_sockets=("api",),
             )
@@ -56,25 +82,31 @@ def serve_production(
         runner_map = {
             name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
         }
-        public = tcp_socket("api", host, port)
+        public = tcp_socket("api", host, port, config.api_server.backlog)
         watchers.append(
             api_watcher(
                 target,
                 working_dir,
                 "api",
                 runner_map,
+                config,
                 workers=workers,
                 development=development,
-                grace_seconds=grace,
-                scheduling_policy=config.api_server.scheduling_policy,
+                http_tls=https,
             )
         )
         sockets = [public, *(sock for socks in by_runner.values() for sock in socks)]
         arbiter = make_arbiter(watchers, sockets, socket_dir, public=("api",))
-        shown_host = f"[{host}]" if ":" in host else host
         print(
-            f"Serving {svc.name} on http://{shown_host}:{port} with {workers} API worker(s) and "
-            f"{sum(len(s) for s in by_runner.values())} runner worker(s) (Press CTRL+C to quit)",
+            f"Serving {svc.name} on {public_url(host, public.port, https is not None)} with "
+            f"{workers} API worker(s) and {sum(len(s) for s in by_runner.values())} runner "
+            "worker(s) (Press CTRL+C to quit)",
             flush=True,
         )
         arbiter.start()
+
+
+def public_url(host: str, port: int, https: bool) -> str:
+    """The address a client would use, for the start-up line (an IPv6 host in brackets)."""
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"{'https' if https else 'http'}://{shown_host}:{port}"

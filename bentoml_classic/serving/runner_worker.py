@@ -104,7 +104,7 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         freeze_startup_objects()
         logger.info("runner %s ready in process %d", runner.name, os.getpid())
-        await server.serve(sockets, stop, spec.grace_seconds)
+        await server.serve(sockets, stop, spec.grace_seconds, spec.backlog)
 
     with asyncio.Runner(loop_factory=_new_loop) as event_loop:
         event_loop.run(run())

@@ -87,10 +87,11 @@ def _bound(sock: CircusSocket) -> CircusSocket:
     return sock
 
 
-def tcp_socket(name: str, host: str, port: int) -> CircusSocket:
+def tcp_socket(name: str, host: str, port: int, backlog: int = 2048) -> CircusSocket:
+    """``port`` 0: one the kernel picks (``.port`` then says which)."""
     from circus.sockets import CircusSocket
 
-    sock = CircusSocket(name=name, host=host, port=port, backlog=2048)
+    sock = CircusSocket(name=name, host=host, port=port, backlog=backlog)
     # Accepted connections inherit TCP_NODELAY on Linux: without it every small response waits
     # for the client's delayed ACK (~40 ms).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,15 +1,20 @@
-"""Start one tier at a time, for runners on other hosts than the API servers.
+"""Start one tier at a time (classic's ``bentoml.start``), for runners on other hosts than the
+API servers, or for running the two tiers under separate supervisors::
 
-    start_runner_server("service:svc", runner_name="iris_clf", port=3001)        # host A
-    start_http_server("service:svc", runner_map={"iris_clf": "tcp://hostA:3001"})  # host B
+    start_runner_server("service:svc", ".", "iris_clf", port=3001)                   # host A
+    start_http_server("service:svc", {"iris_clf": "tcp://hostA:3001"}, ".", port=3000)  # host B
 
-A runner server on TCP demands a shared token (``BENTOML_RUNNER_TOKEN`` or ``token=``) from every
-peer before it reads a payload; the HTTP server presents the same token.
+The signatures are classic BentoML 1.1's, in its order; the options this package adds
+(``token``, ``config``, TLS to the runners) are keyword-only, and ``bento=`` still names the
+service as it did before ``bento_identifier``.
+
+A runner server on TCP demands a shared token from every peer before it reads a payload, and
+the HTTP server presents it: ``token=`` / ``--token``, else ``BENTOML_RUNNER_TOKEN``, else, for
+tiers on one host, a token the first of them writes to ``$BENTOML_HOME`` (``runner_token.py``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -17,81 +22,92 @@ from collections.abc import Mapping
 from ..config import BentoMLConfig, load_config
 from ..exceptions import InvalidArgument
 from .arbiter import make_arbiter, quiet_circus
+from .arguments import bento_identifier as identifier_of
+from .arguments import http_tier, runner_settings
 from .hooks import run_deployment_hooks
+from .production import public_url
 from .resources import available_cpus, worker_envs
+from .runner_map import RUNNER_MAP_ENV, parse_runner_map
+from .runner_token import http_server_token, runner_server_token
 from .sockets import private_socket_dir, tcp_socket
 from .watchers import api_watcher, runner_watcher
 from .worker_spec import TOKEN_ENV
 
+__all__ = ["RUNNER_MAP_ENV", "parse_runner_map", "start_http_server", "start_runner_server"]
+
 logger = logging.getLogger("bentoml_classic.start")
-
-RUNNER_MAP_ENV = "BENTOML_RUNNER_MAP"
-
-
-def _token(token: str | None) -> str:
-    token = token or os.environ.get(TOKEN_ENV)
-    if not token:
-        raise InvalidArgument(
-            f"a runner served on TCP needs a shared token: set {TOKEN_ENV} (or pass --token) "
-            "to the same secret on the runner server and on the HTTP server"
-        )
-    return token
 
 
 def start_runner_server(
-    bento: str,
+    bento_identifier: str | None = None,
     working_dir: str = ".",
     runner_name: str | None = None,
-    host: str = "127.0.0.1",
-    port: int = 3001,
+    port: int | None = None,
+    host: str | None = None,
+    timeout: float | None = None,
+    backlog: int = 2048,
     *,
+    bento: str | None = None,
     token: str | None = None,
     config: BentoMLConfig | None = None,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     ssl_ca_certs: str | None = None,
 ) -> None:
-    """Serve one runner of ``bento`` (``MODULE:SVC``) on ``tcp://host:port`` until stopped.
+    """Serve one runner of ``bento_identifier`` (``MODULE:SVC``) on ``tcp://host:port`` until
+    stopped.
 
-    ``config`` defaults to the configuration of this process (``BENTOML_CONFIG``, ...). With
-    ``ssl_certfile`` (and ``ssl_keyfile``), over TLS (callers name it ``tcps://``); with
-    ``ssl_ca_certs`` too, callers must present a certificate that CA signed (protocol/tls.py).
+    ``port`` None: a free one, printed at start; ``host`` None: 127.0.0.1. ``timeout``: the
+    runner's ``runners.timeout`` (a model call running longer makes its worker replace itself).
+    ``backlog``: connections the listening socket holds. ``config`` defaults to the
+    configuration of this process (``BENTOML_CONFIG``, ...). With ``ssl_certfile`` (and
+    ``ssl_keyfile``), over TLS (callers name it ``tcps://``); with ``ssl_ca_certs`` too, callers
+    must present a certificate that CA signed (protocol/tls.py).
     """
     from ..loader import import_service
 
+    target = identifier_of(bento_identifier, bento)
+    if not runner_name:
+        raise InvalidArgument("no runner named: pass runner_name (--runner-name)")
     working_dir = os.path.abspath(working_dir)
-    secret = _token(token)
     tls_files = _tls_files(certfile=ssl_certfile, keyfile=ssl_keyfile, ca_certs=ssl_ca_certs)
     if tls_files:
         from ..protocol.tls import from_settings
 
         from_settings(tls_files, server=True)  # refuse missing or broken files before starting
-    svc = import_service(bento, working_dir)
+    svc = import_service(target, working_dir)
     runner = next((r for r in svc.runners if r.name == runner_name), None)
     if runner is None:
         raise InvalidArgument(
             f"service {svc.name!r} has no runner {runner_name!r}; its runners: "
             f"{[r.name for r in svc.runners]}"
         )
-    config = config or load_config()
+    config = runner_settings(config or load_config(), runner.name, timeout=timeout)
+    secret, token_source = runner_server_token(token)
     quiet_circus()
     os.environ[TOKEN_ENV] = secret  # inherited by the workers through Circus's copy_env
     with private_socket_dir() as socket_dir:
-        public = tcp_socket("runner", host, port)
+        public = tcp_socket("runner", host or "127.0.0.1", 0 if port is None else port, backlog)
         count = len(worker_envs(runner.runnable_class, config.runner(runner.name)))
         watcher = runner_watcher(
-            bento,
+            target,
             working_dir,
             runner,
             config,
             [public],
-            grace_seconds=config.api_server.graceful_shutdown_timeout,
+            grace_seconds=config.grace_seconds,
             numprocesses=count,  # all workers share the one TCP socket
             state_dir=socket_dir,
             tls=tls_files,
+            backlog=backlog,
         )
         scheme = "tcps" if tls_files else "tcp"
-        print(f"Runner {runner.name} listening on {scheme}://{host}:{public.port}", flush=True)
+        shown_host = f"[{public.host}]" if ":" in public.host else public.host
+        print(
+            f"Runner {runner.name} listening on {scheme}://{shown_host}:{public.port} "
+            f"(token from {token_source})",
+            flush=True,
+        )
         make_arbiter([watcher], [public], socket_dir).start()
 
 
@@ -103,59 +119,70 @@ def _tls_files(**files: str | None) -> dict[str, str | None]:
     return {name: os.path.abspath(path) if path else None for name, path in files.items()}
 
 
-def parse_runner_map(
-    runner_map: Mapping[str, str | list[str]] | str | None,
-) -> dict[str, list[str]]:
-    """Accept a mapping or its JSON text; fall back to BENTOML_RUNNER_MAP."""
-    from ..protocol.address import Address
-
-    if runner_map is None:
-        runner_map = os.environ.get(RUNNER_MAP_ENV)
-        if runner_map is None:
-            raise InvalidArgument(f"no runner map: pass --runner-map or set {RUNNER_MAP_ENV}")
-    if isinstance(runner_map, str):
-        try:
-            runner_map = json.loads(runner_map)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgument(f"runner map is not valid JSON: {exc}") from exc
-    if not isinstance(runner_map, Mapping):
-        raise InvalidArgument('runner map must be a JSON object: {"runner": "tcp://host:port"}')
-    parsed: dict[str, list[str]] = {}
-    for name, value in runner_map.items():
-        urls = [value] if isinstance(value, str) else value
-        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
-            raise InvalidArgument(f"runner map entry {name!r} must be an address or a list of them")
-        for url in urls:
-            Address.parse(url)  # validates, with a message naming the address
-        parsed[name] = list(urls)
-    return parsed
-
-
 def start_http_server(
-    bento: str,
+    bento_identifier: str | None = None,
     runner_map: Mapping[str, str | list[str]] | str | None = None,
     working_dir: str = ".",
-    host: str = "127.0.0.1",
-    port: int = 3000,
+    port: int | None = None,
+    host: str | None = None,
+    backlog: int | None = None,
     api_workers: int | None = None,
+    timeout: float | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_keyfile_password: str | None = None,
+    ssl_version: int | None = None,
+    ssl_cert_reqs: int | None = None,
+    ssl_ca_certs: str | None = None,
+    ssl_ciphers: str | None = None,
+    timeout_keep_alive: int | None = None,
+    timeout_graceful_shutdown: float | None = None,
     *,
+    bento: str | None = None,
     token: str | None = None,
     config: BentoMLConfig | None = None,
     runner_ssl_ca_certs: str | None = None,
     runner_ssl_certfile: str | None = None,
     runner_ssl_keyfile: str | None = None,
 ) -> None:
-    """Serve the API tier of ``bento``, calling its runners at the addresses in ``runner_map``.
+    """Serve the API tier of ``bento_identifier``, calling its runners at the addresses in
+    ``runner_map`` (a mapping or its JSON; default ``BENTOML_RUNNER_MAP``).
 
-    ``config`` defaults to the configuration of this process (``BENTOML_CONFIG``, ...).
+    Each argument left None takes its configuration key (``config`` defaults to this
+    process's): ``port``/``host`` ``api_server.http.*``, ``backlog`` ``api_server.backlog``,
+    ``api_workers`` ``api_server.workers``, ``timeout`` ``api_server.traffic.timeout``,
+    ``ssl_*`` ``api_server.ssl.*`` (HTTPS when there is a certificate),
+    ``timeout_keep_alive`` / ``timeout_graceful_shutdown`` ``api_server.timeouts.*``.
     ``tcps://`` runners are checked against ``runner_ssl_ca_certs`` (else the system's CAs),
     and ``runner_ssl_certfile`` is presented to runners that ask for a client certificate.
     """
     from ..loader import import_service
 
+    target = identifier_of(bento_identifier, bento)
     working_dir = os.path.abspath(working_dir)
     addresses = parse_runner_map(runner_map)
-    svc = import_service(bento, working_dir)
+    config, https = http_tier(
+        config or load_config(),
+        timeout=timeout,
+        backlog=backlog,
+        timeout_keep_alive=timeout_keep_alive,
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        ssl_keyfile_password=ssl_keyfile_password,
+        ssl_version=ssl_version,
+        ssl_cert_reqs=ssl_cert_reqs,
+        ssl_ca_certs=ssl_ca_certs,
+        ssl_ciphers=ssl_ciphers,
+    )
+    tls_files = _tls_files(
+        ca_certs=runner_ssl_ca_certs, certfile=runner_ssl_certfile, keyfile=runner_ssl_keyfile
+    )
+    if tls_files:
+        from ..protocol.tls import from_settings
+
+        from_settings(tls_files, server=False)  # refuse missing or broken files before starting
+    svc = import_service(target, working_dir)
     missing = [r.name for r in svc.runners if not r.embedded and r.name not in addresses]
     if missing:
         raise InvalidArgument(
@@ -165,34 +192,30 @@ def start_http_server(
     unknown = sorted(set(addresses) - {r.name for r in svc.runners})
     if unknown:
         logger.warning("runner map names runners the service does not have: %s", unknown)
-    if any(url.startswith(("tcp://", "tcps://")) for urls in addresses.values() for url in urls):
-        os.environ[TOKEN_ENV] = _token(token)
-    tls_files = _tls_files(
-        ca_certs=runner_ssl_ca_certs, certfile=runner_ssl_certfile, keyfile=runner_ssl_keyfile
-    )
-    if tls_files:
-        from ..protocol.tls import from_settings
-
-        from_settings(tls_files, server=False)  # refuse missing or broken files before starting
-    config = config or load_config()
+    secret = http_server_token(token, [url for urls in addresses.values() for url in urls])
+    if secret is not None:
+        os.environ[TOKEN_ENV] = secret  # inherited by the workers through Circus's copy_env
+    host = host or config.api_server.http.host
+    port = config.api_server.http.port if port is None else port
     workers = api_workers or config.api_server.workers or available_cpus()
-    grace = config.api_server.graceful_shutdown_timeout
     run_deployment_hooks(svc)
     quiet_circus()
     with private_socket_dir() as socket_dir:
-        public = tcp_socket("api", host, port)
+        public = tcp_socket("api", host, port, config.api_server.backlog)
         watcher = api_watcher(
-            bento,
+            target,
             working_dir,
             "api",
             addresses,
+            config,
             workers=workers,
             development=False,
-            grace_seconds=grace,
-            scheduling_policy=config.api_server.scheduling_policy,
             tls=tls_files,
+            http_tls=https,
         )
         print(
-            f"Serving {svc.name} on http://{host}:{public.port} (runners: {addresses})", flush=True
+            f"Serving {svc.name} on {public_url(host, public.port, https is not None)} "
+            f"(runners: {addresses})",
+            flush=True,
         )
         make_arbiter([watcher], [public], socket_dir, public=("api",)).start()

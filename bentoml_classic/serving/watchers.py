@@ -15,9 +15,10 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ..config import BentoMLConfig
+from ..config import BentoMLConfig, as_settings
 from ..runner.runner import Runner
 from ..service import Service
+from .http_tls import HttpTls
 from .resources import thread_env, worker_envs
 from .sockets import unix_socket
 from .stuck_model import STUCK_GRACE_S
@@ -49,6 +50,7 @@ def runner_watcher(
     state_dir: str | None = None,
     foreign_sockets: tuple[str, ...] = (),
     tls: dict[str, str | None] | None = None,
+    backlog: int = 2048,
 ) -> Watcher:
     """Watcher for a runner's workers; worker ``wid`` serves on ``sockets[(wid - 1) % n]``.
 
@@ -75,6 +77,7 @@ def runner_watcher(
         state_dir=state_dir,
         stuck_after_s=runner_config.timeout + STUCK_GRACE_S,
         tls=dict(tls or {}),
+        backlog=backlog,
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(
@@ -104,23 +107,29 @@ def api_watcher(
     working_dir: str,
     socket_name: str,
     runner_map: dict[str, list[str]],
+    config: BentoMLConfig,
     *,
     workers: int,
     development: bool,
-    grace_seconds: float,
-    scheduling_policy: str,
     tls: dict[str, str | None] | None = None,
+    http_tls: HttpTls | None = None,
 ) -> Watcher:
+    """Watcher for the API workers. ``config`` (arguments already written over it) travels in
+    their spec; ``tls``: the files for calling ``tcps://`` runners; ``http_tls``: HTTPS on the
+    public socket."""
     from circus.watcher import Watcher
 
+    grace_seconds = config.grace_seconds
     spec = WorkerSpec(
         target=target,
         working_dir=working_dir,
         development=development,
         runner_map=runner_map,
         grace_seconds=grace_seconds,
-        scheduling_policy=scheduling_policy,
+        scheduling_policy=config.api_server.scheduling_policy,
         tls=dict(tls or {}),
+        config=as_settings(config),
+        http_tls=http_tls.to_spec() if http_tls else {},
     )
     cmd, args = _python(
         "bentoml_classic.serving.api_worker", "--fd", f"$(circus.sockets.{socket_name})"

@@ -30,6 +30,8 @@ class WorkerSpec:
     #: load the configuration, and with it pydantic, a visible part of its start-up
     batch_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     grace_seconds: float = 20.0
+    #: runner workers: the listening socket's backlog (the worker listens on it again)
+    backlog: int = 2048
     #: the Linux scheduling policy of the worker's threads (scheduling.py)
     scheduling_policy: str = "inherit"
     #: runner workers: the deployment's private directory, where failed starts are counted
@@ -41,6 +43,11 @@ class WorkerSpec:
     #: TLS files (certfile, keyfile, ca_certs): a runner worker's for serving, an API worker's
     #: for calling ``tcps://`` runners (protocol/tls.py); empty: no TLS settings
     tls: dict[str, str | None] = field(default_factory=dict)
+    #: API workers: the configuration the arbiter resolved, arguments included (``config.
+    #: as_settings``); empty: the worker loads its own (BENTOML_CONFIG, ...)
+    config: dict[str, Any] = field(default_factory=dict)
+    #: API workers: HTTPS on the public socket (``http_tls.HttpTls``); empty: plain HTTP
+    http_tls: dict[str, Any] = field(default_factory=dict)
 
     def to_env(self) -> dict[str, str]:
         return {SPEC_ENV: json.dumps(asdict(self))}

@@ -81,8 +81,10 @@ def test_missing_module_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
 def test_missing_attribute_names_it(tmp_path: Path) -> None:
     write_service(tmp_path, "hi")
     result = run_serve(["reload_service:nope"], tmp_path)
-    assert result.returncode != 0
-    assert "'nope'" in result.stderr and "svc" in result.stderr
+    assert result.returncode == 1
+    assert "'reload_service:nope'" in result.stderr  # the target as given
+    assert "'nope'" in result.stderr and "['svc']" in result.stderr  # what the module has
+    assert "Traceback" not in result.stderr
 
 
 def test_no_target_without_bentofile_explains_usage(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bentoml_classic.config import BentoMLConfig, RunnerConfig, build_config, load_config
+from bentoml_classic.config import (
+    BentoMLConfig,
+    RunnerConfig,
+    as_settings,
+    build_config,
+    load_config,
+    with_settings,
+)
 from bentoml_classic.exceptions import BentoMLConfigException
 
 
@@ -91,6 +99,62 @@ def test_every_classic_key() -> None:
         "nvidia.com/gpu": [0, 1],
     }
     assert runners.timeout == 12
+
+
+def test_classic_ssl_backlog_and_timeouts_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """api_server.ssl / backlog / timeouts as classic 1.1's default configuration spells them."""
+    path = write_config(
+        tmp_path,
+        """
+        api_server:
+          backlog: 512
+          ssl:
+            enabled: true
+            certfile: /etc/tls/cert.pem
+            keyfile: /etc/tls/key.pem
+            keyfile_password: ~
+            ca_certs: ~
+            version: 17
+            cert_reqs: 0
+            ciphers: TLSv1
+          timeouts:
+            keep_alive: 10
+            graceful_shutdown: 7
+        """,
+    )
+    monkeypatch.setenv("BENTOML_CONFIG", str(path))
+    config = load_config()
+    assert config.api_server.backlog == 512
+    assert config.api_server.ssl.certfile == "/etc/tls/cert.pem"
+    assert config.api_server.ssl.enabled is True
+    assert config.api_server.timeouts.keep_alive == 10
+    assert config.grace_seconds == 7  # classic's key wins over graceful_shutdown_timeout
+    defaults = build_config({}).api_server
+    assert (defaults.backlog, defaults.ssl.certfile, defaults.ssl.version) == (2048, None, 17)
+    assert (defaults.timeouts.keep_alive, defaults.timeouts.graceful_shutdown) == (5, None)
+
+
+def test_as_settings_round_trips_through_json() -> None:
+    config = build_config(
+        {
+            "api_server": {"ssl": {"certfile": "/c.pem"}, "traffic": {"timeout": 4}},
+            "runners": {"iris": {"resources": {"nvidia.com/gpu": [1]}, "timeout": 9}},
+        }
+    )
+    assert build_config(json.loads(json.dumps(as_settings(config)))) == config
+
+
+def test_with_settings_writes_over_keys_and_names_a_bad_one() -> None:
+    config = build_config({"runners": {"iris": {"batching": {"max_batch_size": 5}}}})
+    changed = with_settings(config, {"api_server.traffic.timeout": 3, "runners.iris.timeout": 8})
+    assert changed.api_server.traffic.timeout == 3
+    assert changed.runner("iris").timeout == 8
+    assert changed.runner("iris").batching.max_batch_size == 5  # kept
+    assert with_settings(config, {}) == config
+    with pytest.raises(BentoMLConfigException, match=r"api_server\.backlog"):
+        with_settings(config, {"api_server.backlog": 0})
 
 
 def test_config_is_frozen() -> None:

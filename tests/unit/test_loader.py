@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bentoml_classic.exceptions import InvalidArgument
+from bentoml_classic.exceptions import ImportServiceError, InvalidArgument
 from bentoml_classic.loader import import_service
 from bentoml_classic.service import Service
 
@@ -125,6 +125,7 @@ def test_missing_attribute_names_it_and_lists_services(
     with pytest.raises(InvalidArgument) as info:
         import_service(f"{name}:svc", tmp_path)
     message = str(info.value)
+    assert f"'{name}:svc'" in message  # the target as given
     assert "'svc'" in message
     assert name in message
     assert "first" in message
@@ -159,35 +160,63 @@ def test_missing_submodule_of_a_package_is_reported_as_missing(
     assert f"{package}.nothing" in str(info.value)
 
 
-def test_missing_third_party_import_propagates(
+def test_missing_third_party_import_is_an_import_error_naming_the_dependency(
     write_module: Callable[..., str], tmp_path: Path
 ) -> None:
     dependency = f"not_installed_{uuid.uuid4().hex}"
     name = write_module(f"import {dependency}\n" + ONE_SERVICE)
-    with pytest.raises(ModuleNotFoundError) as info:
+    with pytest.raises(ImportServiceError) as info:
         import_service(f"{name}:svc", tmp_path)
-    assert not isinstance(info.value, InvalidArgument)
-    assert info.value.name == dependency
+    cause = info.value.__cause__
+    assert isinstance(cause, ModuleNotFoundError) and cause.name == dependency
+    assert f"No module named '{dependency}'" in info.value.message
+    assert f"cannot import service '{name}:svc'" in info.value.message
 
 
 # Regression: `import_service` took a ModuleNotFoundError for "the service module is missing"
 # on a plain string prefix, so `torch_service.py` importing a missing `torch` was reported as
 # "cannot import module 'torch_service'"; only the module itself or a parent package counts now.
-def test_missing_dependency_named_like_a_prefix_of_the_module_propagates(
+def test_missing_dependency_named_like_a_prefix_of_the_module_is_not_the_module(
     tmp_path: Path, clean_imports: None
 ) -> None:
     dependency = f"dep_{uuid.uuid4().hex}"
     name = f"{dependency}_service"
     (tmp_path / f"{name}.py").write_text(f"import {dependency}\n" + ONE_SERVICE)
-    with pytest.raises(ModuleNotFoundError) as info:
+    with pytest.raises(ImportServiceError) as info:
         import_service(f"{name}:svc", tmp_path)
-    assert info.value.name == dependency
+    cause = info.value.__cause__
+    assert isinstance(cause, ModuleNotFoundError) and cause.name == dependency
 
 
-def test_other_import_errors_propagate(write_module: Callable[..., str], tmp_path: Path) -> None:
-    name = write_module("raise RuntimeError('broken at import')\n")
-    with pytest.raises(RuntimeError, match="broken at import"):
+def test_an_exception_at_import_shows_the_users_frames_only(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
+    helper = write_module("def boom():\n    raise RuntimeError('broken at import')\n", "helper")
+    name = write_module(f"import {helper}\nx = 1\n{helper}.boom()\n")
+    with pytest.raises(ImportServiceError) as info:
+        import_service(f"{name}:svc", tmp_path)
+    message = info.value.message
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert message.startswith(f"cannot import service '{name}:svc'")
+    # the user's two frames, innermost last, then the exception
+    assert f'{name}.py", line 3, in <module>' in message
+    assert f'{helper}.py", line 2, in boom' in message
+    assert message.endswith("RuntimeError: broken at import")
+    # not the loader's, nor importlib's
+    assert "loader.py" not in message
+    assert "importlib" not in message
+
+
+def test_a_syntax_error_points_at_the_line(
+    write_module: Callable[..., str], tmp_path: Path
+) -> None:
+    name = write_module("def f(:\n    pass\n")
+    with pytest.raises(ImportServiceError) as info:
         import_service(name, tmp_path)
+    message = info.value.message
+    assert f'{name}.py", line 1' in message
+    assert "SyntaxError" in message
+    assert "importlib" not in message
 
 
 def test_file_form_with_attribute(write_module: Callable[..., str], tmp_path: Path) -> None:

@@ -62,3 +62,37 @@ def test_the_spec_carries_the_runners_scheduling_policy() -> None:
     config = config_of("runners.model.scheduling_policy=batch")
     assert spec_of(bentoml.Runner(Model, name="model"), config).scheduling_policy == "batch"
     assert spec_of(bentoml.Runner(Model, name="other"), config).scheduling_policy == "inherit"
+
+
+def test_api_workers_are_handed_the_arbiters_configuration_and_https() -> None:
+    from bentoml_classic.config import build_config
+    from bentoml_classic.serving.arguments import http_settings
+    from bentoml_classic.serving.http_tls import HttpTls, http_tls_from_spec
+    from bentoml_classic.serving.watchers import api_watcher
+
+    config = http_settings(config_of("runners.model.timeout=9"), timeout=3, backlog=64)
+    https = HttpTls(certfile="/srv/cert.pem", keyfile="/srv/key.pem")
+    watcher = api_watcher(
+        "service:svc", "/srv", "api", {}, config, workers=2, development=False, http_tls=https
+    )
+    spec = WorkerSpec(**json.loads(watcher.env[SPEC_ENV]))
+    assert build_config(spec.config) == config  # arguments and per-runner sections included
+    assert http_tls_from_spec(spec.http_tls) == https
+    assert spec.grace_seconds == config.grace_seconds
+
+
+def test_a_runner_worker_listens_with_the_backlog_it_is_given() -> None:
+    watcher = runner_watcher(
+        "service:svc", "/srv", bentoml.Runner(Model, name="model"), config_of(), [],
+        grace_seconds=5, numprocesses=1, backlog=32,
+    )  # fmt: skip
+    assert WorkerSpec(**json.loads(watcher.env[SPEC_ENV])).backlog == 32
+
+
+def test_a_runner_servers_timeout_is_its_workers_stuck_call_limit() -> None:
+    from bentoml_classic.serving.arguments import runner_settings
+    from bentoml_classic.serving.stuck_model import STUCK_GRACE_S
+
+    config = runner_settings(config_of(), "model", timeout=7)
+    spec = spec_of(bentoml.Runner(Model, name="model"), config)
+    assert spec.stuck_after_s == 7 + STUCK_GRACE_S
