@@ -15,6 +15,11 @@ import httpx
 
 #: curl's Content-Type for ``-d`` / ``--data`` when no -H names one
 FORM_URLENCODED = "application/x-www-form-urlencoded"
+#: what curl prints (on stderr, exit status 18) when the server closes the connection before
+#: the end of a chunked body (its final chunk never came)
+PARTIAL_CHUNKED = "curl: (18) transfer closed with outstanding read data remaining"
+#: the same, for a body whose Content-Length was not reached
+PARTIAL_SIZED = "curl: (18) transfer closed with {missing} bytes remaining to read"
 
 
 class CurlUsageError(ValueError):
@@ -31,6 +36,9 @@ class CurlRequest:
     parts: list[tuple[str, str | None, bytes, str | None]] = field(default_factory=list)
     include_headers: bool = False
     output_file: str | None = None
+    #: -s hides curl's error messages, unless -S shows them again
+    silent: bool = False
+    show_error: bool = False
 
     def has_header(self, name: str) -> bool:
         return any(key.lower() == name.lower() for key, _ in self.headers)
@@ -62,7 +70,6 @@ def _part(spec: str, cwd: Path) -> tuple[str, str | None, bytes, str | None]:
     return name, None, value.encode(), content_type
 
 
-_FLAGS = {"-s", "--silent", "-S", "--show-error"}
 _WITH_VALUE = {
     "-X", "--request", "-H", "--header", "-d", "--data", "--data-raw",
     "--data-binary", "-F", "--form", "-o", "--output",
@@ -75,7 +82,11 @@ def parse_curl(args: list[str], cwd: Path) -> CurlRequest:
     queue = list(args)
     while queue:
         arg = queue.pop(0)
-        if arg in _FLAGS:
+        if arg in ("-s", "--silent"):
+            request.silent = True
+            continue
+        if arg in ("-S", "--show-error"):
+            request.show_error = True
             continue
         if arg in ("-i", "--include"):
             request.include_headers = True
@@ -112,22 +123,40 @@ def parse_curl(args: list[str], cwd: Path) -> CurlRequest:
     return request
 
 
-def _send(request: CurlRequest) -> httpx.Response:
+@dataclass
+class CurlResponse:
+    response: httpx.Response
+    body: bytes
+    #: the connection closed before the body's end (a stream cut by an error, say)
+    cut_short: bool
+
+
+def _send(request: CurlRequest) -> CurlResponse:
     method = request.method or ("POST" if request.body is not None or request.parts else "GET")
     headers = list(request.headers)
     if request.body is not None and not request.has_header("content-type"):
         headers.append(("Content-Type", FORM_URLENCODED))
-    if request.parts:
-        files = [(name, (filename, data, ctype)) for name, filename, data, ctype in request.parts]
-        return httpx.request(method, request.url, headers=headers, files=files, timeout=60)
-    return httpx.request(method, request.url, headers=headers, content=request.body, timeout=60)
+    files = [(name, (filename, data, ctype)) for name, filename, data, ctype in request.parts]
+    content = None if request.parts else request.body
+    with httpx.stream(
+        method, request.url, headers=headers, content=content, files=files or None, timeout=60
+    ) as response:
+        body = bytearray()
+        try:
+            for piece in response.iter_bytes():
+                body += piece
+        except httpx.RemoteProtocolError:
+            return CurlResponse(response, bytes(body), cut_short=True)
+        return CurlResponse(response, bytes(body), cut_short=False)
 
 
 def run_curl(args: list[str], cwd: Path) -> str:
     """Send the request and return what curl would print: the body (after the status line and
-    headers with ``-i``), or nothing when ``-o`` writes the body to a file."""
+    headers with ``-i``), or nothing when ``-o`` writes the body to a file; then, for a body
+    cut short, curl's error message (which ``-s`` hides and ``-S`` shows)."""
     request = parse_curl(args, cwd)
-    response = _send(request)
+    sent = _send(request)
+    response = sent.response
     printed = ""
     if request.include_headers:
         lines = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
@@ -137,6 +166,16 @@ def run_curl(args: list[str], cwd: Path) -> str:
         ]
         printed = "\n".join(lines) + "\n\n"
     if request.output_file is not None:
-        (cwd / request.output_file).write_bytes(response.content)
-        return printed
-    return printed + response.content.decode("utf-8", errors="replace")
+        (cwd / request.output_file).write_bytes(sent.body)
+    else:
+        printed += sent.body.decode("utf-8", errors="replace")
+    if sent.cut_short and (request.show_error or not request.silent):
+        printed += _cut_short_message(response, sent.body) + "\n"
+    return printed
+
+
+def _cut_short_message(response: httpx.Response, body: bytes) -> str:
+    length = response.headers.get("content-length")
+    if length is None:
+        return PARTIAL_CHUNKED
+    return PARTIAL_SIZED.format(missing=int(length) - len(body))

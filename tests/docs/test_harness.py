@@ -1,19 +1,23 @@
 """The guide's test machinery on small made-up pages: a page that lies must fail, naming where.
 
-No server is started here; ``test_guide.py`` runs the real pages, servers included.
+No ``bentoml serve`` is started here (``test_guide.py`` runs the real pages, servers
+included); the curl emulation's answer to a cut stream is checked against a small ASGI app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from tests.docs.console import GuideError, PortMap, split_transcript
-from tests.docs.curl import CurlUsageError, parse_curl
+from tests.docs.curl import PARTIAL_CHUNKED, CurlUsageError, parse_curl, run_curl
 from tests.docs.guide_page import GuidePage
 from tests.docs.markdown_blocks import parse_blocks
 from tests.docs.output_match import matches, starts_like
+from tests.support.servers import live_server
 
 
 def _page(tmp_path: Path, text: str) -> GuidePage:
@@ -107,3 +111,30 @@ def test_a_page_runs_in_its_own_directory_and_model_store(tmp_path: Path) -> Non
         "$ python -c 'import os; print(os.environ[\"GREETING\"])'\nhi\n```\n",
     )
     page.run()
+
+
+async def _cut_stream_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers /livez; anything else gets one chunk of a body that then breaks off."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    if scope["path"] == "/livez":
+        await send({"type": "http.response.body", "body": b"ok"})
+        return
+    await send({"type": "http.response.body", "body": b"partial\n", "more_body": True})
+    raise RuntimeError("the stream breaks off")
+
+
+@pytest.fixture(scope="module")
+def cut_stream_url() -> Iterator[str]:
+    with live_server(_cut_stream_app) as url:
+        yield url
+
+
+def test_curl_prints_what_came_of_a_cut_stream_and_then_its_error(
+    cut_stream_url: str, tmp_path: Path
+) -> None:
+    url = f"{cut_stream_url}/stream"
+    assert run_curl([url], tmp_path) == f"partial\n{PARTIAL_CHUNKED}\n"
+    assert run_curl(["-s", url], tmp_path) == "partial\n"
+    assert run_curl(["-s", "-S", url], tmp_path) == "partial\n" + PARTIAL_CHUNKED + "\n"
