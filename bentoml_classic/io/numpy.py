@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -78,14 +79,20 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         shape: Sequence[int] | None = None,
         enforce_shape: bool = False,
     ) -> None:
-        if enforce_dtype and dtype is None:
-            raise InvalidArgument("NumpyNdarray(enforce_dtype=True) needs a dtype")
-        if enforce_shape and shape is None:
-            raise InvalidArgument("NumpyNdarray(enforce_shape=True) needs a shape")
+        for what, enforced, declared in (
+            ("dtype", enforce_dtype, dtype),
+            ("shape", enforce_shape, shape),
+        ):
+            if enforced and declared is None:  # classic took it, and enforced nothing
+                warnings.warn(
+                    f"NumpyNdarray(enforce_{what}=True) without a {what} enforces nothing",
+                    UserWarning,
+                    stacklevel=2,
+                )
         self.dtype: np.dtype[Any] | None = None if dtype is None else _to_dtype(dtype)
         self.shape: tuple[int, ...] | None = None if shape is None else _to_shape(shape)
-        self.enforce_dtype = enforce_dtype
-        self.enforce_shape = enforce_shape
+        self.enforce_dtype = enforce_dtype and dtype is not None
+        self.enforce_shape = enforce_shape and shape is not None
         self._sample: np.ndarray | None = None
 
     def __repr__(self) -> str:

@@ -256,6 +256,13 @@ def test_unusable_arguments_are_refused_at_declaration(kwargs):
         NumpyNdarray(**kwargs)
 
 
+@pytest.mark.parametrize("kwargs", [{"enforce_dtype": True}, {"enforce_shape": True}])
+def test_enforcing_nothing_is_taken_as_classic_took_it(parse, kwargs):
+    with pytest.warns(UserWarning, match="enforces nothing"):
+        descriptor = NumpyNdarray(**kwargs)
+    assert parse(descriptor, '["a", 1]').tolist() == ["a", "1"]
+
+
 # -- output ----------------------------------------------------------------------------------------
 
 
