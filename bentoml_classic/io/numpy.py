@@ -33,7 +33,7 @@ import numpy as np
 
 from ..exceptions import BadInput, InvalidArgument, excerpt
 from ._array_paths import first_non_number, not_a_number_error, ragged_error, strings_of
-from ._numeric_json import parse_numeric_array, unquote_numbers
+from ._numeric_json import MIN_BODY, parse_numeric_array, unquote_numbers
 from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
 if TYPE_CHECKING:
@@ -105,20 +105,28 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
 
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> np.ndarray:
         """JSON bytes -> validated array: the one path for request bodies and multipart parts."""
+        if not body:
+            require_nonempty(body, where)
+        if len(body) >= MIN_BODY:
+            numbers = self._numbers(body)
+            if numbers is not None:  # a large body of plain numbers: no object per element
+                return self.validate_array(self._typed(numbers))
+        obj = load_json_body(body, where)
+        # without a quote there is no string, and nothing to measure
+        return self.validate_array(self._to_array(obj, len(body) if b'"' in body else None))
+
+    def _numbers(self, body: bytes) -> np.ndarray | None:
+        """The fast path's array, for a body of plain numbers (or numbers sent as strings under a
+        numeric dtype). Not for other dtypes (strings, objects, dates): ints among floats are
+        read as floats here, and those would show it."""
         dtype = self.dtype
-        # a large body of plain numbers: no Python object per element; for a dtype other than
-        # a number (strings, objects, dates) the ints among floats would read differently
-        numbers = None
-        if dtype is None or dtype.kind in "biufc":
-            numbers = parse_numeric_array(require_nonempty(body, where))
+        if dtype is not None and dtype.kind not in "biufc":
+            return None
+        numbers = parse_numeric_array(body)
         if numbers is None and dtype is not None and dtype.kind in "fciu":
             plain = unquote_numbers(body, integers=dtype.kind in "iu")  # "5.9" is 5.9
             numbers = None if plain is None else parse_numeric_array(plain)
-        if numbers is not None:
-            return self.validate_array(self._typed(numbers))
-        obj = load_json_body(require_nonempty(body, where), where)
-        # without a quote there is no string, and nothing to measure
-        return self.validate_array(self._to_array(obj, len(body) if b'"' in body else None))
+        return numbers
 
     def _to_array(self, obj: Any, body_size: int | None) -> np.ndarray:
         """``np.array(obj, dtype)``, falling back to ``np.array(obj)`` as classic did, except
