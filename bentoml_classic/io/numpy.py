@@ -94,6 +94,8 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         self.enforce_dtype = enforce_dtype and dtype is not None
         self.enforce_shape = enforce_shape and shape is not None
         self._sample: np.ndarray | None = None
+        #: what an unenforced shape reshapes to: the shape, or the sample's own (classic's)
+        self._reshape_to = self.shape
 
     def __repr__(self) -> str:
         return (
@@ -202,7 +204,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
                     },
                 )
             with contextlib.suppress(ValueError):  # else classic handed it over as it came
-                arr = arr.reshape(self.shape)
+                arr = arr.reshape(self._reshape_to)
         return arr
 
     # -- output --------------------------------------------------------------------------------
@@ -272,6 +274,8 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
             enforce_shape=enforce_shape,
         )
         descriptor._sample = arr
+        # classic declared the sample's own shape: unenforced, that is what it reshaped to
+        descriptor._reshape_to = arr.shape
         return descriptor
 
 

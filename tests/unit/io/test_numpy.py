@@ -378,6 +378,13 @@ def test_from_sample_descriptor_validates_requests(parse, parse_error):
     assert parse_error(descriptor, "[[1, 2]]").detail["expected_shape"] == [-1, 3]
 
 
+def test_from_sample_reshapes_to_the_sample_shape_as_classic(parse):
+    descriptor = NumpyNdarray.from_sample(np.array([[1.0, 2.0, 3.0, 4.0]]))
+    assert parse(descriptor, "[1, 2, 3, 4]").shape == (1, 4)
+    assert parse(descriptor, "[1, 2, 3, 4, 5, 6, 7, 8]").shape == (8,)  # (1, 4) cannot hold it
+    assert parse(descriptor, "[[1, 2, 3, 4], [5, 6, 7, 8]]").shape == (2, 4)
+
+
 def test_from_sample_needs_at_least_one_dimension():
     with pytest.raises(InvalidArgument):
         NumpyNdarray.from_sample(np.float32(1.0))
