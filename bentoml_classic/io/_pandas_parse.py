@@ -182,11 +182,27 @@ def _as_read_json_would(obj: Any, typ: str, orient: str, dtype: Any) -> Any:
     )
     for axis_name in ("index", "columns") if typ == "frame" else ("index",):
         _convert_axis(parser, obj, axis_name)
+    if typ == "frame" and dtype is True and _unchanged_by_inference(obj):
+        return obj
     if "obj" in inspect.signature(parser._try_convert_types).parameters:
         return parser._try_convert_types(obj)
     parser.obj = obj
     parser._try_convert_types()
     return parser.obj
+
+
+#: words in a column name that may make pandas read the column as dates (its rule: "_at",
+#: "_time", "modified", "date", "datetime", "timestamp..."; these cover more, to be safe)
+_DATE_LIKE = re.compile(r"_at|time|modified|date", re.IGNORECASE)
+
+
+def _unchanged_by_inference(frame: pd.DataFrame) -> bool:
+    """Whether pandas' dtype inference provably leaves ``frame`` as it is: every column int64
+    or bool, none named like a date. Then the conversion (which rebuilds the frame, a copy of
+    every column) is skipped: a body of numbers costs a copy less."""
+    return all(dtype == np.int64 or dtype == np.bool_ for dtype in frame.dtypes) and not any(
+        isinstance(c, str) and _DATE_LIKE.search(c) for c in frame.columns
+    )
 
 
 def _convert_axis(parser: Any, obj: Any, axis_name: str) -> None:
