@@ -26,7 +26,7 @@ _SEQUENCES = frozenset({"list", "tuple", "set", "frozenset"})
 
 
 def fail_fast_validator(model: type[Any]) -> Any:
-    """A validator with ``validate_json`` like ``model.__pydantic_validator__``, failing fast."""
+    """A validator with ``validate_python`` like ``model.__pydantic_validator__``, failing fast."""
     try:
         from pydantic_core import SchemaValidator
 

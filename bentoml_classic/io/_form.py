@@ -4,12 +4,17 @@ python-multipart's streaming parser is used directly rather than Starlette's ``r
 that one decodes non-file fields to ``str`` (replacing bytes that are not UTF-8, so a Text part
 could not refuse them) and drops their Content-Type, which JSON, Text and NumpyNdarray parts need.
 The body is already bounded by ``api_server.max_request_size``; here the number of parts is
-bounded too, and python-multipart bounds the headers of each part (count and size).
+bounded too (by classic BentoML's own limits: 1,000 fields and 1,000 files), and python-multipart
+bounds the headers of each part (count and size).
+
+Which part goes to which descriptor is classic's rule: by name when every declared name is there
+(other parts are ignored, and of a repeated name the last part counts); otherwise by position,
+the first declared descriptor taking the first part, as long as there are enough parts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import BadInput
@@ -20,9 +25,8 @@ FORM_DATA = "multipart/form-data"
 # RFC 2046 section 5.1.1: 1 to 70 of these characters, the last one not a space.
 _BCHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=? ")
 _MAX_BOUNDARY = 70
-#: parts beyond the declared ones before the body is refused outright (each is a list entry)
-_MAX_EXTRA_PARTS = 32
-_MAX_NAME_SHOWN = 100
+#: parts a body may have: classic BentoML's form parser took 1,000 fields and 1,000 files
+MAX_PARTS = 2000
 
 
 def check_boundary(boundary: str | None) -> bytes:
@@ -46,13 +50,10 @@ def check_boundary(boundary: str | None) -> bytes:
 
 
 class _Collector:
-    """python-multipart callbacks: keep the data of expected parts, the names of the others."""
+    """python-multipart callbacks: every named part by name, in the order the names first came."""
 
-    def __init__(self, expected: Mapping[str, object]) -> None:
-        self.expected = expected
+    def __init__(self) -> None:
         self.parts: dict[str, Part] = {}
-        self.unexpected: list[str] = []
-        self.duplicated: list[str] = []
         self.nameless = 0
         self.count = 0
         self.ended = False
@@ -76,11 +77,10 @@ class _Collector:
 
     def part_begin(self) -> None:
         self.count += 1
-        if self.count > len(self.expected) + _MAX_EXTRA_PARTS:
+        if self.count > MAX_PARTS:
             raise BadInput(
-                f"multipart body has more than {self.count - 1} parts; this API takes "
-                f"{len(self.expected)}: {list(self.expected)}",
-                detail={"reason": "too many parts", "expected": list(self.expected)},
+                f"multipart body has more than {MAX_PARTS} parts",
+                detail={"reason": "too many parts", "max_parts": MAX_PARTS},
             )
         self._headers = {}
         self._chunks = None
@@ -100,20 +100,14 @@ class _Collector:
             self.nameless += 1
             return
         # Browsers send names and filenames as raw UTF-8; the header bytes arrived as latin-1.
-        name = raw_name.decode("utf-8", "replace")
-        if name not in self.expected:
-            self.unexpected.append(name[:_MAX_NAME_SHOWN])
-        elif name in self.parts:
-            self.duplicated.append(name)
-        else:
-            filename = params.get(b"filename")
-            content_type = self._headers.get("content-type")
-            self._current = (
-                name,
-                None if filename is None else filename.decode("utf-8", "replace"),
-                None if content_type is None else content_type.decode("latin-1"),
-            )
-            self._chunks = []
+        filename = params.get(b"filename")
+        content_type = self._headers.get("content-type")
+        self._current = (
+            raw_name.decode("utf-8", "replace"),
+            None if filename is None else filename.decode("utf-8", "replace"),
+            None if content_type is None else content_type.decode("latin-1"),
+        )
+        self._chunks = []
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if self._chunks is not None:
@@ -123,6 +117,7 @@ class _Collector:
         if self._current is not None and self._chunks is not None:
             name, filename, content_type = self._current
             data = b"".join(self._chunks)
+            # a repeated name keeps its first place and takes the last value, like a dict
             self.parts[name] = Part(name, data, parse_media_type(content_type), filename)
         self._current = None
         self._chunks = None
@@ -131,12 +126,12 @@ class _Collector:
         self.ended = True
 
 
-def split_form(body: bytes, boundary: bytes, expected: Mapping[str, object]) -> dict[str, Part]:
-    """The parts of ``body`` by name; a 400 naming every missing, unexpected or repeated part."""
+def split_form(body: bytes, boundary: bytes, expected: Sequence[str]) -> dict[str, Part]:
+    """The part for each of the ``expected`` names (see the module's doc for which), or a 400."""
     from python_multipart.exceptions import FormParserError
     from python_multipart.multipart import MultipartParser
 
-    collector = _Collector(expected)
+    collector = _Collector()
     parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
     try:
         parser.write(body)
@@ -158,27 +153,14 @@ def split_form(body: bytes, boundary: bytes, expected: Mapping[str, object]) -> 
             "'Content-Disposition: form-data; name=...' header",
             detail={"reason": "part without a name", "expected": list(expected)},
         )
-    missing = [name for name in expected if name not in collector.parts]
-    if missing or collector.unexpected or collector.duplicated:
-        raise _mismatch(list(expected), missing, collector.unexpected, collector.duplicated)
-    return collector.parts
-
-
-def _mismatch(
-    expected: list[str], missing: list[str], unexpected: list[str], duplicated: list[str]
-) -> BadInput:
-    problems = []
-    detail: dict[str, Any] = {"expected": expected}
-    for what, names in (
-        ("missing", missing),
-        ("unexpected", list(dict.fromkeys(unexpected))),
-        ("duplicated", list(dict.fromkeys(duplicated))),
-    ):
-        if names:
-            problems.append(f"{what} part(s) {', '.join(repr(n) for n in names)}")
-            detail[what] = names
-    return BadInput(
-        f"multipart body does not match the parts of this API: {'; '.join(problems)} "
-        f"(expected exactly one of each of {expected})",
-        detail=detail,
+    parts = collector.parts
+    if all(name in parts for name in expected):
+        return {name: parts[name] for name in expected}
+    if len(parts) >= len(expected):  # classic's fallback: by position
+        return dict(zip(expected, parts.values(), strict=False))
+    missing = [name for name in expected if name not in parts]
+    raise BadInput(
+        f"multipart body has {len(parts)} part(s) for the {len(expected)} of this API, and "
+        f"no part named {', '.join(repr(n) for n in missing)} (expected {list(expected)})",
+        detail={"expected": list(expected), "missing": missing, "received": len(parts)},
     )

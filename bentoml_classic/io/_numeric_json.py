@@ -112,3 +112,25 @@ def _skeleton_of(shape: tuple[int, ...]) -> bytes:
     for count in reversed(shape[:-1]):
         skeleton = b"[" + (skeleton + b",") * (count - 1) + skeleton + b"]"
     return skeleton
+
+
+# A quoted number standing alone between delimiters: ``"5.9"`` in ``[["5.9", 3]]``.
+_QUOTED_NUMBER = re.compile(rb'(?<=[\[, \t\n\r])"[-+.eE0-9]+"(?=[\], \t\n\r])')
+_QUOTED_INTEGER = re.compile(rb'(?<=[\[, \t\n\r])"[-+0-9]+"(?=[\], \t\n\r])')
+
+
+def unquote_numbers(body: bytes, *, integers: bool) -> bytes | None:
+    """``body`` without the quotes around its numbers, when every quote belongs to one (a
+    number sent as a string, ``"5.9"``); else None. ``integers`` admits only integers quoted:
+    numpy reads ``"5.0"`` as a float but not as an int, and that must not change.
+
+    For a numeric dtype numpy reads such strings as the numbers they spell; so does the fast
+    path, once the quotes are gone, at a few times the body instead of a Python string each.
+    """
+    if len(body) < MIN_BODY or body.translate(None, b'"[],' + _WHITESPACE + _NUMBER_CHARS):
+        return None
+    pattern = _QUOTED_INTEGER if integers else _QUOTED_NUMBER
+    quoted = sum(1 for _ in pattern.finditer(body))
+    if quoted * 2 != body.count(b'"'):
+        return None  # a quote elsewhere: an empty string, a quote inside a token, ...
+    return body.replace(b'"', b"")

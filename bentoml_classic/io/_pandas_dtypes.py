@@ -1,11 +1,13 @@
 """Declared dtypes for PandasDataFrame / PandasSeries: normalising, enforcing, documenting.
 
-A column's dtype after parsing is an accident of inference (one JSON null turns an int column
-into float64), so enforcement looks at the *values* (``pandas.api.types.infer_dtype``), not the
-container: ``[1, null]`` fits ``Int64`` but not ``int64``, ``[1.0, 2.0]`` fits ``int64``, ``[1.5]``
-and ``["1"]`` do not. Without enforcement, ``astype`` is tried and only its failures, and the
-conversions that would silently corrupt data (strings to bool, integers that wrap around, nulls
-into numpy ints or bools), are refused. Either way the result's dtype is checked afterwards.
+Classic BentoML applied a declared dtype in two ways, and so does this: under ``enforce_dtype``
+``pd.read_json`` / ``pd.read_csv`` convert each declared column with ``astype`` while reading,
+and a Series is also cast afterwards where numpy calls the cast ``same_kind`` (int64 to
+float32), enforced or not. What is still not of the declared dtype after that (a string that is
+no number, a null in an int column) was handed over by classic as it was; under
+``enforce_dtype`` it is a 400 here that names the column and the first row at fault. Integers
+out of a declared integer dtype's range are refused rather than wrapped (pandas makes 1000 an
+int8 -24).
 """
 
 from __future__ import annotations
@@ -17,20 +19,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype, pandas_dtype
 
-from ..exceptions import BadInput, InvalidArgument
-
-# infer_dtype() names of the values each family of declared dtype accepts under enforce_dtype
-_NUMBERS = {"integer", "floating", "mixed-integer-float", "decimal"}
-_ACCEPTED_VALUES: dict[str, set[str]] = {
-    "int": {"integer", "floating", "mixed-integer-float"},  # floats only when integral
-    "float": _NUMBERS,
-    "complex": {*_NUMBERS, "complex"},
-    "bool": {"boolean"},
-    "string": {"string"},
-    "datetime": {"datetime64", "datetime", "date", "string"},
-    "timedelta": {"timedelta64", "timedelta", "string"},
-}
-_MAX_REASON = 200
+from ..exceptions import BadInput, InvalidArgument, excerpt
 
 
 def to_dtype(value: Any, owner: str) -> Any:
@@ -75,51 +64,76 @@ def dtype_name(dtype: Any) -> str:
     return str(dtype)
 
 
-def convert(values: pd.Series, target: Any, *, enforce: bool, column: Hashable | None) -> pd.Series:
-    """``values`` as ``target``, or a BadInput that names the column and both dtypes."""
+def conform(values: pd.Series, target: Any, *, enforce: bool, column: Hashable | None) -> pd.Series:
+    """``values`` as ``target`` where numpy calls the cast ``same_kind``; anything else as it
+    is, or under ``enforce`` a BadInput that names the column, both dtypes and the first misfit."""
+    if _matches(values.dtype, target):
+        return values
+    if _same_kind(values.dtype, target):
+        if family(target) == "int":
+            check_int_range(values, target, column)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                return values.astype(target)
+        except (ValueError, TypeError, OverflowError, ArithmeticError):
+            pass
+    if not enforce:
+        return values
+    present = values.dropna()
+    if len(present) < len(values) and not is_nullable(target):
+        hint = " (declare 'Int64' for nullable integers)" if family(target) == "int" else ""
+        raise _refusal(
+            values, target, column, f"has missing values (null), which {target} cannot hold{hint}"
+        )
+    inferred = infer_dtype(present, skipna=False) if len(present) else "empty"
+    raise _refusal(
+        values,
+        target,
+        column,
+        f"{_describe(inferred)} values (dtype {values.dtype}) cannot be used as {target}"
+        f"{_first_misfit(present, family(target))}",
+    )
+
+
+def check_int_range(values: pd.Series, target: Any, column: Hashable | None) -> None:
+    """pandas and numpy wrap integers silently (1000 as int8 is -24): refuse what cannot fit."""
+    if values.dtype.kind not in "iuf" or not len(values):
+        return
+    info = np.iinfo(getattr(target, "numpy_dtype", target))
+    low, high = values.min(), values.max()
+    if values.dtype.kind == "f":
+        if not (np.isfinite(low) and np.isfinite(high)):
+            return  # NaN / inf: the cast fails and says so
+        fits = info.min - 1 < low and high < info.max + 1  # casting truncates toward zero
+    else:
+        fits = info.min <= low and high <= info.max
+    if not fits:
+        bad = label(low if low < info.min else high)
+        raise _refusal(
+            values,
+            target,
+            column,
+            f"value {bad} is out of range for {target} ({info.min}..{info.max})",
+        )
+
+
+def _refusal(values: pd.Series, target: Any, column: Hashable | None, reason: str) -> BadInput:
     where = "series" if column is None else f"column {label(column)!r}"
     detail: dict[str, Any] = {
         "expected_dtype": dtype_name(target),
         "received_dtype": dtype_name(values.dtype),
+        "reason": reason,
     }
     if column is not None:
         detail = {"column": label(column), **detail}
+    return BadInput(f"{where}: {reason}", detail=detail)
 
-    def refuse(reason: str) -> BadInput:
-        return BadInput(f"{where}: {reason}", detail={**detail, "reason": reason})
 
-    if _matches(values.dtype, target):
-        return values
-    kind = family(target)
-    present = values.dropna()
-    inferred = infer_dtype(present, skipna=False) if len(present) else "empty"
-    if len(present) < len(values) and not is_nullable(target):
-        hint = " (declare 'Int64' for nullable integers)" if kind == "int" else ""
-        raise refuse(f"has missing values (null), which {target} cannot hold{hint}")
-    if enforce and inferred != "empty" and kind in _ACCEPTED_VALUES:
-        if inferred not in _ACCEPTED_VALUES[kind]:
-            raise refuse(
-                f"{_describe(inferred)} values (dtype {values.dtype}) cannot be used as "
-                f"{target} without loss{_first_misfit(present, kind)}"
-            )
-        if kind == "int" and inferred != "integer" and not _all_integral(present):
-            raise refuse(f"has non-integer numbers, which {target} cannot hold without loss")
-    if kind == "bool" and inferred not in ("boolean", "empty", "integer"):
-        # astype(bool) calls any non-empty string True: never what a client meant
-        raise refuse(
-            f"{_describe(inferred)} values cannot be converted to {target}: send true/false"
-        )
-    if kind == "int" and inferred in _NUMBERS:
-        _check_int_range(present, target, refuse)
+def _same_kind(have: Any, want: Any) -> bool:
     try:
-        with np.errstate(over="raise", invalid="raise"):
-            converted = values.astype(target)
-    except (ValueError, TypeError, OverflowError, FloatingPointError, ArithmeticError) as exc:
-        reason = str(exc)[:_MAX_REASON] or type(exc).__name__
-        raise refuse(f"values cannot be converted to {target}: {reason}") from None
-    if not _matches(converted.dtype, target):
-        raise refuse(f"values converted to {converted.dtype}, not {target}")
-    return converted
+        return bool(np.can_cast(np.dtype(have), np.dtype(want), casting="same_kind"))
+    except TypeError:  # a pandas extension dtype: numpy has no rule for it
+        return False
 
 
 def _matches(have: Any, want: Any) -> bool:
@@ -141,46 +155,37 @@ def _describe(inferred: str) -> str:
 
 # the Python types of the values a family takes (bool is an int to Python, not to a client)
 _FITS: dict[str, tuple[type, ...]] = {
-    "int": (int, float, np.integer, np.floating),
-    "float": (int, float, np.integer, np.floating),
-    "complex": (int, float, complex, np.number),
     "bool": (bool, np.bool_),
     "string": (str,),
 }
+#: characters of a client's value an error message repeats
+_SHOWN = 40
 
 
 def _first_misfit(present: pd.Series, kind: str) -> str:
-    """``; first at row 3: a string``: where to look in a long column."""
+    """``; first at row 3: a string 'abc'``: where to look in a long column. For numbers, a
+    string that spells one (``"5.9"``) fits: pandas reads it."""
+    if kind in ("int", "float", "complex"):
+        with np.errstate(all="ignore"):
+            misfits = pd.to_numeric(present, errors="coerce").isna()
+        if not misfits.any():
+            return ""
+        row = misfits.idxmax()
+        return f"; first at row {label(row)!r}: {_what(present[row])}"
     fits = _FITS.get(kind)
     if fits is None:
         return ""
     for row, value in present.items():
-        wrong_bool = kind != "bool" and isinstance(value, (bool, np.bool_))
-        if wrong_bool or not isinstance(value, fits):
-            what = "a boolean" if isinstance(value, (bool, np.bool_)) else type(value).__name__
-            what = {"str": "a string", "int": "an integer", "float": "a number"}.get(what, what)
-            return f"; first at row {label(row)!r}: {what}"
+        if not isinstance(value, fits):
+            return f"; first at row {label(row)!r}: {_what(value)}"
     return ""
 
 
-def _all_integral(present: pd.Series) -> bool:
-    try:
-        numbers = present.to_numpy(dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    with np.errstate(invalid="ignore"):
-        return bool(np.all(np.isfinite(numbers) & (np.mod(numbers, 1) == 0)))
-
-
-def _check_int_range(present: pd.Series, target: Any, refuse: Any) -> None:
-    """numpy and pandas wrap integers silently (1000 as int8 is -24): refuse what cannot fit."""
-    info = np.iinfo(getattr(target, "numpy_dtype", target))
-    try:
-        low, high = present.min(), present.max()
-    except TypeError:
-        return  # mixed values: astype will refuse them
-    if isinstance(low, float) and not (np.isfinite(low) and np.isfinite(high)):
-        raise refuse(f"has NaN or infinite values, which {target} cannot hold")
-    if low < info.min or high > info.max:
-        bad = label(low if low < info.min else high)
-        raise refuse(f"value {bad} is out of range for {target} ({info.min}..{info.max})")
+def _what(value: Any) -> str:
+    if isinstance(value, str):
+        return f"a string {excerpt(value, _SHOWN)!r}"
+    if isinstance(value, (bool, np.bool_)):
+        return "a boolean"
+    return {"int": "an integer", "float": "a number", "list": "an array", "dict": "an object"}.get(
+        type(value).__name__, type(value).__name__
+    )

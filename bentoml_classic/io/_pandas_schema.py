@@ -1,9 +1,11 @@
-"""JSON Schemas of the JSON bodies PandasDataFrame / PandasSeries accept, orient by orient.
+"""JSON Schemas of PandasDataFrame / PandasSeries bodies, orient by orient: the form pandas
+writes for the declared orient, which is what a client should send.
 
-A schema here is a promise about what the server accepts: cell types appear only where the
-dtype is enforced (without ``enforce_dtype``, ``"1.5"`` is converted to a float column, so
-"number" would be a lie); ``required`` and ``additionalProperties: false`` only where the
-columns are enforced. The declared dtype is always shown as the ``x-pandas-dtype`` annotation.
+pandas reads more than that (other orients' shapes, numeric strings), so a schema here never
+refuses what the server takes within its form: cell types appear only where the dtype is
+enforced, and then numeric cells also admit strings (``"5.9"`` is read as 5.9); column names
+are never required (as in classic BentoML, ``columns`` only documents). The declared dtype is
+always shown as the ``x-pandas-dtype`` annotation.
 """
 
 from __future__ import annotations
@@ -15,27 +17,31 @@ import numpy as np
 
 from ._pandas_dtypes import dtype_name, family, is_nullable
 
-SCALAR_TYPES = ["string", "number", "boolean", "null"]
 _TYPED_FAMILIES = ("int", "float", "bool", "string", "datetime", "timedelta")
 
 
 def cell_schema(dtype: Any | None, *, typed: bool) -> dict[str, Any]:
-    """One cell: any JSON scalar, or the JSON type of an enforced dtype (with its range)."""
+    """One cell: any JSON value (pandas keeps arrays and objects as cells), or what an enforced
+    dtype takes: its JSON type, numeric strings, and for integers the range (floats are
+    truncated toward zero)."""
     if dtype is None:
-        return {"type": list(SCALAR_TYPES)}
+        return {}
     annotation = {"x-pandas-dtype": dtype_name(dtype)}
     kind = family(dtype)
     if not typed or kind not in _TYPED_FAMILIES:
-        return {"type": list(SCALAR_TYPES), **annotation}
-    json_type = {"int": "integer", "float": "number", "bool": "boolean"}.get(kind, "string")
-    schema: dict[str, Any] = {"type": [json_type, "null"] if is_nullable(dtype) else json_type}
-    numpy_dtype = getattr(dtype, "numpy_dtype", dtype)
+        return annotation
+    types = {
+        "int": ["number", "string"],
+        "float": ["number", "string"],
+        "bool": ["boolean", "number", "string"],
+    }.get(kind, ["string"])
+    schema: dict[str, Any] = {"type": [*types, "null"] if is_nullable(dtype) else types}
     if kind == "int":
-        info = np.iinfo(numpy_dtype)
-        schema["minimum"], schema["maximum"] = int(info.min), int(info.max)
-    elif kind == "float" and np.finfo(numpy_dtype).bits < 64:
-        finfo = np.finfo(numpy_dtype)
-        schema["minimum"], schema["maximum"] = float(finfo.min), float(finfo.max)
+        info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))
+        schema["exclusiveMinimum"], schema["exclusiveMaximum"] = (
+            int(info.min) - 1,
+            int(info.max) + 1,
+        )
     return {**schema, **annotation}
 
 
@@ -58,7 +64,6 @@ def frame_schema(
     columns: Sequence[Hashable] | None,
     dtype: Any,
     typed: bool,
-    enforce_columns: bool,
     apply_column_names: bool,
     shape: tuple[int, ...] | None,
 ) -> dict[str, Any]:
@@ -73,9 +78,6 @@ def frame_schema(
     row_object: dict[str, Any] = {"type": "object", "additionalProperties": any_cell}
     if props:
         row_object["properties"] = props
-    if enforce_columns:
-        row_object["required"] = list(props)
-        row_object["additionalProperties"] = False
 
     row_array: dict[str, Any] = {"type": "array", "items": any_cell}
     width = shape[1] if shape is not None else None
@@ -87,7 +89,7 @@ def frame_schema(
     if orient == "index":
         return _sized_object({"type": "object", "additionalProperties": row_object}, shape)
     if orient == "columns":
-        return _columns_schema(props, any_cell, enforce_columns)
+        return _columns_schema(props, any_cell)
     count = shape[0] if shape is not None else None
     if orient == "records":
         objects = _sized({"type": "array", "items": row_object}, count)
@@ -98,6 +100,8 @@ def frame_schema(
     rows = _sized({"type": "array", "items": row_array}, count)
     if orient == "values":
         return rows
+    if orient == "table":
+        return _table_schema(_sized({"type": "array", "items": row_object}, count))
     return {
         "type": "object",
         "properties": {
@@ -107,6 +111,15 @@ def frame_schema(
         },
         "required": ["data"],
         "additionalProperties": False,
+    }
+
+
+def _table_schema(data: dict[str, Any]) -> dict[str, Any]:
+    """pandas' ``table`` orient: a Table Schema and the rows as objects."""
+    return {
+        "type": "object",
+        "properties": {"schema": {"type": "object"}, "data": data},
+        "required": ["schema", "data"],
     }
 
 
@@ -120,15 +133,10 @@ def _column_values(cell: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _columns_schema(
-    props: dict[str, Any], any_cell: dict[str, Any], enforce_columns: bool
-) -> dict[str, Any]:
+def _columns_schema(props: dict[str, Any], any_cell: dict[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "additionalProperties": _column_values(any_cell)}
     if props:
         schema["properties"] = {name: _column_values(cell) for name, cell in props.items()}
-    if enforce_columns:
-        schema["required"] = list(props)
-        schema["additionalProperties"] = False
     return schema
 
 
@@ -139,6 +147,8 @@ def series_schema(
     if orient == "index":
         return _sized_object({"type": "object", "additionalProperties": cell}, shape)
     values = _sized({"type": "array", "items": cell}, shape[0] if shape is not None else None)
+    if orient == "table":
+        return _table_schema({"type": "array", "items": {"type": "object"}})
     if orient != "split":
         return values
     return {

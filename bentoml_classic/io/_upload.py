@@ -1,23 +1,28 @@
-"""The one uploaded file of a multipart/form-data body, for the descriptors that read files.
+"""The uploaded file of a multipart/form-data body, for the descriptors that read files.
 
-Image and File take a raw body or a form with one file, the way a browser form or
-``curl -F file=@x.jpg`` sends it.
+Image and File take a raw body or a form, the way a browser form or ``curl -F file=@x.jpg``
+sends it. As in classic BentoML, the form may hold other fields and other files: the first file
+whose type the descriptor takes is the one read (classic read the first of an accepted type and
+ignored the rest). Starlette's form parser keeps its own limits (1,000 files, 1,000 fields), which
+are the ones classic had.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..exceptions import BadInput
 from .base import Part
-from .mediatype import parse_media_type
+from .mediatype import MediaType, parse_media_type
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
 
-async def read_single_upload(request: Request) -> Part:
-    """The one file part of a multipart/form-data request; plain form fields are ignored.
+async def read_upload(request: Request, rank: Callable[[MediaType | None], int]) -> Part:
+    """The file part of the lowest ``rank`` (0 for a type the descriptor takes), the first of
+    them where several tie; the descriptor's ``from_part`` then takes it or says why not.
 
     Starlette's parser raises ``MultiPartException`` (or, inside an app, ``HTTPException``) on a
     malformed body; both are the client's fault and become a 400 here rather than a 500.
@@ -27,31 +32,24 @@ async def read_single_upload(request: Request) -> Part:
     from starlette.formparsers import MultiPartException
 
     try:
-        # max_files=1: a second file is refused by the parser before it is spooled to disk.
-        async with request.form(max_files=1) as form:
-            uploads = list(form.multi_items())
-            files = [(key, value) for key, value in uploads if isinstance(value, UploadFile)]
+        async with request.form() as form:
+            items = form.multi_items()
+            files = [(key, value) for key, value in items if isinstance(value, UploadFile)]
             if not files:
-                fields = sorted({key for key, _ in uploads})
                 raise BadInput(
                     "multipart body has no file part: upload the file as a form field with a "
                     "filename (curl -F 'file=@path')",
-                    detail={"reason": "no file part", "fields": fields},
+                    detail={"reason": "no file part", "fields": sorted({k for k, _ in items})},
                 )
-            name, upload = files[0]
+            typed = [(rank(_media_type(upload)), i) for i, (_, upload) in enumerate(files)]
+            name, upload = files[min(typed)[1]]
             data = await upload.read()
-            content_type = upload.headers.get("content-type")
-            return Part(
-                name=name,
-                data=data,
-                media_type=parse_media_type(content_type),
-                filename=upload.filename,
-            )
+            return Part(name, data, _media_type(upload), upload.filename)
     except (MultiPartException, HTTPException) as exc:
         reason = str(getattr(exc, "message", None) or getattr(exc, "detail", None) or exc)
-        if "Too many files" in reason:
-            raise BadInput(
-                "multipart body has more than one file part; this API takes exactly one",
-                detail={"reason": "more than one file part"},
-            ) from None
         raise BadInput(f"invalid multipart body: {reason}", detail={"reason": reason}) from None
+
+
+def _media_type(upload: object) -> MediaType | None:
+    headers = getattr(upload, "headers", None)
+    return parse_media_type(headers.get("content-type") if headers is not None else None)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from ..exceptions import BadInput, BentoMLException, UnsupportedMediaType
+from ..exceptions import BadInput, BentoMLException
 from .mediatype import MediaType, parse_media_type
 
 if TYPE_CHECKING:
@@ -148,26 +148,6 @@ def request_media_type(request: Request) -> MediaType | None:
     return parse_media_type(request.headers.get("content-type"))
 
 
-# Clients that send JSON without saying so: no header, curl's form default, or text/plain.
-_LENIENT_JSON_TYPES = ("application/x-www-form-urlencoded", "text/plain")
-
-
-def require_json_media_type(request: Request) -> None:
-    """Accept JSON and the types careless clients send JSON under; refuse the rest with 415."""
-    check_json_media_type(request_media_type(request))
-
-
-def check_json_media_type(media_type: MediaType | None, where: str = REQUEST_BODY) -> None:
-    """``require_json_media_type`` for a media type already parsed (a request's or a part's)."""
-    if media_type is None or media_type.is_json or media_type.essence in _LENIENT_JSON_TYPES:
-        return
-    raise UnsupportedMediaType(
-        f"unsupported Content-Type {media_type.essence!r} for the {where}: "
-        "expected application/json",
-        detail={"content_type": media_type.essence, "expected": "application/json"},
-    )
-
-
 @contextmanager
 def naming_part(name: str) -> Iterator[None]:
     """Name the part in any 4xx raised inside: ``part '<name>': `` before the message, and
@@ -208,16 +188,16 @@ def json_type_name(value: Any) -> str:
 
 
 class JsonBodyDescriptor(IODescriptor[T]):
-    """A descriptor whose body is JSON: the media type is checked before the body is read, and
-    request bodies and multipart parts go through the one ``parse_bytes``."""
+    """A descriptor whose body is JSON, whatever the Content-Type says: classic BentoML read
+    the body of JSON, NumpyNdarray and PandasSeries as JSON without looking at it, and clients
+    that send JSON as ``text/plain``, ``application/octet-stream`` or with no type at all were
+    served. Request bodies and multipart parts go through the one ``parse_bytes``."""
 
     async def from_http_request(self, request: Request) -> T:
-        check_json_media_type(request_media_type(request))
         return self.parse_bytes(await request.body())
 
     async def from_part(self, part: Part) -> T:
         with naming_part(part.name):
-            check_json_media_type(part.media_type, PART_BODY)
             return self.parse_bytes(part.data, PART_BODY)
 
     @abstractmethod

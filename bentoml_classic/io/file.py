@@ -1,8 +1,9 @@
-"""File: the body (or the one uploaded file of a form) as a file-like object, returned as bytes.
+"""File: the body (or an uploaded file of a form) as a file-like object, returned as bytes.
 
 An empty body is an empty file, not an error: a zero-byte upload is a legitimate file, and an API
 that needs content can say so itself. The content is buffered in memory (the server's
-``max_request_size`` bounds it), so the function gets a seekable ``io.BytesIO``.
+``max_request_size`` bounds it), so the function gets a seekable ``io.BytesIO`` with a ``name``,
+as classic BentoML's file object had: the uploaded file's name, or ``"<request body>"``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import InvalidArgument, UnsupportedMediaType
-from ._upload import read_single_upload
+from ._upload import read_upload
 from .base import IODescriptor, Part, naming_part, request_media_type
 from .mediatype import MediaType, parse_media_type
 
@@ -23,27 +24,26 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 _OCTET_STREAM = "application/octet-stream"
+#: the name of a file that came without one (classic BentoML's, for a request body)
+UNNAMED = "<request body>"
 _BINARY_SCHEMA = {"type": "string", "format": "binary"}
 
 
 class FileInput(io.BytesIO):
     """What the API function receives: the bytes, plus what the client said about them.
 
-    ``name`` is the filename (from the multipart part or a ``Content-Disposition`` header) and
-    is absent, as on any BytesIO, when the client sent none; ``content_type`` is the declared
-    media type without parameters, or None.
+    ``name`` is the filename (from the multipart part or a ``Content-Disposition`` header,
+    without any directory), or ``"<request body>"`` when the client sent none; ``content_type``
+    is the declared media type without parameters, or None.
     """
 
     def __init__(self, data: bytes, filename: str | None, content_type: str | None) -> None:
         super().__init__(data)
-        filename = _base_name(filename)
-        if filename:
-            self.name = filename
+        self.name = _base_name(filename) or UNNAMED
         self.content_type = content_type
 
     def __repr__(self) -> str:
-        name = getattr(self, "name", None)
-        return f"<FileInput name={name!r} content_type={self.content_type!r}>"
+        return f"<FileInput name={self.name!r} content_type={self.content_type!r}>"
 
 
 class File(IODescriptor[Any]):
@@ -71,7 +71,7 @@ class File(IODescriptor[Any]):
     async def from_http_request(self, request: Request) -> FileInput:
         media_type = request_media_type(request)
         if media_type is not None and media_type.essence == "multipart/form-data":
-            part = await read_single_upload(request)
+            part = await read_upload(request, self._rank)
             with naming_part(part.name):
                 return self._to_file(part.data, part.media_type, part.filename)
         filename = _disposition_filename(request.headers.get("content-disposition"))
@@ -86,6 +86,15 @@ class File(IODescriptor[Any]):
     ) -> FileInput:
         self._check_type(media_type)
         return FileInput(data, filename, media_type.essence if media_type else None)
+
+    def _rank(self, media_type: MediaType | None) -> int:
+        """Which file of a form to read: the first of the declared type (any, without one),
+        else an untyped one; as classic, which read the first file of the declared type."""
+        if self.declared_type is None or (
+            media_type is not None and media_type.matches(self.declared_type)
+        ):
+            return 0
+        return 1 if media_type is None or media_type.essence == _OCTET_STREAM else 2
 
     def _check_type(self, media_type: MediaType | None) -> None:
         """With a declared type, accept it, octet-stream, or no type at all; refuse the rest."""

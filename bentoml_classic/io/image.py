@@ -1,11 +1,18 @@
-"""Image: an encoded image in the body (or its one uploaded file), a ``PIL.Image.Image`` in the API.
+"""Image: an encoded image in the body (or an uploaded file), a ``PIL.Image.Image`` in the API.
+
+The function gets the image as Pillow opened it, as in classic BentoML: its own mode (an RGBA
+PNG stays RGBA, a greyscale one L) and its ``format``, whether it came as the body or as a file
+of a form. Only an explicit ``pilmode=`` converts it (classic used ``pilmode`` only to render
+arrays; converting on request is this one's addition, so that a model is handed the mode it
+declared).
 
 Images are the easiest way to make a server allocate memory it does not have: a 50 KB PNG can
 declare 100000 x 100000 pixels (30 GB once decoded). So the header is read first
-(``PIL.Image.open`` decodes nothing), width x height is checked against ``max_pixels`` and
-refused with 413 before a single pixel is decoded, and only then is the image loaded. Only the
-Pillow plugins of the allowed media types are tried, which keeps exotic decoders (and
-PostScript, which runs Ghostscript) away from client bytes.
+(``PIL.Image.open`` decodes nothing), width x height is checked against ``max_pixels`` (by
+default Pillow's own limit, the one classic had) and refused with 413 before a single pixel is
+decoded, and only then is the image loaded. Only Pillow plugins of image media types are tried
+(those of the allowed types first), which keeps exotic decoders (and PostScript, which runs
+Ghostscript) away from client bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import BadInput, InvalidArgument, PayloadTooLarge, UnsupportedMediaType
-from ._upload import read_single_upload
+from ._upload import read_upload
 from .base import (
     PART_BODY,
     REQUEST_BODY,
@@ -34,8 +41,13 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-#: 40 megapixels: every camera photo fits, and decoded as RGB it is at most ~120 MB per request.
-DEFAULT_MAX_PIXELS = 40_000_000
+
+class _DefaultMode(str):
+    """The default ``pilmode``: "RGB" for rendering arrays, as in classic, but no conversion of
+    requests; a mode the caller names (even "RGB") converts them."""
+
+
+DEFAULT_PIL_MODE = _DefaultMode("RGB")
 
 _BINARY_SCHEMA = {"type": "string", "format": "binary"}
 # Types under which clients upload files without saying what they are: sniff the bytes instead.
@@ -50,16 +62,18 @@ class Image(IODescriptor["PIL.Image.Image"]):
 
     def __init__(
         self,
-        pilmode: str | None = "RGB",
+        pilmode: str | None = DEFAULT_PIL_MODE,
         mime_type: str = "image/jpeg",
         allowed_mime_types: list[str] | tuple[str, ...] | None = None,
-        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        max_pixels: int | None = None,
     ) -> None:
-        """``max_pixels`` bounds width x height (413 above it; None leaves only Pillow's limit).
+        """``max_pixels`` bounds width x height (413 above it). None leaves Pillow's own limit,
+        twice ``PIL.Image.MAX_IMAGE_PIXELS`` (179 MP, ~540 MB as RGB), which is what classic
+        BentoML took; above it Pillow refuses to decode.
 
         The limit is on pixels, not bytes, because a body far under ``max_request_size`` can
-        decode to gigabytes; 40 MP (~120 MB as RGB) admits every camera photo. Lower it for
-        models that take small inputs, so that one request cannot take a worker's memory.
+        decode to gigabytes. Lower it for models that take small inputs, so that one request
+        cannot take a worker's memory.
         """
         import PIL.Image
 
@@ -71,6 +85,8 @@ class Image(IODescriptor["PIL.Image.Image"]):
         if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels <= 0):
             raise InvalidArgument(f"Image(max_pixels={max_pixels!r}) must be a positive int")
         self.pilmode = pilmode
+        #: the mode requests are converted to: only one the caller named
+        self._convert_to = None if pilmode is None or pilmode is DEFAULT_PIL_MODE else pilmode
         self.max_pixels = max_pixels
         self.mime_type = _essence(mime_type, "mime_type")  # type: ignore[misc]
         self._save_format = _save_format(self.mime_type)
@@ -79,6 +95,9 @@ class Image(IODescriptor["PIL.Image.Image"]):
             raise InvalidArgument("Image(allowed_mime_types=...) takes a non-empty list of types")
         self.allowed_mime_types = [_essence(p, "allowed_mime_types") for p in patterns]
         self._formats = _open_formats(self.allowed_mime_types)
+        #: classic opened whatever Pillow could, under any allowed label; so, failing the
+        #: allowed types' plugins, those of every image type are tried
+        self._other_formats = [f for f in _open_formats(["image/*"]) if f not in self._formats]
 
     def __repr__(self) -> str:
         return (
@@ -91,8 +110,7 @@ class Image(IODescriptor["PIL.Image.Image"]):
     async def from_http_request(self, request: Request) -> PIL.Image.Image:
         media_type = request_media_type(request)
         if media_type is not None and media_type.essence == "multipart/form-data":
-            part = await read_single_upload(request)
-            return await self.from_part(part)
+            return await self.from_part(await read_upload(request, self._rank))
         if media_type is None or not self._allows(media_type):
             received = media_type.essence if media_type else None
             what = repr(received) if received else "missing"
@@ -118,6 +136,12 @@ class Image(IODescriptor["PIL.Image.Image"]):
                 )
             return await self._decode_in_thread(part.data, PART_BODY)
 
+    def _rank(self, media_type: MediaType | None) -> int:
+        """Which file of a form to read: the first of an allowed type, else an untyped one."""
+        if media_type is None or media_type.essence in _UNTYPED:
+            return 1
+        return 0 if self._allows(media_type) else 2
+
     def _allows(self, media_type: MediaType) -> bool:
         return media_type.type == "image" and any(
             media_type.matches(pattern) for pattern in self.allowed_mime_types
@@ -138,7 +162,7 @@ class Image(IODescriptor["PIL.Image.Image"]):
         import PIL.Image
 
         try:
-            image: PIL.Image.Image = PIL.Image.open(io.BytesIO(data), formats=self._formats)
+            image: PIL.Image.Image = self._open(data)
         except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as exc:
             # Pillow's own global limit (MAX_IMAGE_PIXELS) fired first; a warning is raised
             # only where warnings are errors, and is a refusal all the same.
@@ -168,13 +192,23 @@ class Image(IODescriptor["PIL.Image.Image"]):
             )
         try:
             image.load()
-            if self.pilmode is not None and image.mode != self.pilmode:
-                image = image.convert(self.pilmode)
+            if self._convert_to is not None and image.mode != self._convert_to:
+                image = image.convert(self._convert_to)
         except PIL.Image.DecompressionBombError as exc:
             raise PayloadTooLarge(f"image is too large to decode: {exc}") from None
         except Exception as exc:  # truncated data, corrupt chunks, unconvertible modes
             raise _undecodable(exc, where) from None
         return image
+
+    def _open(self, data: bytes) -> PIL.Image.Image:
+        import PIL.Image
+
+        try:
+            return PIL.Image.open(io.BytesIO(data), formats=self._formats)
+        except PIL.UnidentifiedImageError:
+            if not self._other_formats:
+                raise
+            return PIL.Image.open(io.BytesIO(data), formats=self._other_formats)
 
     # -- output --------------------------------------------------------------------------------
 
@@ -217,22 +251,21 @@ class Image(IODescriptor["PIL.Image.Image"]):
 
     @classmethod
     def from_sample(cls, sample: Any, **kwargs: Any) -> Image:
-        """A PIL image or a path to one: its mode and format become the descriptor's defaults."""
+        """A PIL image or a path to one: its format becomes the descriptor's ``mime_type``."""
         import PIL.Image
 
         if isinstance(sample, (str, os.PathLike)):
             try:
                 with PIL.Image.open(Path(sample)) as opened:
-                    mode, fmt = opened.mode, opened.format
+                    fmt = opened.format
             except (OSError, ValueError) as exc:
                 raise InvalidArgument(f"Image.from_sample: cannot open {sample!r}: {exc}") from None
         elif isinstance(sample, PIL.Image.Image):
-            mode, fmt = sample.mode, sample.format
+            fmt = sample.format
         else:
             raise InvalidArgument(
                 f"Image.from_sample takes a PIL image or a path, got {type(sample).__name__}"
             )
-        kwargs.setdefault("pilmode", mode)
         mime = PIL.Image.MIME.get(fmt or "")
         if mime is not None and fmt in PIL.Image.SAVE:
             kwargs.setdefault("mime_type", mime)

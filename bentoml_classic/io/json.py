@@ -39,7 +39,6 @@ _MAX_ERRORS_IN_MESSAGE = 3
 
 class JSON(JsonBodyDescriptor[Any]):
     mime_type: ClassVar[str] = "application/json"
-    input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
 
     def __init__(
         self,
@@ -78,18 +77,22 @@ class JSON(JsonBodyDescriptor[Any]):
     # -- input ---------------------------------------------------------------------------------
 
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> Any:
-        """JSON bytes -> value (model instance if declared): one path for bodies and parts."""
-        require_nonempty(body, where)
+        """JSON bytes -> value (model instance if declared): one path for bodies and parts.
+
+        As in classic BentoML, ``json.loads`` reads the body (so a UTF-8 byte order mark,
+        UTF-16/32 and Python's ``NaN`` / ``Infinity`` are taken) and the model validates the
+        parsed value in pydantic's Python mode (``model_validate``), not its JSON mode, whose
+        rules differ (strict models, JSON-only config such as base64 bytes).
+        """
+        obj = load_json_body(require_nonempty(body, where), where)
         if self.pydantic_model is None:
-            # NaN / Infinity would come back as a 500: render() cannot send them.
-            return load_json_body(body, where, allow_nan=False)
+            return obj
         from pydantic import ValidationError
 
         if self._validator is None:
             self._validator = fail_fast_validator(self.pydantic_model)
         try:
-            # pydantic parses the raw bytes itself (and caps nesting depth: deep input is a 400).
-            return self._validator.validate_json(body)
+            return self._validator.validate_python(obj)
         except ValidationError as exc:
             raise _validation_error(exc, self.pydantic_model.__name__, where) from None
 
@@ -209,9 +212,6 @@ def _validation_error(exc: ValidationError, model_name: str, where: str) -> BadI
         {"loc": [_loc_part(part) for part in e["loc"]], "msg": e["msg"], "type": e["type"]}
         for e in errors[:_MAX_ERRORS_IN_DETAIL]
     ]
-    if errors and errors[0]["type"] == "json_invalid":
-        reason = errors[0]["msg"].removeprefix("Invalid JSON: ")
-        return BadInput(f"invalid JSON in {where}: {reason}", detail=detail)
     parts = [f"{_loc_text(e['loc'])}: {e['msg']}" for e in detail[:_MAX_ERRORS_IN_MESSAGE]]
     if len(errors) > _MAX_ERRORS_IN_MESSAGE:
         parts.append(f"and {len(errors) - _MAX_ERRORS_IN_MESSAGE} more")

@@ -77,9 +77,9 @@ class Multipart(IODescriptor[dict[str, Any]]):
             # pure-Python parsing takes milliseconds per MiB: off the event loop for big bodies
             from starlette.concurrency import run_in_threadpool
 
-            parts = await run_in_threadpool(split_form, body, boundary, self.descriptors)
+            parts = await run_in_threadpool(split_form, body, boundary, list(self.descriptors))
         else:
-            parts = split_form(body, boundary, self.descriptors)
+            parts = split_form(body, boundary, list(self.descriptors))
         # Sequential, in declared order: the order of errors is stable whatever the body's order.
         return {
             name: await descriptor.from_part(parts[name])
@@ -129,7 +129,6 @@ class Multipart(IODescriptor[dict[str, Any]]):
             "type": "object",
             "properties": {name: _part_schema(d) for name, d in self.descriptors.items()},
             "required": list(self.descriptors),
-            "additionalProperties": False,
         }
 
     def openapi_request_body(self) -> dict[str, Any]:

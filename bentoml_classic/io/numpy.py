@@ -1,36 +1,40 @@
-"""NumpyNdarray: a JSON array in the body, an ``np.ndarray`` in the API function.
+"""NumpyNdarray: a JSON value in the body, an ``np.ndarray`` in the API function.
 
-Parsing goes JSON -> nested lists -> ``np.asarray``; a large body of nothing but numbers goes
-straight into numpy instead (``_numeric_json.py``), without a Python object per element. Every
-way that can fail on a client's body (ragged rows, nulls, more than 64 dimensions, values the
-declared dtype cannot hold) is a 400 that names the place, never a numpy exception that would
-surface as a 500.
+What the function gets is what classic BentoML 1.1 handed it: ``np.array(value, dtype=dtype)``,
+and when numpy cannot read the values as ``dtype`` (strings that are no numbers, NaN for an
+integer dtype), ``np.array(value)`` as it is; then a declared dtype is applied where numpy calls
+the cast ``same_kind``, and a declared shape by ``reshape`` where the sizes allow. With
+``enforce_dtype`` / ``enforce_shape`` what still differs is a 400. So numeric strings
+(``[["5.9", "3.0"]]``) are read as numbers, a JSON scalar is a 0-d array, ``null`` under a float
+dtype is NaN, and the Content-Type is not looked at.
+
+Where classic answered a 500 (invalid JSON, ragged rows, a value out of an integer dtype's range)
+this answers a 400 that names the place. A large body of nothing but numbers goes straight into
+numpy (``_numeric_json.py``), without a Python object per element.
 
 Strings cost more as an array than as JSON: numpy stores them at a fixed width, every element
 as wide as the longest (a long string among three numbers made an array four times its size),
-and casting a long string to a number took hundreds of times its size. So before numpy sees a
-body with strings in it, one pass over the parsed values refuses a string that a numeric dtype
-would have to parse but that is longer than any number is written (``NUMBER_TEXT_LIMIT``), and
-an array whose fixed-width strings would take more than ``MEMORY_FACTOR`` times its body.
+and its string-to-number cast took hundreds of times a long string's size. So before numpy sees
+a body with strings in it, one pass over the parsed values finds the longest: numpy parses
+strings as numbers only when none is longer than any number is written
+(``NUMBER_TEXT_LIMIT``), and an array of strings is built only if, at the width of the longest,
+it takes at most ``MEMORY_FACTOR`` times its body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ..exceptions import BadInput, InvalidArgument, excerpt
-from ._numeric_json import parse_numeric_array
-from .base import (
-    REQUEST_BODY,
-    JsonBodyDescriptor,
-    json_type_name,
-    load_json_body,
-    require_nonempty,
-)
+from ._array_paths import first_non_number, not_a_number_error, ragged_error, strings_of
+from ._numeric_json import MIN_BODY, parse_numeric_array, unquote_numbers
+from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -44,20 +48,29 @@ MEMORY_FACTOR = 6
 MEMORY_FLOOR = 1024 * 1024
 #: numpy's fixed-width unicode strings: bytes per character
 _UNICODE_CHAR_BYTES = 4
+#: dtype kinds whose values numpy parses out of strings (numbers, booleans, dates)
+_PARSED_KINDS = "biufcMm"
 
-_JSON_TYPE_BY_KIND = {
-    "f": "number",
-    "i": "integer",
-    "u": "integer",
-    "b": "boolean",
-    "U": "string",
-    "S": "string",
+#: float and complex itemsizes from which a Python float never overflows
+_WIDE = {"f": 8, "c": 16}
+
+_JSON_TYPES_BY_KIND: dict[str, list[str]] = {
+    # what np.array(values, dtype) takes for each kind: numbers and booleans, numeric strings,
+    # and for floats null (NaN); an integer dtype truncates floats
+    "f": ["number", "boolean", "string", "null"],
+    "c": ["number", "boolean", "string", "null"],
+    "i": ["number", "boolean", "string"],
+    "u": ["number", "boolean", "string"],
+    "b": ["boolean", "number", "string"],
 }
+
+
+class _NotNumbers(Exception):
+    """numpy could not read the values as the declared dtype: classic's fallback applies."""
 
 
 class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
     mime_type: ClassVar[str] = "application/json"
-    input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
 
     def __init__(
         self,
@@ -66,15 +79,23 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         shape: Sequence[int] | None = None,
         enforce_shape: bool = False,
     ) -> None:
-        if enforce_dtype and dtype is None:
-            raise InvalidArgument("NumpyNdarray(enforce_dtype=True) needs a dtype")
-        if enforce_shape and shape is None:
-            raise InvalidArgument("NumpyNdarray(enforce_shape=True) needs a shape")
+        for what, enforced, declared in (
+            ("dtype", enforce_dtype, dtype),
+            ("shape", enforce_shape, shape),
+        ):
+            if enforced and declared is None:  # classic took it, and enforced nothing
+                warnings.warn(
+                    f"NumpyNdarray(enforce_{what}=True) without a {what} enforces nothing",
+                    UserWarning,
+                    stacklevel=2,
+                )
         self.dtype: np.dtype[Any] | None = None if dtype is None else _to_dtype(dtype)
         self.shape: tuple[int, ...] | None = None if shape is None else _to_shape(shape)
-        self.enforce_dtype = enforce_dtype
-        self.enforce_shape = enforce_shape
+        self.enforce_dtype = enforce_dtype and dtype is not None
+        self.enforce_shape = enforce_shape and shape is not None
         self._sample: np.ndarray | None = None
+        #: what an unenforced shape reshapes to: the shape, or the sample's own (classic's)
+        self._reshape_to = self.shape
 
     def __repr__(self) -> str:
         return (
@@ -86,91 +107,105 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
 
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> np.ndarray:
         """JSON bytes -> validated array: the one path for request bodies and multipart parts."""
-        numbers = parse_numeric_array(require_nonempty(body, where))
-        if numbers is not None:  # a large body of plain numbers: no Python object per element
-            return self._checked(numbers)
+        if not body:
+            require_nonempty(body, where)
+        if len(body) >= MIN_BODY:
+            numbers = self._numbers(body)
+            if numbers is not None:  # a large body of plain numbers: no object per element
+                return self.validate_array(self._typed(numbers))
         obj = load_json_body(body, where)
-        if b'"' in body and isinstance(obj, list):  # without a quote there is no string
-            self._check_strings(obj, len(body))
-        return self.validate(obj)
+        # without a quote there is no string, and nothing to measure
+        return self.validate_array(self._to_array(obj, len(body) if b'"' in body else None))
 
-    def _check_strings(self, obj: list[Any], body_size: int) -> None:
-        """Refuse strings that would cost far more as an array than in the body (see above)."""
-        leaves, longest, path = _strings_of(obj)
-        if path is None:
-            return
-        numeric = self.dtype is not None and self.dtype.kind in "biufc"
-        if numeric and longest > NUMBER_TEXT_LIMIT:
-            raise BadInput(
-                f"array element at {path} is a string of {longest} characters where {self.dtype} "
-                f"wants a number (at most {NUMBER_TEXT_LIMIT} characters)",
-                detail={"reason": "string too long for a number", "path": path, "length": longest},
-            )
-        size = leaves * max(longest, 1) * _UNICODE_CHAR_BYTES
-        budget = max(MEMORY_FACTOR * body_size, MEMORY_FLOOR)
-        if size > budget:
-            raise BadInput(
-                f"array of {leaves} elements would take {size / 2**20:.0f} MiB as numpy strings, "
-                f"each as wide as the longest ({longest} characters, at {path}), more than "
-                f"{MEMORY_FACTOR} times its body: send shorter strings or fewer of them",
-                detail={"reason": "strings too large", "path": path, "length": longest},
-            )
+    def _numbers(self, body: bytes) -> np.ndarray | None:
+        """The fast path's array, for a body of plain numbers (or numbers sent as strings under a
+        numeric dtype). Not for other dtypes (strings, objects, dates): ints among floats are
+        read as floats here, and those would show it."""
+        dtype = self.dtype
+        if dtype is not None and dtype.kind not in "biufc":
+            return None
+        numbers = parse_numeric_array(body)
+        if numbers is None and dtype is not None and dtype.kind in "fciu":
+            plain = unquote_numbers(body, integers=dtype.kind in "iu")  # "5.9" is 5.9
+            numbers = None if plain is None else parse_numeric_array(plain)
+        return numbers
 
-    def validate(self, obj: Any) -> np.ndarray:
-        """Turn a parsed JSON value into the array the API function receives, or raise BadInput."""
-        if not isinstance(obj, list):
-            raise BadInput(
-                f"expected a JSON array, got {json_type_name(obj)}",
-                detail={"expected": "array", "received": json_type_name(obj)},
-            )
-        return self._checked(
-            _as_array(obj, allow_object=self.dtype is not None and self.dtype.kind == "O")
-        )
+    def _to_array(self, obj: Any, body_size: int | None) -> np.ndarray:
+        """``np.array(obj, dtype)``, falling back to ``np.array(obj)`` as classic did, except
+        that strings numpy would make too costly are refused first (see the module's doc)."""
+        dtype = self.dtype
+        if body_size is not None:
+            leaves, longest, path = strings_of(obj)
+            if path is not None and (dtype is None or dtype.kind in "USV"):
+                _check_string_budget(leaves, longest, path, body_size)  # fixed-width strings
+            elif path is not None and dtype is not None and dtype.kind in _PARSED_KINDS:
+                if longest <= NUMBER_TEXT_LIMIT:
+                    try:
+                        return _construct(obj, dtype)
+                    except _NotNumbers:
+                        pass
+                return self._unparsed(obj, leaves, longest, path, body_size)
+        try:
+            return _construct(obj, dtype)
+        except _NotNumbers:
+            return _construct(obj, None)  # e.g. NaN under an integer dtype: kept as floats
 
-    def _checked(self, arr: np.ndarray) -> np.ndarray:
-        """The declared shape checked and the declared dtype applied."""
-        if self.enforce_shape:
-            self._check_shape(arr)
-        if self.dtype is not None:
-            arr = self._convert_dtype(arr)
-        return arr
-
-    def _check_shape(self, arr: np.ndarray) -> None:
-        expected = self.shape
-        assert expected is not None
-        fits = arr.ndim == len(expected) and all(
-            want in (-1, got) for want, got in zip(expected, arr.shape, strict=True)
-        )
-        if not fits:
-            raise BadInput(
-                f"array shape {list(arr.shape)} does not match the expected shape {list(expected)}"
-                " (-1 means any size)",
-                detail={"expected_shape": list(expected), "received_shape": list(arr.shape)},
-            )
-
-    def _convert_dtype(self, arr: np.ndarray) -> np.ndarray:
+    def _unparsed(
+        self, obj: Any, leaves: int, longest: int, path: list[int], body_size: int
+    ) -> np.ndarray:
+        """Values numpy did not (or was not let) read as the dtype, as numpy makes them without
+        one: refused under ``enforce_dtype``, naming the first string that is no number."""
         dtype = self.dtype
         assert dtype is not None
-        if _same_dtype(arr.dtype, dtype):
-            return arr
-        detail = {"expected_dtype": str(dtype), "received_dtype": str(arr.dtype)}
-        if arr.dtype.kind in "US" and dtype.kind == "b":  # numpy: any non-empty string is True
-            raise BadInput(
-                f"strings cannot be converted to {dtype}: send JSON true/false", detail=detail
-            )
-        if self.enforce_dtype and arr.size and not _castable(arr.dtype, dtype):
-            raise BadInput(
-                f"array dtype {arr.dtype} cannot be used as {dtype} without loss", detail=detail
-            )
-        if dtype.kind in "iu" and arr.dtype.kind in "biuf" and arr.size:
-            _check_int_range(arr, dtype, detail)
+        if self.enforce_dtype:
+            misfit = first_non_number(obj, dtype.kind, NUMBER_TEXT_LIMIT)
+            if misfit is not None:
+                raise not_a_number_error(*misfit, dtype, NUMBER_TEXT_LIMIT)
+        _check_string_budget(leaves, longest, path, body_size)
+        return _construct(obj, None)
+
+    def _typed(self, numbers: np.ndarray) -> np.ndarray:
+        """What ``np.array(values, dtype)`` makes of the numbers the fast path read (int64 or
+        float64): numpy refuses integers out of the dtype's range, and so does this."""
+        dtype = self.dtype
+        if dtype is None or numbers.dtype == dtype:
+            return numbers
+        if dtype.kind in "iu" and numbers.size:
+            _check_int_range(numbers, dtype)
         try:
-            with np.errstate(invalid="raise", over="raise"):
-                return arr.astype(dtype)
-        except (ValueError, TypeError, OverflowError, FloatingPointError) as exc:
-            raise BadInput(
-                f"array values cannot be converted to {dtype}: {excerpt(exc)}", detail=detail
-            ) from None
+            with np.errstate(over="ignore"):  # 1e308 as float32 is inf, as in numpy
+                return numbers.astype(dtype)
+        except (TypeError, ValueError):
+            return numbers  # numpy would not make them that dtype either: classic's fallback
+
+    def validate_array(self, arr: np.ndarray) -> np.ndarray:
+        """Classic's last step: the dtype where numpy calls the cast ``same_kind``, a declared
+        shape by ``reshape``; what still differs is a 400 only where it is enforced."""
+        dtype = self.dtype
+        if dtype is not None and not _same_dtype(arr.dtype, dtype):
+            if np.can_cast(arr.dtype, dtype, casting="same_kind"):
+                with np.errstate(over="ignore"):
+                    arr = arr.astype(dtype, casting="same_kind")
+            elif self.enforce_dtype:
+                nan = arr.dtype.kind == "f" and bool(np.isnan(arr).any())
+                raise BadInput(
+                    f"array of dtype {arr.dtype}{' (with NaN)' if nan else ''} cannot be used "
+                    f"as the enforced dtype {dtype}",
+                    detail={"expected_dtype": str(dtype), "received_dtype": str(arr.dtype)},
+                )
+        if self.shape is not None and not _shape_matches(self.shape, arr.shape):
+            if self.enforce_shape:
+                raise BadInput(
+                    f"array shape {list(arr.shape)} does not match the expected shape "
+                    f"{list(self.shape)} (-1 means any size)",
+                    detail={
+                        "expected_shape": list(self.shape),
+                        "received_shape": list(arr.shape),
+                    },
+                )
+            with contextlib.suppress(ValueError):  # else classic handed it over as it came
+                arr = arr.reshape(self._reshape_to)
+        return arr
 
     # -- output --------------------------------------------------------------------------------
 
@@ -178,27 +213,48 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         from starlette.responses import Response
 
         arr = obj if isinstance(obj, np.ndarray) else np.asarray(obj)
-        if arr.dtype.kind == "O" and arr.ndim == 0:
+        if arr.dtype.kind == "O" and arr.ndim == 0 and not isinstance(obj, np.ndarray):
             raise TypeError(
                 f"NumpyNdarray output expects an ndarray or an array-like value, "
                 f"got {type(obj).__name__}"
             )
+        if self.dtype is not None or self.shape is not None:
+            arr = self._output_checked(arr)
         # json.dumps with default separators: the exact bytes classic BentoML sends.
         return Response(json.dumps(arr.tolist()), media_type=self.mime_type)
+
+    def _output_checked(self, arr: np.ndarray) -> np.ndarray:
+        """The declared dtype and shape applied to a returned array as classic did; a mismatch
+        that is enforced is the function's fault, a 500."""
+        try:
+            return self.validate_array(arr)
+        except BadInput as exc:
+            raise TypeError(f"NumpyNdarray output: {exc.message}") from None
 
     # -- documentation -------------------------------------------------------------------------
 
     def openapi_schema(self) -> dict[str, Any]:
+        """What a request may hold. Without a shape any JSON value is an array to numpy; without
+        ``enforce_dtype`` any element is handed over as numpy reads it."""
         if self.shape is None:
-            return {"type": "array", "items": {}}
+            return {}
         schema: dict[str, Any] = {}
-        if self.dtype is not None and self.dtype.kind in _JSON_TYPE_BY_KIND:
-            schema = {"type": _JSON_TYPE_BY_KIND[self.dtype.kind], **_value_range(self.dtype)}
+        dtype = self.dtype
+        if self.enforce_dtype and dtype is not None and dtype.kind in _JSON_TYPES_BY_KIND:
+            schema = {"type": list(_JSON_TYPES_BY_KIND[dtype.kind])}
+            if dtype.kind in "iu":  # out of range is refused; floats are truncated toward zero
+                info = np.iinfo(dtype)
+                schema["exclusiveMinimum"] = int(info.min) - 1
+                schema["exclusiveMaximum"] = int(info.max) + 1
         for dim in reversed(self.shape):
             schema = {"type": "array", "items": schema}
             if self.enforce_shape and dim != -1:
                 schema["minItems"] = schema["maxItems"] = dim
         return schema
+
+    def openapi_responses(self) -> dict[str, Any]:
+        schema = self.openapi_schema() if self.enforce_shape else {}
+        return {"content": {self.mime_type: {"schema": schema}}}
 
     def openapi_example(self) -> Any:
         return None if self._sample is None else self._sample.tolist()
@@ -218,6 +274,8 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
             enforce_shape=enforce_shape,
         )
         descriptor._sample = arr
+        # classic declared the sample's own shape: unenforced, that is what it reshaped to
+        descriptor._reshape_to = arr.shape
         return descriptor
 
 
@@ -239,16 +297,10 @@ def _to_shape(shape: Sequence[int]) -> tuple[int, ...]:
     return dims
 
 
-def _value_range(dtype: np.dtype[Any]) -> dict[str, Any]:
-    """Bounds a declared dtype puts on values: the server refuses what the dtype cannot hold
-    (integers out of range, floats that overflow float32/16), so the schema says so too."""
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return {"minimum": int(info.min), "maximum": int(info.max)}
-    if dtype.kind == "f" and dtype.itemsize < 8:
-        limit = float(np.finfo(dtype).max)
-        return {"minimum": -limit, "maximum": limit}
-    return {}
+def _shape_matches(expected: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    return len(expected) == len(shape) and all(
+        want in (-1, got) for want, got in zip(expected, shape, strict=True)
+    )
 
 
 def _same_dtype(have: np.dtype[Any], want: np.dtype[Any]) -> bool:
@@ -258,24 +310,47 @@ def _same_dtype(have: np.dtype[Any], want: np.dtype[Any]) -> bool:
     return have == want
 
 
-def _castable(have: np.dtype[Any], want: np.dtype[Any]) -> bool:
-    # JSON integers parse as int64, which numpy will not call same_kind with float32/16;
-    # ints into any float are what "ints into float are fine" means to a client.
-    if have.kind in "biu" and want.kind in "fc":
-        return True
-    return bool(np.can_cast(have, want, casting="same_kind"))
+def _construct(obj: Any, dtype: np.dtype[Any] | None) -> np.ndarray:
+    """``np.array(obj, dtype)``, with every way it fails on a client's value turned into a 400;
+    ``_NotNumbers`` where classic went on to ``np.array(obj)`` (numpy's ValueError under a
+    dtype)."""
+    try:
+        narrow = dtype is not None and dtype.kind in "fc" and dtype.itemsize < _WIDE[dtype.kind]
+        if not narrow:
+            return np.array(obj, dtype=dtype)
+        with np.errstate(over="ignore"):  # 1e308 as float32 is inf, as in classic
+            return np.array(obj, dtype=dtype)
+    except ValueError as exc:
+        if "maximum number of dimension" in str(exc):
+            raise BadInput(
+                "array has more dimensions than numpy supports (64)",
+                detail={"reason": "too many dimensions", "max_dims": 64},
+            ) from None
+        if dtype is not None and dtype.kind in _PARSED_KINDS:
+            raise _NotNumbers from None
+        raise ragged_error(obj) if isinstance(obj, list) else _unusable(exc, dtype) from None
+    except (TypeError, OverflowError, RecursionError) as exc:
+        raise _unusable(exc, dtype) from None
 
 
-def _check_int_range(arr: np.ndarray, dtype: np.dtype[Any], detail: dict[str, Any]) -> None:
-    """numpy wraps integers silently (1000 -> int8 is -24); refuse values the dtype cannot hold."""
+def _unusable(exc: BaseException, dtype: np.dtype[Any] | None) -> BadInput:
+    target = f" as {dtype}" if dtype is not None else ""
+    return BadInput(
+        f"the values cannot be made an array{target}: {excerpt(exc)}",
+        detail={"reason": excerpt(exc), **({"expected_dtype": str(dtype)} if dtype else {})},
+    )
+
+
+def _check_int_range(arr: np.ndarray, dtype: np.dtype[Any]) -> None:
+    """What numpy refuses when it makes an integer array of Python numbers: values out of the
+    dtype's range (it would otherwise wrap 1000 to -24), and infinity."""
     info = np.iinfo(dtype)
     low: float
     high: float
+    detail = {"expected_dtype": str(dtype), "received_dtype": str(arr.dtype)}
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise BadInput(
-                f"array contains NaN or infinity, which {dtype} cannot hold", detail=detail
-            )
+            raise BadInput(f"array contains infinity, which {dtype} cannot hold", detail=detail)
         low, high = float(arr.min()), float(arr.max())
         fits = info.min - 1 < low and high < info.max + 1  # casting truncates toward zero
     else:
@@ -289,116 +364,14 @@ def _check_int_range(arr: np.ndarray, dtype: np.dtype[Any], detail: dict[str, An
         )
 
 
-def _as_array(obj: list[Any], *, allow_object: bool) -> np.ndarray:
-    try:
-        arr = np.asarray(obj)
-    except ValueError as exc:
-        if "maximum number of dimension" in str(exc):
-            raise BadInput(
-                "array has more dimensions than numpy supports (64)",
-                detail={"reason": "too many dimensions", "max_dims": 64},
-            ) from None
-        raise _ragged_error(obj) from None
-    except (TypeError, OverflowError, RecursionError) as exc:
-        raise BadInput(f"JSON value is not a usable array: {excerpt(exc)}") from None
-    if arr.dtype.kind == "O" and not allow_object:
-        raise _object_error(obj)
-    return arr
-
-
-def _strings_of(obj: list[Any]) -> tuple[int, int, list[int] | None]:
-    """The number of scalar elements, the length of the longest string and where it is (None
-    without strings); one pass, without recursion and without building paths for the rest."""
-    leaves = 0
-    longest = -1
-    where: tuple[list[Any], int] | None = None
-    stack: list[list[Any]] = [obj]
-    parents: dict[int, tuple[list[Any], int]] = {}
-    while stack:
-        items = stack.pop()
-        for index, value in enumerate(items):
-            if type(value) is list:
-                parents[id(value)] = (items, index)
-                stack.append(value)
-            else:
-                leaves += 1
-                if type(value) is str and len(value) > longest:
-                    longest, where = len(value), (items, index)
-    if where is None:
-        return leaves, 0, None
-    return leaves, longest, _path_to(obj, where, parents)
-
-
-def _path_to(
-    root: list[Any], where: tuple[list[Any], int], parents: dict[int, tuple[list[Any], int]]
-) -> list[int]:
-    items, index = where
-    path = [index]
-    while items is not root:
-        items, index = parents[id(items)]
-        path.append(index)
-    return path[::-1]
-
-
-def _walk(obj: list[Any]) -> Any:
-    """Yield ``(path, value)`` for every element of nested lists, depth first, without recursion."""
-    stack: list[tuple[list[int], Any]] = [([], obj)]
-    while stack:
-        path, value = stack.pop()
-        yield path, value
-        if isinstance(value, list):
-            stack.extend(([*path, i], v) for i, v in reversed(list(enumerate(value))))
-
-
-def _ragged_error(obj: list[Any]) -> BadInput:
-    """Find the first element whose length or nesting differs from the first row's."""
-    shape: list[int] = []
-    first: Any = obj
-    while isinstance(first, list):
-        shape.append(len(first))
-        first = first[0] if first else None
-    for path, value in _walk(obj):
-        depth = len(path)
-        if depth == 0:
-            continue
-        want_list = depth < len(shape)
-        if want_list and not isinstance(value, list):
-            got = json_type_name(value)
-            message = f"element at {path} is {got}, expected an array of length {shape[depth]}"
-            received: Any = got
-        elif not want_list and isinstance(value, list):
-            message = f"element at {path} is an array, expected a scalar like its siblings"
-            received = "array"
-        elif want_list and len(value) != shape[depth]:
-            message = f"row at {path} has length {len(value)}, expected {shape[depth]}"
-            received = len(value)
-        else:
-            continue
-        return BadInput(
-            f"array rows are ragged: {message}",
-            detail={"reason": "ragged", "path": path, "received": received},
+def _check_string_budget(leaves: int, longest: int, path: list[int], body_size: int) -> None:
+    """Refuse an array of strings that would take more than ``MEMORY_FACTOR`` times its body."""
+    size = leaves * max(longest, 1) * _UNICODE_CHAR_BYTES
+    budget = max(MEMORY_FACTOR * body_size, MEMORY_FLOOR)
+    if size > budget:
+        raise BadInput(
+            f"array of {leaves} elements would take {size / 2**20:.0f} MiB as numpy strings, "
+            f"each as wide as the longest ({longest} characters, at {path}), more than "
+            f"{MEMORY_FACTOR} times its body: send shorter strings or fewer of them",
+            detail={"reason": "strings too large", "path": path, "length": longest},
         )
-    return BadInput("array rows are ragged (inhomogeneous shape)", detail={"reason": "ragged"})
-
-
-def _object_error(obj: list[Any]) -> BadInput:
-    """Name the first element that made numpy fall back to dtype=object."""
-    for path, value in _walk(obj):
-        if isinstance(value, list):
-            continue
-        if value is None or isinstance(value, dict):
-            what = json_type_name(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            if -(2**63) <= value < 2**64:
-                continue
-            what = "an integer too large for 64 bits"
-        else:
-            continue
-        return BadInput(
-            f"array element at {path} is {what}; arrays hold numbers, strings or booleans",
-            detail={"reason": "unsupported element", "path": path, "received": what},
-        )
-    return BadInput(
-        "array elements must be numbers, strings or booleans of one kind",
-        detail={"reason": "unsupported element"},
-    )

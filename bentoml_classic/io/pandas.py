@@ -1,34 +1,40 @@
 """PandasDataFrame and PandasSeries: JSON (any pandas orient), CSV or parquet in, pandas out.
 
-Classic BentoML answered bad frames with 500s and never enforced dtypes. Here every malformed
-body is a 400 naming the row, column or line; ``columns``, ``shape`` and ``dtype`` are checked
-on the frame the function would really get (see ``_pandas_dtypes`` for what "without loss" means).
-``columns`` is enforced (exact names, reordered as declared) whenever ``enforce_dtype`` or
-``enforce_shape`` is on; otherwise it only names array rows and documents the schema.
+The function gets what classic BentoML 1.1 handed it: what ``pd.read_json`` (with the declared
+orient, and the declared dtypes only under ``enforce_dtype``), ``pd.read_csv`` or
+``pd.read_parquet`` makes of the body (``_pandas_parse`` says how that is done at less cost).
+The format follows the Content-Type (``application/json``, ``text/csv``, parquet as
+``application/octet-stream``); any other type, or none, is read in ``default_format``, as
+classic did. Then ``apply_column_names`` names the columns, and what ``enforce_shape`` and
+``enforce_dtype`` check (``_pandas_dtypes``) is a 400 that names the column and row. ``columns``
+alone, as in classic, only documents.
+
+Where classic answered a 500 (a body pandas cannot read, an enforced shape that does not match),
+this answers a 400.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import warnings
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import pandas as pd
 
-from ..exceptions import BadInput, InvalidArgument, UnsupportedMediaType
+from ..exceptions import BadInput, InvalidArgument
 from . import _pandas_dtypes as dtypes
 from . import _pandas_parse as parse
 from . import _pandas_schema as schemas
 from ._numeric_json import parse_numeric_array
 from .base import (
-    _LENIENT_JSON_TYPES,
     PART_BODY,
     REQUEST_BODY,
     IODescriptor,
     JsonBodyDescriptor,
     Part,
-    load_json_body,
     naming_part,
     request_media_type,
     require_nonempty,
@@ -40,15 +46,47 @@ if TYPE_CHECKING:
 
     from .mediatype import MediaType
 
-_FRAME_ORIENTS = ("records", "columns", "index", "split", "values")
-_SERIES_ORIENTS = ("records", "values", "index", "split")
+_FRAME_ORIENTS = ("records", "columns", "index", "split", "values", "table")
+_SERIES_ORIENTS = ("records", "values", "index", "split", "table")
 _PARQUET_TYPES = ("application/octet-stream", "application/vnd.apache.parquet")
 _FORMAT_TYPES = {"json": "application/json", "csv": "text/csv", "parquet": _PARQUET_TYPES[0]}
 _BINARY = {"type": "string", "format": "binary"}
 
 
-def _is_json(media_type: MediaType | None) -> bool:
-    return media_type is None or media_type.is_json or media_type.essence in _LENIENT_JSON_TYPES
+#: the Content-Types classic BentoML recognised, compared as whole header values
+_CLASSIC_TYPES = {
+    "application/json": "json",
+    "text/csv": "csv",
+    "application/octet-stream": "parquet",
+}
+
+
+def _body_formats(media_type: MediaType | None, default: str) -> list[str]:
+    """The formats to read the body in, in order. Classic's rule first: one of its three types,
+    exactly, names the format; any other header (with a charset, say), or none, means the
+    default. If that fails where the type names another format (``text/csv; charset=latin-1``
+    under a JSON default, ``+json``, the parquet type's own name), that is tried next: classic
+    answered those with a 500."""
+    if media_type is None:
+        return [default]
+    if not media_type.params and media_type.essence in _CLASSIC_TYPES:
+        return [_CLASSIC_TYPES[media_type.essence]]
+    named = None
+    if media_type.is_json:
+        named = "json"
+    elif media_type.essence == "text/csv":
+        named = "csv"
+    elif media_type.essence in _PARQUET_TYPES:
+        named = "parquet"
+    return [default] if named in (None, default) else [default, named]
+
+
+def _declaration_warning(owner: str, what: str) -> None:
+    warnings.warn(
+        f"{owner}(enforce_{what}=True) without a {what} enforces nothing (as in classic BentoML)",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _to_shape(shape: Sequence[int] | None, ndim: int, owner: str) -> tuple[int, ...] | None:
@@ -104,45 +142,23 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
             raise InvalidArgument(f"{owner}(default_format='parquet') needs pyarrow installed")
         if columns is not None:
             columns = list(columns)
-            if len(set(columns)) != len(columns):
-                raise InvalidArgument(f"{owner}: columns has duplicates: {columns}")
-        if apply_column_names and columns is None:
+        if apply_column_names and not columns:
             raise InvalidArgument(f"{owner}(apply_column_names=True) needs columns")
         if enforce_dtype and dtype is None:
-            raise InvalidArgument(f"{owner}(enforce_dtype=True) needs a dtype")
+            _declaration_warning(owner, "dtype")
         if enforce_shape and shape is None:
-            raise InvalidArgument(f"{owner}(enforce_shape=True) needs a shape")
+            _declaration_warning(owner, "shape")
         self.orient = orient
         self.columns = columns
         self.apply_column_names = apply_column_names
         self.dtype: Any = None
         if isinstance(dtype, dict):
             self.dtype = {col: dtypes.to_dtype(d, owner) for col, d in dtype.items()}
-            if columns is not None and set(self.dtype) - set(columns):
-                raise InvalidArgument(
-                    f"{owner}: dtype names columns not in columns: "
-                    f"{sorted(map(str, set(self.dtype) - set(columns)))}"
-                )
         elif dtype is not None:
             self.dtype = dtypes.to_dtype(dtype, owner)
-        self.enforce_dtype = enforce_dtype
+        self.enforce_dtype = enforce_dtype and dtype is not None
         self.shape = _to_shape(shape, 2, owner)
-        self.enforce_shape = enforce_shape
-        self._enforce_columns = columns is not None and (enforce_dtype or enforce_shape)
-        if self._enforce_columns and orient == "values" and not apply_column_names:
-            raise InvalidArgument(
-                f"{owner}(orient='values') sends no column names: enforcing columns needs "
-                "apply_column_names=True"
-            )
-        if (
-            self.shape
-            and self.enforce_shape
-            and columns
-            and self.shape[1] not in (-1, len(columns))
-        ):
-            raise InvalidArgument(
-                f"{owner}: shape {self.shape} disagrees with {len(columns)} columns"
-            )
+        self.enforce_shape = enforce_shape and shape is not None
         self.default_format = default_format
         self.mime_type = _FORMAT_TYPES[default_format]  # type: ignore[misc]
         self._example: Any = None
@@ -157,113 +173,90 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
     # -- input ---------------------------------------------------------------------------------
 
     async def from_http_request(self, request: Request) -> pd.DataFrame:
-        media_type = request_media_type(request)
-        self._check_media_type(media_type, REQUEST_BODY)  # before reading a body we refuse
-        return self.parse_bytes(await request.body(), media_type)
+        return self.parse_bytes(await request.body(), request_media_type(request))
 
     async def from_part(self, part: Part) -> pd.DataFrame:
         with naming_part(part.name):
-            self._check_media_type(part.media_type, PART_BODY)
             return self.parse_bytes(part.data, part.media_type, PART_BODY)
-
-    @staticmethod
-    def _check_media_type(media_type: MediaType | None, where: str) -> None:
-        if media_type is None or _is_json(media_type):
-            return
-        if media_type.essence == "text/csv" or media_type.essence in _PARQUET_TYPES:
-            return
-        accepted = [
-            "application/json",
-            "text/csv",
-            *(_PARQUET_TYPES if parse.have_pyarrow() else ()),
-        ]
-        raise UnsupportedMediaType(
-            f"unsupported Content-Type {media_type.essence!r} for the {where}: expected "
-            f"{', '.join(accepted)}",
-            detail={"content_type": media_type.essence, "expected": accepted},
-        )
 
     def parse_bytes(
         self, body: bytes, media_type: MediaType | None, where: str = REQUEST_BODY
     ) -> pd.DataFrame:
-        """The validated frame, from a body of an accepted media type."""
+        """The validated frame, read in the format the media type names (else the default)."""
         require_nonempty(body, where)
-        if _is_json(media_type):
-            names = self.columns if self.apply_column_names else None
-            required = self.columns if self._enforce_columns else None
-            obj = load_json_body(body, where)
-            frame = parse.frame_from_json(obj, self.orient, names, required)
-        elif media_type is not None and media_type.essence == "text/csv":
-            charset = media_type.params.get("charset") or "utf-8"
-            frame = parse.frame_from_csv(body, charset, self._csv_text_dtypes(), where)
+        *first, last = _body_formats(media_type, self.default_format)
+        for body_format in first:
+            with contextlib.suppress(BadInput):
+                return self._read(body, body_format, media_type, where)
+        return self._read(body, last, media_type, where)
+
+    def _read(
+        self, body: bytes, body_format: str, media_type: MediaType | None, where: str
+    ) -> pd.DataFrame:
+        forced = self._read_dtypes()
+        if body_format == "json":
+            dtype = True if forced is None else forced
+            frame = parse.frame_from_json(body, self.orient, dtype, where, self._check_ranges)
+        elif body_format == "csv":
+            charset = media_type.params.get("charset") if media_type is not None else None
+            frame = parse.frame_from_csv(body, charset, forced, where)
         else:
             frame = parse.frame_from_parquet(body, where)
         return self.validate(frame)
 
-    def _csv_text_dtypes(self) -> Any:
-        """CSV cells are text: declared text columns are read as such ("007" stays "007")."""
-        text = ("string", "category", "object")
+    def _check_ranges(self, raw: pd.DataFrame) -> None:
+        """Refuse integers an enforced integer dtype cannot hold, before pandas wraps them."""
+        if not self.enforce_dtype:
+            return
         if isinstance(self.dtype, dict):
-            wanted = {c: d for c, d in self.dtype.items() if dtypes.family(d) in text}
-            return wanted or None
-        if self.dtype is not None and dtypes.family(self.dtype) in text:
-            return self.dtype
-        return None
+            declared = self.dtype
+        else:
+            declared = dict.fromkeys(raw.columns, self.dtype)
+        for col, target in declared.items():
+            if dtypes.family(target) == "int" and col in raw.columns:
+                column = raw[col]
+                if isinstance(column, pd.Series):
+                    dtypes.check_int_range(column, target, col)
+
+    def _read_dtypes(self) -> Any:
+        """What classic passed to the reader as ``dtype``: the declared dtypes, only enforced."""
+        if not self.enforce_dtype:
+            return None
+        if isinstance(self.dtype, dict):
+            return {col: dtypes.dtype_name(d) for col, d in self.dtype.items()}
+        return dtypes.dtype_name(self.dtype)
 
     def validate(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Columns, then shape, then dtypes: the frame the API function receives, or BadInput."""
-        if frame.columns.has_duplicates:
-            dupes = sorted(
-                {dtypes.label(c) for c in frame.columns[frame.columns.duplicated()]}, key=str
-            )
-            raise BadInput(f"duplicate column names: {dupes}", detail={"duplicates": dupes})
-        if self._enforce_columns:
-            frame = self._check_columns(frame)
+        """Column names applied, then shape and dtypes checked where enforced."""
+        if self.apply_column_names:
+            assert self.columns is not None
+            if len(self.columns) != frame.shape[1]:
+                raise BadInput(
+                    f"the body has {frame.shape[1]} columns, and {len(self.columns)} names are "
+                    f"declared: {[dtypes.label(c) for c in self.columns]}",
+                    detail={"expected": len(self.columns), "received": frame.shape[1]},
+                )
+            frame.columns = pd.Index(self.columns)
         if self.enforce_shape:
             assert self.shape is not None
             _check_shape(self.shape, frame.shape)
-        if isinstance(self.dtype, dict):
-            missing = [c for c in self.dtype if c not in frame.columns]
-            if self.enforce_dtype and missing:
-                raise BadInput(
-                    f"missing columns {[dtypes.label(c) for c in missing]} (declared with dtypes)",
-                    detail={"missing": [dtypes.label(c) for c in missing]},
-                )
-            targets = {c: d for c, d in self.dtype.items() if c in frame.columns}
-        elif self.dtype is not None:
-            targets = dict.fromkeys(frame.columns, self.dtype)
-        else:
+        if not self.enforce_dtype:
             return frame
+        if isinstance(self.dtype, dict):
+            targets = {c: d for c, d in self.dtype.items() if c in frame.columns}
+        else:
+            targets = dict.fromkeys(frame.columns, self.dtype)
         result = frame
         for col, target in targets.items():
             column = frame[col]
-            converted = dtypes.convert(column, target, enforce=self.enforce_dtype, column=col)
+            if isinstance(column, pd.DataFrame):  # a repeated column name: pandas' business
+                continue
+            converted = dtypes.conform(column, target, enforce=True, column=col)
             if converted is not column:
                 if result is frame:  # never modify a frame the caller handed in
                     result = frame.copy(deep=False)
                 result[col] = converted
         return result
-
-    def _check_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
-        assert self.columns is not None
-        have = set(frame.columns)
-        missing = [c for c in self.columns if c not in have]
-        unexpected = [c for c in frame.columns if c not in set(self.columns)]
-        if missing or unexpected:
-            missing_l = [dtypes.label(c) for c in missing]
-            unexpected_l = [dtypes.label(c) for c in unexpected]
-            parts = ([f"missing {missing_l}"] if missing else []) + (
-                [f"unexpected {unexpected_l}"] if unexpected else []
-            )
-            raise BadInput(
-                f"columns do not match the declared columns: {'; '.join(parts)}",
-                detail={
-                    "missing": missing_l,
-                    "unexpected": unexpected_l,
-                    "expected": [dtypes.label(c) for c in self.columns],
-                },
-            )
-        return frame if list(frame.columns) == self.columns else frame[self.columns]
 
     # -- output --------------------------------------------------------------------------------
 
@@ -291,7 +284,6 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
             columns=self.columns,
             dtype=self.dtype,
             typed=self.enforce_dtype,
-            enforce_columns=self._enforce_columns,
             apply_column_names=self.apply_column_names,
             shape=self.shape if self.enforce_shape else None,
         )
@@ -333,7 +325,6 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
 
 class PandasSeries(JsonBodyDescriptor[pd.Series]):
     mime_type: ClassVar[str] = "application/json"
-    input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
 
     def __init__(
         self,
@@ -349,14 +340,14 @@ class PandasSeries(JsonBodyDescriptor[pd.Series]):
         if isinstance(dtype, dict):
             raise InvalidArgument(f"{owner}: dtype is a single dtype, not a dict")
         if enforce_dtype and dtype is None:
-            raise InvalidArgument(f"{owner}(enforce_dtype=True) needs a dtype")
+            _declaration_warning(owner, "dtype")
         if enforce_shape and shape is None:
-            raise InvalidArgument(f"{owner}(enforce_shape=True) needs a shape")
+            _declaration_warning(owner, "shape")
         self.orient = orient
         self.dtype = None if dtype is None else dtypes.to_dtype(dtype, owner)
-        self.enforce_dtype = enforce_dtype
+        self.enforce_dtype = enforce_dtype and dtype is not None
         self.shape = _to_shape(shape, 1, owner)
-        self.enforce_shape = enforce_shape
+        self.enforce_shape = enforce_shape and shape is not None
         self._example: Any = None
 
     def __repr__(self) -> str:
@@ -367,23 +358,32 @@ class PandasSeries(JsonBodyDescriptor[pd.Series]):
         )
 
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> pd.Series:
+        """What ``pd.read_json(body, typ="series")`` gives, then shape and dtype as classic."""
+        numbers = None
         if self.orient in ("records", "values"):
             # a large array of plain numbers: straight into numpy, no Python object per value
             numbers = parse_numeric_array(require_nonempty(body, where))
-            if numbers is not None and numbers.ndim == 1:
-                return self._checked(pd.Series(numbers))
-        return self.validate_json(load_json_body(require_nonempty(body, where), where))
+            if numbers is not None and numbers.ndim != 1:
+                numbers = None
+        forced = dtypes.dtype_name(self.dtype) if self.enforce_dtype else True
+        series = parse.series_from_json(
+            require_nonempty(body, where), self.orient, forced, where, numbers, self._check_range
+        )
+        return self.validate_series(series)
 
-    def validate_json(self, obj: Any) -> pd.Series:
-        return self._checked(parse.series_from_json(obj, self.orient))
+    def _check_range(self, raw: pd.Series) -> None:
+        """Refuse integers a declared integer dtype cannot hold, before pandas wraps them."""
+        if self.enforce_dtype and dtypes.family(self.dtype) == "int":
+            dtypes.check_int_range(raw, self.dtype, None)
 
-    def _checked(self, series: pd.Series) -> pd.Series:
-        """The declared shape checked and the declared dtype applied."""
+    def validate_series(self, series: pd.Series) -> pd.Series:
+        """Classic's check: the shape where enforced; the dtype cast where ``same_kind``, and
+        where it is not, a 400 only under ``enforce_dtype``."""
         if self.enforce_shape:
             assert self.shape is not None
             _check_shape(self.shape, series.shape)
         if self.dtype is not None:
-            series = dtypes.convert(series, self.dtype, enforce=self.enforce_dtype, column=None)
+            series = dtypes.conform(series, self.dtype, enforce=self.enforce_dtype, column=None)
         return series
 
     async def to_http_response(self, obj: Any) -> Response:

@@ -1,10 +1,19 @@
-"""Text: the body as a ``str``, decoded with the charset the client declared (UTF-8 otherwise)."""
+"""Text: the body as a ``str``, whatever the Content-Type, decoded as UTF-8 as classic did.
+
+Classic BentoML decoded every Text body as UTF-8 and looked at neither the media type nor a
+charset, so a client that labels its text ``application/octet-stream`` or with a charset it does
+not use was served. Here too: any Content-Type is read, and UTF-8 comes first. A declared
+charset is what this adds, where classic answered a 500: bytes that are not UTF-8 are decoded
+with it. A charset in which ASCII text is not ASCII bytes (UTF-16, UTF-32) is tried first, since
+a UTF-8 reading of such bytes is never what the client meant.
+"""
 
 from __future__ import annotations
 
+import codecs
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..exceptions import BadInput, InvalidArgument, UnsupportedMediaType
+from ..exceptions import BadInput, InvalidArgument
 from .base import PART_BODY, REQUEST_BODY, IODescriptor, Part, naming_part, request_media_type
 
 if TYPE_CHECKING:
@@ -13,19 +22,11 @@ if TYPE_CHECKING:
 
     from .mediatype import MediaType
 
-# Besides text/*, the types clients send text under: curl -d defaults to the form type, and JSON
-# or XML bodies are text too. Binary types (images, octet-stream, multipart) are refused with 415.
-_TEXTUAL_TYPES = (
-    "application/x-www-form-urlencoded",
-    "application/xml",
-    "application/yaml",
-    "application/x-yaml",
-)
+_UTF8 = "utf-8"
 
 
 class Text(IODescriptor[str]):
     mime_type: ClassVar[str] = "text/plain"
-    input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
 
     def __init__(self) -> None:
         self._example: str | None = None
@@ -34,43 +35,49 @@ class Text(IODescriptor[str]):
         return "Text()"
 
     async def from_http_request(self, request: Request) -> str:
-        media_type = request_media_type(request)
-        _require_textual(media_type, REQUEST_BODY)  # before reading a body we refuse
-        return self.parse_bytes(await request.body(), media_type)
+        return self.parse_bytes(await request.body(), request_media_type(request))
 
     async def from_part(self, part: Part) -> str:
+        # A plain form field (no filename): classic's form parser fell back to latin-1.
         with naming_part(part.name):
-            _require_textual(part.media_type, PART_BODY)
-            return self.parse_bytes(part.data, part.media_type, PART_BODY)
+            return self.parse_bytes(
+                part.data, part.media_type, PART_BODY, latin1_fallback=part.filename is None
+            )
 
     def parse_bytes(
-        self, body: bytes, media_type: MediaType | None, where: str = REQUEST_BODY
+        self,
+        body: bytes,
+        media_type: MediaType | None,
+        where: str = REQUEST_BODY,
+        *,
+        latin1_fallback: bool = False,
     ) -> str:
-        """Decode with the declared charset: the one path for request bodies and parts.
+        """Decode (see the module's doc): the one path for request bodies and parts.
 
         An empty body is the empty string: text APIs may legitimately take "".
         """
-        charset = (media_type.params.get("charset") if media_type else None) or "utf-8"
-        try:
-            return body.decode(charset)
-        except LookupError:  # unknown codec, or a bytes-to-bytes one such as base64
-            raise UnsupportedMediaType(
-                f"unsupported charset {charset!r} in the Content-Type of the {where}",
-                detail={"charset": charset},
-            ) from None
-        except UnicodeError as exc:  # UnicodeDecodeError, or idna/punycode's own UnicodeError
-            offset = getattr(exc, "start", None)
-            reason = getattr(exc, "reason", str(exc))
-            at = f" at byte {offset}" if offset is not None else ""
-            raise BadInput(
-                f"{where} is not valid {charset}: {reason}{at}",
-                detail={"charset": charset, "reason": reason, "byte_offset": offset},
-            ) from None
-        except ValueError as exc:  # e.g. a NUL character in the charset name
-            raise UnsupportedMediaType(
-                f"unsupported charset {charset!r} in the Content-Type of the {where}: {exc}",
-                detail={"charset": charset},
-            ) from None
+        declared = _text_codec(media_type.params.get("charset") if media_type else None)
+        order = [_UTF8]
+        if declared is not None and declared != _UTF8:
+            order.insert(0 if not _ascii_compatible(declared) else 1, declared)
+        if latin1_fallback:
+            order.append("latin-1")
+        failure: UnicodeError | None = None
+        for codec in order:
+            try:
+                return body.decode(codec)
+            except UnicodeError as exc:  # idna/punycode raise a bare UnicodeError
+                failure = failure or exc
+        assert failure is not None
+        charset = order[0]
+        offset = getattr(failure, "start", None)
+        reason = getattr(failure, "reason", str(failure))
+        at = f" at byte {offset}" if offset is not None else ""
+        also = f" (nor {declared})" if declared is not None and declared != charset else ""
+        raise BadInput(
+            f"{where} is not valid {charset}{also}: {reason}{at}",
+            detail={"charset": charset, "reason": reason, "byte_offset": offset},
+        )
 
     async def to_http_response(self, obj: str) -> Response:
         from starlette.responses import Response
@@ -95,12 +102,22 @@ class Text(IODescriptor[str]):
         return descriptor
 
 
-def _require_textual(media_type: MediaType | None, where: str) -> None:
-    if media_type is None or media_type.type == "text" or media_type.is_json:
-        return
-    if media_type.essence in _TEXTUAL_TYPES or media_type.subtype.endswith("+xml"):
-        return
-    raise UnsupportedMediaType(
-        f"unsupported Content-Type {media_type.essence!r} for the {where}: expected text/plain",
-        detail={"content_type": media_type.essence, "expected": "text/plain"},
-    )
+def _text_codec(charset: str | None) -> str | None:
+    """The codec a declared charset names, or None when there is none or it is no text codec
+    (``klingon-8``, ``base64``): classic ignored charsets, so an unusable one is ignored too."""
+    if not charset:
+        return None
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError):  # ValueError: a NUL character in the name
+        return None
+    if not getattr(info, "_is_text_encoding", True):
+        return None
+    return _UTF8 if info.name == "utf-8" else info.name
+
+
+def _ascii_compatible(codec: str) -> bool:
+    try:
+        return "Text 09".encode(codec) == b"Text 09"
+    except (UnicodeError, LookupError):
+        return False

@@ -1,5 +1,6 @@
 """Every bad input of the foundation issue, over real HTTP to `bentoml serve`: a 4xx JSON error
-that names the problem, never a 500 or a hang, and the server answers normally afterwards."""
+that names the problem, never a 500 or a hang, and the server answers normally afterwards.
+Bodies classic BentoML 1.1 served are served (test_classic_compat.py has those)."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ BAD_REQUESTS = [
     ("strict", b"[[1, 2], [3]]", JSON_TYPE, 400, "ragged"),
     ("strict", DEEP, JSON_TYPE, 400, "nest"),
     ("strict", b"[[1, 2, 3]]", JSON_TYPE, 400, "shape"),
-    ("strict", b"[[1.5, 2.5]]", JSON_TYPE, 400, "dtype"),
+    ("strict", b"[[1, NaN]]", JSON_TYPE, 400, "dtype"),
     ("strict", b'[["a", "b"]]', JSON_TYPE, 400, "dtype"),
-    ("strict", b"[[1, 2]]", {"content-type": "application/xml"}, 415, "Content-Type"),
+    ("strict", b"[[1000000000000000000000, 1]]", JSON_TYPE, 400, "int64"),
     ("flower", b'{"sepal_length": 1.0, "species": "x"}', JSON_TYPE, 400, "sepal_width"),
     (
         "flower",
@@ -70,9 +71,8 @@ BAD_REQUESTS = [
     ("flower", DEEP, JSON_TYPE, 400, ""),
     ("shout", b"caf\xe9", {"content-type": "text/plain"}, 400, "UTF-8"),
     ("parts", FLOWER, JSON_TYPE, 415, "multipart/form-data"),
-    ("parts", form(("flower", FLOWER)), FORM_TYPE, 400, "missing part(s) 'arr'"),
-    ("parts", form(("arr", b"[1]"), ("flower", FLOWER), ("x", b"1")), FORM_TYPE, 400, "'x'"),
-    ("parts", form(("arr", b"[1]"), ("arr", b"[2]"), ("flower", FLOWER)), FORM_TYPE, 400, "dup"),
+    ("parts", form(("flower", FLOWER)), FORM_TYPE, 400, "no part named 'arr'"),
+    ("parts", form(("arr", b'["x"]'), ("flower", b"{}")), FORM_TYPE, 400, "sepal_length"),
     ("parts", b"this is not multipart", FORM_TYPE, 400, "multipart"),
     ("parts", form(("arr", b"[1, 2"), ("flower", FLOWER)), FORM_TYPE, 400, "part 'arr'"),
 ]
@@ -132,11 +132,17 @@ def test_exception_in_user_code_is_500_naming_it(url: str) -> None:
 
 
 def test_multipart_errors_name_the_parts_in_detail(url: str) -> None:
+    body = form(("flower", FLOWER))
+    detail = httpx.post(f"{url}/parts", content=body, headers=FORM_TYPE).json()["error"]["detail"]
+    assert detail == {"expected": ["arr", "flower"], "missing": ["arr"], "received": 1}
+    # classic matched parts of other names by position: the part's own name is in the error
     body = form(("flower", FLOWER), ("extra", b"1"))
     detail = httpx.post(f"{url}/parts", content=body, headers=FORM_TYPE).json()["error"]["detail"]
-    assert detail == {"expected": ["arr", "flower"], "missing": ["arr"], "unexpected": ["extra"]}
+    assert detail["part"] == "flower"
     ok = httpx.post(
-        f"{url}/parts", content=form(("flower", FLOWER), ("arr", b"[1, 2]")), headers=FORM_TYPE
+        f"{url}/parts",
+        content=form(("flower", FLOWER), ("arr", b"[1, 2]"), ("extra", b"1")),
+        headers=FORM_TYPE,
     )
     assert (ok.status_code, ok.json()) == (200, {"sum": 3, "species": "x"})
 

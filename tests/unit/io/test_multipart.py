@@ -1,5 +1,6 @@
-"""Multipart: parts matched by name and parsed by their own descriptors; every malformed,
-missing, unexpected or repeated part a 4xx naming it; rendering, docs, from_sample."""
+"""Multipart: parts matched as classic BentoML matched them (by name, else by position) and
+parsed by their own descriptors; every malformed or missing part a 4xx naming it; rendering,
+docs, from_sample."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import bentoml_classic as bentoml
 from bentoml_classic.exceptions import InvalidArgument
 from bentoml_classic.http.openapi import build_openapi
 from bentoml_classic.io import JSON, File, Image, Multipart, NumpyNdarray, Text
+from bentoml_classic.io._form import MAX_PARTS
 
 BOUNDARY = "0xKhTmLbOuNdArY"
 FORM = f"multipart/form-data; boundary={BOUNDARY}"
@@ -94,15 +96,30 @@ def test_part_errors_come_from_the_part_descriptor_and_name_it(parse_error: Any)
     assert exc.message.startswith("part 'meta': part body failed validation against Meta")
     assert exc.detail[0]["loc"] == ["scale"]
 
-    bad_note = [("note", b"caf\xe9", "text/plain"), *GOOD_PARTS[1:]]
-    exc = parse_error(descriptor(), form(*bad_note), FORM)
-    assert exc.message.startswith("part 'note': part body is not valid utf-8")
+    bad_arr = [("arr", b"[[1, 2", None), *GOOD_PARTS[:2]]
+    exc = parse_error(descriptor(), form(*bad_arr), FORM)
+    assert exc.message.startswith("part 'arr': invalid JSON in part body")
+
+
+def test_a_plain_text_field_that_is_not_utf8_is_latin1_as_classic_read_it(parse: Any) -> None:
+    value = parse(descriptor(), form(("note", b"caf\xe9", "text/plain"), *GOOD_PARTS[1:]), FORM)
+    assert value["note"] == "café"
+
+
+def test_json_parts_are_read_whatever_their_type_as_in_classic(parse: Any) -> None:
+    parts = [
+        GOOD_PARTS[0],
+        ("meta", b'{"scale": 3}', "image/png"),
+        ("arr", b"[[1, 2]]", "text/csv"),
+    ]
+    value = parse(descriptor(), form(*parts), FORM)
+    assert value["meta"] == Meta(scale=3) and value["arr"].tolist() == [[1.0, 2.0]]
 
 
 def test_a_part_with_a_content_type_its_descriptor_refuses_is_415(parse_error: Any) -> None:
-    parts = [GOOD_PARTS[0], ("meta", b"{}", "image/png"), GOOD_PARTS[2]]
-    exc = parse_error(descriptor(), form(*parts), FORM, status=415)
-    assert exc.message.startswith("part 'meta': unsupported Content-Type 'image/png'")
+    parts = [("doc", b"%PDF", "text/plain")]
+    exc = parse_error(Multipart(doc=File(mime_type="application/pdf")), form(*parts), FORM, 415)
+    assert exc.message.startswith("part 'doc': unsupported Content-Type 'text/plain'")
 
 
 @pytest.mark.parametrize(
@@ -145,31 +162,37 @@ def test_broken_multipart_bodies_are_400(
     assert word in exc.message
 
 
-def test_missing_parts_are_named(parse_error: Any) -> None:
+def test_too_few_parts_name_the_missing_ones(parse_error: Any) -> None:
     exc = parse_error(descriptor(), form(GOOD_PARTS[0]), FORM)
-    assert "missing part(s) 'arr', 'meta'" in exc.message
-    assert exc.detail == {"expected": ["arr", "meta", "note"], "missing": ["arr", "meta"]}
+    assert "no part named 'arr', 'meta'" in exc.message
+    assert exc.detail == {
+        "expected": ["arr", "meta", "note"],
+        "missing": ["arr", "meta"],
+        "received": 1,
+    }
 
 
-def test_unexpected_parts_are_named(parse_error: Any) -> None:
-    exc = parse_error(descriptor(), form(*GOOD_PARTS, ("extra", b"1", None)), FORM)
-    assert "unexpected part(s) 'extra'" in exc.message
-    assert exc.detail["unexpected"] == ["extra"]
-    assert "missing" not in exc.detail
+def test_unexpected_parts_are_ignored_as_in_classic(parse: Any) -> None:
+    value = parse(descriptor(), form(("extra", b"1", None), *GOOD_PARTS), FORM)
+    assert list(value) == ["arr", "meta", "note"] and value["note"] == "héllo"
 
 
-def test_duplicated_parts_are_named(parse_error: Any) -> None:
-    exc = parse_error(descriptor(), form(*GOOD_PARTS, GOOD_PARTS[1]), FORM)
-    assert "duplicated part(s) 'meta'" in exc.message
-    assert exc.detail["duplicated"] == ["meta"]
+def test_of_a_repeated_part_the_last_counts_as_in_classic(parse: Any) -> None:
+    parts = [*GOOD_PARTS, ("meta", b'{"scale": 5}', None)]
+    assert parse(descriptor(), form(*parts), FORM)["meta"] == Meta(scale=5)
 
 
-def test_every_mismatch_is_reported_at_once(parse_error: Any) -> None:
+def test_parts_of_other_names_are_taken_by_position_as_in_classic(parse: Any) -> None:
+    parts = [("a", b"[[1, 2]]", None), ("b", b'{"scale": 2}', None), ("c", b"hi", None)]
+    value = parse(descriptor(), form(*parts), FORM)
+    assert value["arr"].tolist() == [[1.0, 2.0]]
+    assert value["meta"] == Meta(scale=2) and value["note"] == "hi"
+
+
+def test_a_part_taken_by_position_is_named_in_its_errors(parse_error: Any) -> None:
     parts = [GOOD_PARTS[0], GOOD_PARTS[0], ("x", b"", None), ("y", b"", None)]
-    detail = parse_error(descriptor(), form(*parts), FORM).detail
-    assert detail["missing"] == ["arr", "meta"]
-    assert detail["unexpected"] == ["x", "y"]
-    assert detail["duplicated"] == ["note"]
+    exc = parse_error(descriptor(), form(*parts), FORM)  # arr <- note, meta <- x, note <- y
+    assert exc.message.startswith("part 'note': invalid JSON")
 
 
 def test_a_part_without_a_name_is_400(parse_error: Any) -> None:
@@ -177,9 +200,10 @@ def test_a_part_without_a_name_is_400(parse_error: Any) -> None:
     assert "Content-Disposition" in exc.message
 
 
-def test_too_many_parts_are_refused_early(parse_error: Any) -> None:
-    parts = [(f"p{i}", b"", None) for i in range(100)]
-    exc = parse_error(descriptor(), form(*parts), FORM)
+def test_too_many_parts_are_refused_early(parse: Any, parse_error: Any) -> None:
+    extra = [(f"p{i}", b"", None) for i in range(MAX_PARTS - 3)]
+    assert parse(descriptor(), form(*GOOD_PARTS, *extra), FORM)["note"] == "héllo"
+    exc = parse_error(descriptor(), form(*GOOD_PARTS, *extra, ("one", b"", None)), FORM)
     assert exc.detail["reason"] == "too many parts"
 
 
@@ -268,8 +292,8 @@ def test_schema_lists_every_part_as_required_and_binary_parts_as_binary() -> Non
     multipart = Multipart(arr=NumpyNdarray(), meta=JSON(pydantic_model=Meta), img=Image())
     schema = multipart.openapi_schema()
     assert schema["required"] == ["arr", "meta", "img"]
-    assert schema["additionalProperties"] is False
-    assert schema["properties"]["arr"] == {"type": "array", "items": {}}
+    assert "additionalProperties" not in schema  # other parts are ignored
+    assert schema["properties"]["arr"] == {}
     assert schema["properties"]["meta"] == {"$ref": "#/components/schemas/Meta"}
     assert schema["properties"]["img"] == {"type": "string", "format": "binary"}
     body = multipart.openapi_request_body()
