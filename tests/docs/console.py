@@ -9,9 +9,13 @@ the page's working directory, with the page's environment:
   emulated (``curl.py``);
 - ``bentoml serve``, ``start-http-server`` and ``start-runner-server`` keep running, as in a
   terminal of their own: the next command runs once the server is ready (``/readyz`` answers
-  200; for a runner server, its port accepts connections), and what the page shows under
-  the command must be how the server's output begins. If it exits before it is ready, its
-  whole output must be what the page shows (a page may show a server refusing to start);
+  200, over HTTPS when the server says it listens on ``https://``; for a runner server, its
+  port accepts connections), and what the page shows under the command must be how the
+  server's output begins. If it exits before it is ready, its whole output must be what the
+  page shows (a page may show a server refusing to start);
+- ``python SCRIPT`` is such a server too when what the page shows under it begins with a
+  server's start-up line (``Serving NAME on http://HOST:PORT``, ``Runner NAME listening on
+  tcp://HOST:PORT``): a script that calls ``bentoml_classic.start``'s functions;
 - ``^C`` is Ctrl+C in the terminal of the last server still running: SIGINT to its process
   group, then the lines below must be what it prints until it exits.
 
@@ -41,8 +45,8 @@ import httpx
 
 from tests.docs.curl import run_curl
 from tests.docs.markdown_blocks import Block
-from tests.docs.output_match import matches, mismatch, starts_like
-from tests.support.servers import bentoml_command, free_port, stop_process_group, wait_until_ready
+from tests.docs.output_match import matches, mismatch, normalise, starts_like
+from tests.support.servers import bentoml_command, free_port, stop_process_group
 
 #: a server that is not ready after this long has failed (a loaded 2-core machine is slow)
 READY_TIMEOUT = 90.0
@@ -52,6 +56,10 @@ COMMAND_TIMEOUT = 120.0
 SERVER_DEFAULT_PORTS = {"serve": 3000, "start-http-server": 3000, "start-runner-server": 3001}
 
 _PORT = re.compile(r"(?P<before>:|--port[ =]|port=|port: )(?P<port>30\d\d)\b")
+#: the line a server started from Python prints first (``bentoml_classic.start``)
+_STARTUP_LINE = re.compile(
+    r"^(?:Serving \S+ on|Runner \S+ listening on) (?P<scheme>https?|tcps?)://\S+?:(?P<port>\d+)\b"
+)
 
 
 class GuideError(AssertionError):
@@ -71,6 +79,16 @@ class PortMap:
 
     def apply(self, text: str) -> str:
         return _PORT.sub(lambda m: m["before"] + str(self.port(int(m["port"]))), text)
+
+
+@dataclass(frozen=True)
+class ServerCommand:
+    """A command that keeps running: what runs, and how to tell it is ready: a runner server
+    when ``port`` accepts connections, any other when its ``/readyz`` answers 200."""
+
+    argv: list[str]
+    port: int
+    is_runner: bool
 
 
 @dataclass
@@ -101,6 +119,27 @@ def _wait_for_port(port: int, is_alive: Callable[[], bool]) -> None:
             time.sleep(0.05)
     if is_alive():
         raise TimeoutError(f"nothing listens on port {port} after {READY_TIMEOUT}s")
+
+
+def _wait_until_ready(port: int, is_alive: Callable[[], bool], printed: Callable[[], str]) -> None:
+    """``/readyz`` on ``port`` answers 200, asked once the server has printed the address it
+    listens on, over what that address says: HTTP, or HTTPS (then with no certificate check:
+    the probe only waits, what the page shows is the page's own ``curl``)."""
+    address = re.compile(rf"(https?)://\S+?:{port}\b")
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if not is_alive():
+            raise RuntimeError(f"the server on port {port} exited before it was ready")
+        said = address.search(printed())
+        if said:
+            url = f"{said[1]}://127.0.0.1:{port}/readyz"
+            try:
+                if httpx.get(url, timeout=2, verify=False).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+        time.sleep(0.05)
+    raise TimeoutError(f"/readyz on port {port} did not answer 200 after {READY_TIMEOUT}s")
 
 
 @dataclass
@@ -173,8 +212,9 @@ class ConsoleSession:
             name, _, value = words.pop(0).partition("=")
             env[name] = value
         program, args = words[0], words[1:]
-        if program == "bentoml" and args[:1] and args[0] in SERVER_DEFAULT_PORTS:
-            self._start_server(where, command, args, env, shown)
+        server = self._as_server(program, args, shown)
+        if server is not None:
+            self._start_server(where, command, server, env, shown)
             return
         if program == "curl":
             try:
@@ -202,16 +242,27 @@ class ConsoleSession:
         if status != 0 and not shown.strip():
             raise GuideError(f"{where}: `{command}` failed (exit {status}):\n{printed}")
 
+    def _as_server(self, program: str, args: list[str], shown: str) -> ServerCommand | None:
+        """What a command that keeps running runs; None for a command that runs to its end."""
+        if program == "bentoml" and args[:1] and args[0] in SERVER_DEFAULT_PORTS:
+            args = [piece for arg in args for piece in _split_port_option(arg)]
+            if "--port" not in args:
+                args = [*args, "--port", str(self.ports.port(SERVER_DEFAULT_PORTS[args[0]]))]
+            port = int(args[args.index("--port") + 1])
+            is_runner = args[0] == "start-runner-server"
+            return ServerCommand([*bentoml_command(), *args], port, is_runner)
+        started = _STARTUP_LINE.match(normalise(shown))
+        if program == "python" and started:
+            is_runner = started["scheme"].startswith("tcp")
+            return ServerCommand([sys.executable, *args], int(started["port"]), is_runner)
+        return None
+
     def _start_server(
-        self, where: str, command: str, args: list[str], env: dict[str, str], shown: str
+        self, where: str, command: str, started: ServerCommand, env: dict[str, str], shown: str
     ) -> None:
-        args = [piece for arg in args for piece in _split_port_option(arg)]
-        if "--port" not in args:
-            args = [*args, "--port", str(self.ports.port(SERVER_DEFAULT_PORTS[args[0]]))]
-        port = int(args[args.index("--port") + 1])
         output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Server.stop)
         process = subprocess.Popen(
-            [*bentoml_command(), *args],
+            started.argv,
             cwd=self.cwd,
             env=env,
             stdout=output,
@@ -225,10 +276,10 @@ class ConsoleSession:
             return process.poll() is None
 
         try:
-            if args[0] == "start-runner-server":
-                _wait_for_port(port, alive)
+            if started.is_runner:
+                _wait_for_port(started.port, alive)
             else:
-                wait_until_ready(f"http://127.0.0.1:{port}/readyz", READY_TIMEOUT, alive)
+                _wait_until_ready(started.port, alive, server.printed)
         except RuntimeError:
             pass  # it exited: compared below, as a command that ran to its end
         except TimeoutError as exc:

@@ -8,6 +8,7 @@ running it keeps ``make test`` needing nothing but Python.
 from __future__ import annotations
 
 import mimetypes
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,9 @@ class CurlRequest:
     #: -s hides curl's error messages, unless -S shows them again
     silent: bool = False
     show_error: bool = False
+    #: --cacert: the CA certificates (PEM) an https:// server's certificate is checked against,
+    #: instead of the system's
+    ca_file: Path | None = None
 
     def has_header(self, name: str) -> bool:
         return any(key.lower() == name.lower() for key, _ in self.headers)
@@ -72,7 +76,7 @@ def _part(spec: str, cwd: Path) -> tuple[str, str | None, bytes, str | None]:
 
 _WITH_VALUE = {
     "-X", "--request", "-H", "--header", "-d", "--data", "--data-raw",
-    "--data-binary", "-F", "--form", "-o", "--output",
+    "--data-binary", "-F", "--form", "-o", "--output", "--cacert",
 }  # fmt: skip
 
 
@@ -106,6 +110,8 @@ def parse_curl(args: list[str], cwd: Path) -> CurlRequest:
                 request.parts.append(_part(value, cwd))
             elif arg in ("-o", "--output"):
                 request.output_file = value
+            elif arg == "--cacert":
+                request.ca_file = cwd / value
             else:
                 binary = arg in ("--data-binary", "--data-raw")
                 data = value.encode() if arg == "--data-raw" else _data(value, cwd, binary=binary)
@@ -138,8 +144,17 @@ def _send(request: CurlRequest) -> CurlResponse:
         headers.append(("Content-Type", FORM_URLENCODED))
     files = [(name, (filename, data, ctype)) for name, filename, data, ctype in request.parts]
     content = None if request.parts else request.body
+    # a server's certificate is checked against --cacert, else httpx's default CAs (curl: the
+    # system's), so an https:// example without --cacert fails as it would for the reader
+    verify = ssl.create_default_context(cafile=request.ca_file) if request.ca_file else True
     with httpx.stream(
-        method, request.url, headers=headers, content=content, files=files or None, timeout=60
+        method,
+        request.url,
+        headers=headers,
+        content=content,
+        files=files or None,
+        timeout=60,
+        verify=verify,
     ) as response:
         body = bytearray()
         try:

@@ -138,3 +138,53 @@ def test_curl_prints_what_came_of_a_cut_stream_and_then_its_error(
     assert run_curl([url], tmp_path) == f"partial\n{PARTIAL_CHUNKED}\n"
     assert run_curl(["-s", url], tmp_path) == "partial\n"
     assert run_curl(["-s", "-S", url], tmp_path) == "partial\n" + PARTIAL_CHUNKED + "\n"
+
+
+def test_curl_checks_an_https_certificate_against_cacert(tmp_path: Path) -> None:
+    request = parse_curl(["--cacert", "ca.pem", "https://h/x"], tmp_path)
+    assert (request.ca_file, request.url) == (tmp_path / "ca.pem", "https://h/x")
+
+
+#: a stand-in for a script that calls bentoml_classic.start: it prints a start-up line, then
+#: serves /readyz (over HTTPS when given a certificate) until it is interrupted
+_STARTED_SERVER = """
+import http.server, ssl, sys
+
+class Ready(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[2])), Ready)
+scheme = "http"
+if len(sys.argv) > 3:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[3])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    scheme = "https"
+print(f"Serving stand-in on {scheme}://127.0.0.1:{server.server_port}", flush=True)
+try:
+    server.serve_forever()
+except KeyboardInterrupt:
+    print("stopped")
+"""
+
+
+def test_a_python_script_shown_starting_a_server_keeps_running_until_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    """Shown under `python SCRIPT`, a server's start-up line makes the script a server: the
+    page's curl runs once it is ready (over HTTPS, checked with --cacert), ^C stops it."""
+    page = _page(
+        tmp_path,
+        '```python\nimport trustme\nca = trustme.CA()\nca.cert_pem.write_to_path("ca.pem")\n'
+        'ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path("server.pem")'
+        f'\n```\n\n```python title="stand_in.py"\n{_STARTED_SERVER}```\n\n'
+        "```console\n$ python stand_in.py --port 3000\nServing stand-in on http://127.0.0.1:3000\n"
+        "$ curl http://127.0.0.1:3000/readyz\nok\n^C\n...stopped\n"
+        "$ python stand_in.py --port 3000 server.pem\nServing stand-in on https://127.0.0.1:3000\n"
+        "$ curl --cacert ca.pem https://127.0.0.1:3000/readyz\nok\n^C\n...stopped\n```\n",
+    )
+    page.run()
