@@ -17,6 +17,14 @@ numpy arrays that share their memory, so they travel the same way.
 The common case, a call whose arguments are all plain numeric numpy arrays (and a result that is
 one), skips pickle (``plain_arrays.py``).
 
+Classes are found by the name pickle recorded (``module.qualname``), in the receiver's own
+modules: the classes of objects passed to and from a runner must live in a module both processes
+import, such as the service module (every worker imports it under the same name, with the
+working directory on ``sys.path``). One that cannot be found so (a class pickled in a process
+where it lived in ``__main__``, or under another module name than here) is looked up among the
+modules under the working directory, and taken if exactly one defines it (``user_classes.py``).
+That second look costs nothing until a pickle fails.
+
 Errors are not pickled: a result of kind ERROR carries a small JSON object (type, message,
 status), so an API worker never has to import a runner's exception classes to report them.
 
@@ -52,7 +60,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import plain_arrays
+from . import plain_arrays, user_classes
 
 HEADER = struct.Struct("!IIBH")
 BUFFER_LENGTH = struct.Struct("!Q")
@@ -288,7 +296,11 @@ def decode(kind: int, buffers: list[memoryview]) -> Any:
         except (ValueError, TypeError) as exc:
             raise FrameError(f"malformed array frame: {exc}") from exc
         return (method, arrays, {}) if kind == CALL else arrays[0]
-    return pickle.loads(buffers[0], buffers=buffers[1:])
+    try:
+        return pickle.loads(buffers[0], buffers=buffers[1:])
+    except (AttributeError, ImportError):
+        # a class not where the pickle says: look for it among the user's modules
+        return user_classes.unpickle(buffers[0], buffers[1:])
 
 
 def decode_error(buffers: list[memoryview]) -> dict[str, Any]:

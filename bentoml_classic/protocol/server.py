@@ -25,7 +25,7 @@ from ..batching.inline_batcher import InlineBatcher, call_alone
 from ..batching.model_lane import ModelLane
 from ..batching.policy import BatchPolicy
 from ..exceptions import BadInput, BentoMLException, NotFound
-from . import codec
+from . import codec, user_classes
 from .server_streams import ServerStream
 
 logger = logging.getLogger("bentoml_classic.runner_server")
@@ -146,9 +146,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         try:
             method_name, args, kwargs, waited = codec.decode_call(kind, buffers)
         except Exception as exc:
-            self._transport.writelines(
-                codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", 400)
-            )
+            self._transport.writelines(_undecodable(call_id, exc))
             return
         transport = self._transport
         server = self._server
@@ -199,9 +197,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         try:
             method_name, args, kwargs = codec.decode(codec.CALL, buffers)
         except Exception as exc:
-            transport.writelines(
-                codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", 400)
-            )
+            transport.writelines(_undecodable(call_id, exc))
             return
         server = self._server
         method = server.methods.get(method_name)
@@ -228,6 +224,13 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         )
         self._streams[call_id] = stream
         stream.start(method, args, kwargs)
+
+
+def _undecodable(call_id: int, exc: Exception) -> list[Any]:
+    """The answer to a call whose body cannot be decoded: the caller's mistake (400), unless it
+    names a class this process does not have, which is how the service is deployed (500)."""
+    status = 500 if isinstance(exc, user_classes.UnknownClass) else 400
+    return codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", status)
 
 
 class RunnerServer:
