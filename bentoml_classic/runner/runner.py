@@ -69,13 +69,9 @@ class RunnerMethod:
         self.max_latency_ms = max_latency_ms
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
-        if self.config.stream:
-            return self.stream(*args, **kwargs)
         return self.runner._handle.run_method(self.name, args, kwargs)
 
     async def async_run(self, *args: Any, **kwargs: Any) -> Any:
-        if self.config.stream:
-            return self.async_stream(*args, **kwargs)
         return await self.runner._handle.async_run_method(self.name, args, kwargs)
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -91,6 +87,17 @@ class RunnerMethod:
         return (
             f"<RunnerMethod {self.runner.name}.{self.name}{kind} batchable={self.config.batchable}>"
         )
+
+
+class StreamingRunnerMethod(RunnerMethod):
+    """A generator method: ``run()`` and ``async_run()`` give the iterators of ``stream()`` and
+    ``async_stream()`` (a subclass, so that other methods' ``run()`` asks nothing more)."""
+
+    def run(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return self.stream(*args, **kwargs)
+
+    async def async_run(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        return self.async_stream(*args, **kwargs)
 
 
 class Runner:
@@ -151,7 +158,7 @@ class Runner:
         self.max_batch_size = max_batch_size
         self.max_latency_ms = max_latency_ms
         self._methods = {
-            method_name: RunnerMethod(
+            method_name: (StreamingRunnerMethod if config.stream else RunnerMethod)(
                 self,
                 method_name,
                 config,
