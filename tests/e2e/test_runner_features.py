@@ -142,6 +142,19 @@ def test_the_first_item_arrives_before_the_second_is_produced(url: str, gate_dir
     assert (gate_dir / name).exists()
 
 
+def test_an_api_streams_a_runner_stream_on_to_the_client(url: str, gate_dir: Path) -> None:
+    """Runner worker -> API worker -> HTTP client, each item as it comes: the client has the
+    first before the generator can make the second (it waits for a file the client writes)."""
+    name = f"gate-{os.urandom(4).hex()}"
+    with httpx.stream("POST", f"{url}/gated_text", content=name, timeout=60) as response:
+        assert response.status_code == 200
+        chunks = response.iter_text()
+        assert next(chunks) == "first"
+        (gate_dir / name).touch()
+        assert "".join(chunks) == "second"
+    assert post(url, "words_text", content="a b c").text == "abc"
+
+
 def test_an_error_mid_stream_comes_after_the_items(url: str) -> None:
     answer = post(url, "fail_after", json=2).json()
     assert answer["items"] == [0, 1]

@@ -183,6 +183,17 @@ async def gated(name: str) -> list[str]:
     return received
 
 
+@svc.api(input=Text(), output=Text())
+async def gated_text(name: str) -> AsyncIterator[str]:
+    """The runner's stream, streamed on to the HTTP client as it comes."""
+    return tokens.gated.async_stream(name)
+
+
+@svc.api(input=Text(), output=Text())
+def words_text(text: str) -> Iterator[str]:
+    return tokens.words.stream(text)
+
+
 @svc.api(input=JSON(), output=JSON())
 async def fail_after(n: int) -> dict[str, Any]:
     received = []
