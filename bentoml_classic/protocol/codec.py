@@ -17,13 +17,9 @@ numpy arrays that share their memory, so they travel the same way.
 The common case, a call whose arguments are all plain numeric numpy arrays (and a result that is
 one), skips pickle (``plain_arrays.py``).
 
-Classes are found by the name pickle recorded (``module.qualname``), in the receiver's own
-modules: the classes of objects passed to and from a runner must live in a module both processes
-import, such as the service module (every worker imports it under the same name, with the
-working directory on ``sys.path``). One that cannot be found so (a class pickled in a process
-where it lived in ``__main__``, or under another module name than here) is looked up among the
-modules under the working directory, and taken if exactly one defines it (``user_classes.py``).
-That second look costs nothing until a pickle fails.
+A class is found by the name pickle recorded (``module.qualname``); one that is not there (it
+was pickled where its module ran as ``__main__``, or had another name) is looked up among the
+user's modules, only after a failed load (``user_classes.py``).
 
 Errors are not pickled: a result of kind ERROR carries a small JSON object (type, message,
 status), so an API worker never has to import a runner's exception classes to report them.
@@ -39,14 +35,11 @@ stream carrying the call id of its STREAM frame::
                                       <-       END      (empty)  or  ERROR (ends it too)
     CANCEL   (empty; the caller left) ->       the generator is closed
 
-Each chunk is sent as soon as the generator yields it. The runner keeps at most
-``STREAM_WINDOW`` chunks unacknowledged: the caller hands back credit for the chunks its
-consumer has taken (``CREDIT``, every ``CREDIT_EVERY``), and a runner out of credit stops
-pulling items from the generator until some comes. A slow consumer therefore holds up the
-generator, not memory: at most ``STREAM_WINDOW`` chunks per stream are in flight or queued at
-the caller, whose connection other calls share and must keep reading. An ERROR after chunks
-ends the stream with the generator's exception. A caller that stops early sends CANCEL (or
-closes its connection), and the runner closes the generator (its ``finally`` blocks run).
+Each chunk is sent as soon as the generator yields it, while the runner has credit: at most
+``STREAM_WINDOW`` chunks unacknowledged (the caller hands credit back every ``CREDIT_EVERY``
+chunks its consumer takes). A slow consumer so holds up the generator, not memory, at either
+end. An ERROR after chunks ends the stream with the generator's exception; a CANCEL (or a lost
+connection) closes the generator, so its ``finally`` blocks run.
 """
 
 from __future__ import annotations
