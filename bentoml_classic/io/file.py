@@ -52,13 +52,10 @@ class FileInput(io.BytesIO):
         what the request carried, so ``max_request_size`` bounds them."""
         data = self.getvalue()
         carried = pickle.PickleBuffer(data) if protocol >= 5 else data
-        name = getattr(self, "name", None)
-        return _rebuild_file_input, (carried, name, self.content_type, self.tell())
+        return _rebuild_file_input, (carried, self.name, self.content_type, self.tell())
 
 
-def _rebuild_file_input(
-    data: Any, name: str | None, content_type: str | None, position: int
-) -> FileInput:
+def _rebuild_file_input(data: Any, name: str, content_type: str | None, position: int) -> FileInput:
     rebuilt = FileInput(data, name, content_type)
     rebuilt.seek(position)
     return rebuilt

@@ -119,7 +119,7 @@ def test_a_file_upload_is_read_in_a_batchable_runner_method(server: Server) -> N
     assert (answer["pid"] != answer["api_pid"]) is server.production
     assert is_runner_worker(answer["pid"]) is server.production
     raw = post(server.url, "file_size", content=b"raw body").json()
-    assert (raw["name"], raw["size"]) == (None, 8)
+    assert (raw["name"], raw["size"]) == ("<request body>", 8)
 
 
 # -- streams -------------------------------------------------------------------------------------
