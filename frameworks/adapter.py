@@ -13,6 +13,8 @@ class that a runner hosts all live here. A new adapter is a few lines on top of 
 
     def get_runnable(model):
         return adapter.build_runnable(model, load_model, class_name="MyfwRunnable")
+
+    check_options = adapter.check_options  # Model.with_options(partial_kwargs=...)
 """
 
 from __future__ import annotations
@@ -124,9 +126,69 @@ def get_model(tag_or_model: Tag | str | Model, module: str) -> Model:
     return model
 
 
-def _runnable_method(method: str) -> Callable[..., Any]:
-    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.model, method)(*args, **kwargs)
+#: the options of ``Model.with_options`` every adapter takes. Classic BentoML's frameworks each
+#: had their own set (``partial_kwargs`` for picklable, pytorch, keras, tensorflow and
+#: torchscript models; ``task``/``pipeline``/``kwargs`` for transformers, ``providers`` and
+#: ``session_options`` for ONNX, ...); the frameworks here have no other knobs, so every other
+#: name is refused rather than silently ignored.
+SUPPORTED_OPTIONS = ("partial_kwargs",)
+
+
+def check_options(model: Model, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of ``model.with_options(**options)``, checked; InvalidArgument names what is
+    wrong. ``partial_kwargs`` maps a method to keyword arguments bound into its every call
+    (those of the call itself win, as in classic BentoML)."""
+    unknown = sorted(set(options) - set(SUPPORTED_OPTIONS))
+    if unknown:
+        raise InvalidArgument(
+            f"{public_name(model.info.module)} models take the option(s) "
+            f"{list(SUPPORTED_OPTIONS)} in with_options(), not {unknown}",
+            detail={"unknown": unknown, "supported": list(SUPPORTED_OPTIONS)},
+        )
+    checked: dict[str, Any] = {}
+    if "partial_kwargs" in options:
+        checked["partial_kwargs"] = _check_partial_kwargs(model, options["partial_kwargs"])
+    return checked
+
+
+def _check_partial_kwargs(model: Model, value: Any) -> dict[str, dict[str, Any]]:
+    example = "such as {'predict': {'some_kw': 1}}"
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(
+            f"with_options(partial_kwargs=...) must map method names to keyword arguments, "
+            f"{example}; got {type(value).__name__}"
+        )
+    methods = sorted(model.info.signatures)
+    checked: dict[str, dict[str, Any]] = {}
+    for method, kwargs in value.items():
+        if method not in model.info.signatures:
+            raise InvalidArgument(
+                f"with_options(partial_kwargs=...) names method {method!r}, which model "
+                f"{model.tag} does not have; its methods: {methods}",
+                detail={"method": method, "methods": methods},
+            )
+        if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+            raise InvalidArgument(
+                f"with_options(partial_kwargs={{{method!r}: ...}}) must be a dict of keyword "
+                f"arguments, {example}; got {kwargs!r:.80}"
+            )
+        checked[method] = dict(kwargs)
+    return checked
+
+
+def _runnable_method(method: str, bound: Mapping[str, Any] | None = None) -> Callable[..., Any]:
+    if not bound:
+
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return getattr(self.model, method)(*args, **kwargs)
+
+    else:
+        partial_kwargs = dict(bound)
+
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return getattr(self.model, method)(*args, **{**partial_kwargs, **kwargs})
 
     call.__name__ = call.__qualname__ = method
     return call
@@ -141,7 +203,8 @@ def build_runnable(
     supports_cpu_multi_threading: bool = True,
 ) -> type[Runnable]:
     """A fresh Runnable subclass whose ``__init__`` loads ``model`` with ``load`` and which has
-    one runnable method per signature, forwarding to the loaded object's method of that name.
+    one runnable method per signature, forwarding to the loaded object's method of that name
+    (with the keyword arguments of ``model.with_options(partial_kwargs=...)`` bound in).
 
     A new class per call keeps models apart: two runners of one framework never share methods.
     """
@@ -160,9 +223,10 @@ def build_runnable(
             "bento_model": model,
         },
     )
+    partial_kwargs = model.info.options.get("partial_kwargs") or {}
     for method, sig in model.info.signatures.items():
         runnable_cls.add_method(
-            _runnable_method(method),
+            _runnable_method(method, partial_kwargs.get(method)),
             method,
             RunnableMethodConfig(batchable=sig.batchable, batch_dim=sig.batch_dim),
         )

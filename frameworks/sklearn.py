@@ -20,7 +20,10 @@ MODULE_NAME = "bentoml_classic.frameworks.sklearn"
 MODEL_FILENAME = "saved_model.pkl"
 DEFAULT_SIGNATURES: Mapping[str, Mapping[str, Any]] = {"predict": {"batchable": False}}
 
-__all__ = ["MODULE_NAME", "get", "get_runnable", "load_model", "save_model"]
+__all__ = ["MODULE_NAME", "check_options", "get", "get_runnable", "load_model", "save_model"]
+
+#: checks the options of ``Model.with_options`` (``partial_kwargs``) for the model store
+check_options = adapter.check_options
 
 
 def save_model(

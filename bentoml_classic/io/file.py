@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,6 +45,20 @@ class FileInput(io.BytesIO):
 
     def __repr__(self) -> str:
         return f"<FileInput name={self.name!r} content_type={self.content_type!r}>"
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        """Pickled (to a runner worker) as its bytes, name, type and position. The bytes go out
+        of band under protocol 5 (the runner protocol's): not copied into the pickle. They are
+        what the request carried, so ``max_request_size`` bounds them."""
+        data = self.getvalue()
+        carried = pickle.PickleBuffer(data) if protocol >= 5 else data
+        return _rebuild_file_input, (carried, self.name, self.content_type, self.tell())
+
+
+def _rebuild_file_input(data: Any, name: str, content_type: str | None, position: int) -> FileInput:
+    rebuilt = FileInput(data, name, content_type)
+    rebuilt.seek(position)
+    return rebuilt
 
 
 class File(IODescriptor[Any]):

@@ -7,6 +7,7 @@ imports that module at call time, which keeps the core free of any framework imp
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import pickle
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata as importlib_metadata
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -287,6 +289,46 @@ class Model:
     def creation_time(self) -> datetime:
         return self.info.creation_time
 
+    def _framework_module(self) -> ModuleType:
+        """The module that saved this model (``info.module``), imported now."""
+        module_name = self.info.module
+        try:
+            return importlib.import_module(module_name)
+        except ImportError as exc:
+            raise BentoMLException(
+                f"model {self.tag} was saved by {module_name}, which cannot be imported: {exc}"
+            ) from exc
+
+    def with_options(self, **options: Any) -> Model:
+        """This model with options for the runner it makes, as in classic BentoML:
+        ``bentoml.sklearn.get("iris_clf:latest").with_options(partial_kwargs={"predict":
+        {"some_kw": 1}})``. The store is not touched; the options live in this copy only.
+
+        Which options exist is the framework's business (classic BentoML gives each framework
+        its own set, and refuses the others): the module that saved the model checks them in its
+        ``check_options(model, options)``. An option given again replaces the earlier value.
+
+        Runner workers import the service module and so call this again themselves: the options
+        are part of what they rebuild, with nothing to send them.
+        """
+        module = self._framework_module()
+        check_options = getattr(module, "check_options", None)
+        if not callable(check_options):
+            if not options:
+                return self._with_info(self.info)
+            raise InvalidArgument(
+                f"model {self.tag} was saved by {self.info.module}, which takes no options; "
+                f"got {sorted(options)}",
+                detail={"options": sorted(options)},
+            )
+        checked = check_options(self, dict(options))
+        return self._with_info(
+            dataclasses.replace(self.info, options={**self.info.options, **checked})
+        )
+
+    def _with_info(self, info: ModelInfo) -> Model:
+        return Model(self.tag, self.path, info, self._custom_objects)
+
     def to_runner(
         self,
         name: str | None = None,
@@ -298,18 +340,12 @@ class Model:
         """Wrap this model in a Runner built by the framework module that saved it."""
         from ..runner import Runner
 
-        module_name = self.info.module
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise BentoMLException(
-                f"model {self.tag} was saved by {module_name}, which cannot be imported: {exc}"
-            ) from exc
+        module = self._framework_module()
         get_runnable = getattr(module, "get_runnable", None)
         if not callable(get_runnable):
             raise InvalidArgument(
-                f"model {self.tag} was saved by {module_name}, which has no get_runnable(model): "
-                "it cannot be turned into a runner"
+                f"model {self.tag} was saved by {self.info.module}, which has no "
+                "get_runnable(model): it cannot be turned into a runner"
             )
         runnable_cls = get_runnable(self)
         return Runner(

@@ -1,26 +1,37 @@
-"""The asyncio client of the runner protocol, for ``await runner.x.async_run(...)``.
+"""The asyncio client of the runner protocol, for ``await runner.x.async_run(...)`` and
+``runner.x.async_stream(...)``.
 
-Concurrent calls share one connection per runner worker, multiplexed by call id: answers may
-come back in any order and reach their callers.
+Concurrent calls and streams share one connection per runner worker, multiplexed by call id:
+answers may come back in any order and reach their callers (``client_streams.py`` for streams).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 from ..exceptions import InvalidArgument, ServiceUnavailable
 from . import codec
 from .address import Address
-from .replies import ConnectionLost, answer, next_call_id, timed_out, unavailable
+from .client_streams import Credit, StreamInbox
+from .replies import (
+    ConnectionLost,
+    answer,
+    next_call_id,
+    timed_out,
+    unavailable,
+    unsendable,
+)
 
 
 class _AsyncConnection(asyncio.BufferedProtocol):
     def __init__(self) -> None:
         self.reader = codec.FrameReader()
         self.pending: dict[int, asyncio.Future[tuple[int, list[memoryview]]]] = {}
+        #: streams in progress, by call id
+        self.streams: dict[int, StreamInbox] = {}
         self.transport: asyncio.Transport | None = None
         self.closed = False
 
@@ -31,9 +42,13 @@ class _AsyncConnection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         pending, self.pending = self.pending, {}
+        reason = str(exc or "connection closed by the runner")
         for future in pending.values():
             if not future.done():
-                future.set_exception(ConnectionLost(str(exc or "connection closed by the runner")))
+                future.set_exception(ConnectionLost(reason))
+        streams, self.streams = self.streams, {}
+        for inbox in streams.values():
+            inbox.lose(ConnectionLost(reason))
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.reader.get_buffer(sizehint)
@@ -47,8 +62,13 @@ class _AsyncConnection(asyncio.BufferedProtocol):
             return
         for call_id, kind, buffers in frames:
             future = self.pending.pop(call_id, None)
-            if future is not None and not future.done():
-                future.set_result((kind, buffers))
+            if future is not None:
+                if not future.done():
+                    future.set_result((kind, buffers))
+                continue
+            inbox = self.streams.get(call_id)
+            if inbox is not None:
+                inbox.deliver(kind, buffers)
 
     def send(self, call_id: int, chunks: list[Any]) -> asyncio.Future[tuple[int, list[memoryview]]]:
         assert self.transport is not None
@@ -58,6 +78,10 @@ class _AsyncConnection(asyncio.BufferedProtocol):
         self.pending[call_id] = future
         self.transport.writelines(chunks)
         return future
+
+    def write(self, chunks: list[Any]) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.writelines(chunks)
 
 
 class AsyncRunnerClient:
@@ -140,7 +164,9 @@ class AsyncRunnerClient:
             return 0
         return min(
             range(len(self._connections)),
-            key=lambda i: len(c.pending) if (c := self._connections[i]) is not None else -1,
+            key=lambda i: (
+                len(c.pending) + len(c.streams) if (c := self._connections[i]) is not None else -1
+            ),
         )
 
     async def call(
@@ -150,7 +176,11 @@ class AsyncRunnerClient:
         index = self._pick()
         connection = await self._connect(index)
         call_id = next_call_id()
-        future = connection.send(call_id, codec.encode_call(call_id, method, args, kwargs, waited))
+        try:
+            chunks = codec.encode_call(call_id, method, args, kwargs, waited)
+        except Exception as exc:
+            raise unsendable(self.runner, method, exc) from exc
+        future = connection.send(call_id, chunks)
         timeout = self.timeout
         expiry = asyncio.get_running_loop().call_later(timeout, _expire, future)
         try:
@@ -165,6 +195,46 @@ class AsyncRunnerClient:
         finally:
             expiry.cancel()
         return answer(answer_kind, buffers, self.runner, method)
+
+    async def stream(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        """The items of a generator method as the runner yields them. ``runners.timeout``
+        bounds the wait for each one; leaving early (or being cancelled) cancels the stream."""
+        call_id = next_call_id()
+        try:
+            chunks = codec.encode_stream_call(call_id, method, args, kwargs)
+        except Exception as exc:
+            raise unsendable(self.runner, method, exc) from exc
+        index = self._pick()
+        connection = await self._connect(index)
+        inbox = connection.streams[call_id] = StreamInbox()
+        connection.write(chunks)
+        credit = Credit()
+        finished = False
+        try:
+            while True:
+                try:
+                    kind, buffers = await inbox.next_frame(self.timeout)
+                except ConnectionLost as exc:
+                    finished = True
+                    raise unavailable(self.runner, self.addresses[index], exc, method) from None
+                except TimeoutError:
+                    raise timed_out(self.runner, method, self.timeout) from None
+                if kind != codec.CHUNK:
+                    finished = True
+                    if kind == codec.END:
+                        return
+                    answer(kind, buffers, self.runner, method)  # raises the stream's error
+                    raise ServiceUnavailable(f"runner {self.runner!r} sent frame {kind}")
+                item = codec.decode(kind, buffers)
+                if returned := credit.take():
+                    connection.write(codec.credit(call_id, returned))
+                yield item
+        finally:
+            connection.streams.pop(call_id, None)
+            if not finished:
+                connection.write(codec.empty_frame(call_id, codec.CANCEL))
 
     async def ping(self, timeout: float) -> bool:
         """Whether this runner can serve: every worker has answered a ping once (traffic should
@@ -189,7 +259,7 @@ class AsyncRunnerClient:
         try:
             connection = await asyncio.wait_for(self._connect(index), timeout)
             call_id = next_call_id()
-            future = connection.send(call_id, codec.frame(call_id, codec.PING, [b""]))
+            future = connection.send(call_id, codec.empty_frame(call_id, codec.PING))
             kind, _ = await asyncio.wait_for(future, timeout)
         except (TimeoutError, ServiceUnavailable, ConnectionLost):
             return False
@@ -202,7 +272,7 @@ class AsyncRunnerClient:
             try:
                 connection = await asyncio.wait_for(self._connect(index), timeout)
                 call_id = next_call_id()
-                future = connection.send(call_id, codec.frame(call_id, codec.METRICS, [b""]))
+                future = connection.send(call_id, codec.empty_frame(call_id, codec.METRICS))
                 kind, buffers = await asyncio.wait_for(future, timeout)
                 snapshots.append(codec.decode(kind, buffers) if kind == codec.RESULT else None)
             except (TimeoutError, ServiceUnavailable, ConnectionLost):

@@ -2,6 +2,8 @@
 
 It keeps one plain socket per thread per runner worker: a blocking send and receive in the
 calling thread costs less than handing the call to the event loop and waiting for it there.
+A stream (``runner.x.stream(...)``) gets a connection of its own (``client_streams.py`` says
+why), closed when the stream ends or its consumer leaves it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import codec
 from .address import Address
-from .replies import answer, next_call_id, timed_out, unavailable
+from .client_streams import Credit
+from .replies import answer, next_call_id, timed_out, unavailable, unsendable
 
 #: seconds a worker that let a call time out is passed over while another is open
 AVOID_AFTER_TIMEOUT_S = 1.0
@@ -74,24 +78,7 @@ class BlockingRunnerClient:
             if not address.is_tcp or _peer_alive(sock, poller):
                 return sock, reader, address
             self._drop(address)  # the runner restarted since this thread's last call
-        try:
-            if address.tls:
-                sock = self._tls_socket(address)
-            elif address.is_tcp:
-                sock = socket.create_connection((address.host, address.port), self.timeout)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            else:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    sock.settimeout(self.timeout)
-                    sock.connect(address.path or "")
-                except OSError:
-                    sock.close()
-                    raise
-            if not address.tls:  # TLS reads and writes several times per call: Python's timeout
-                _use_kernel_timeouts(sock, self.timeout)
-        except OSError as exc:
-            raise unavailable(self.runner, address, exc) from exc
+        sock = self._open(address)
         reader = codec.FrameReader()
         poller = select.poll()
         poller.register(sock, select.POLLIN)
@@ -110,6 +97,28 @@ class BlockingRunnerClient:
                 self._drop(address)
                 answer(kind, buffers, self.runner, "(handshake)")
         return sock, reader, address
+
+    def _open(self, address: Address) -> socket.socket:
+        """A new connection to ``address`` (not yet through the handshake)."""
+        try:
+            if address.tls:
+                sock = self._tls_socket(address)
+            elif address.is_tcp:
+                sock = socket.create_connection((address.host, address.port), self.timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            else:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(self.timeout)
+                    sock.connect(address.path or "")
+                except OSError:
+                    sock.close()
+                    raise
+            if not address.tls:  # TLS reads and writes several times per call: Python's timeout
+                _use_kernel_timeouts(sock, self.timeout)
+        except OSError as exc:
+            raise unavailable(self.runner, address, exc) from exc
+        return sock
 
     def _tls_socket(self, address: Address) -> socket.socket:
         raw = socket.create_connection((address.host, address.port), self.timeout)
@@ -182,7 +191,10 @@ class BlockingRunnerClient:
     ) -> Any:
         """``waited``: how long the call has already waited in this process (a batching queue)."""
         call_id = next_call_id()
-        chunks = codec.encode_call(call_id, method, args, kwargs, waited)
+        try:
+            chunks = codec.encode_call(call_id, method, args, kwargs, waited)
+        except Exception as exc:
+            raise unsendable(self.runner, method, exc) from exc
         try:
             kind, buffers = self._send_and_receive(call_id, chunks)
         except TimeoutError:
@@ -220,11 +232,71 @@ class BlockingRunnerClient:
         finally:
             self._busy[index] -= 1
 
+    def stream(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
+        """The items of a generator method as the runner yields them, on a connection of the
+        stream's own. ``runners.timeout`` bounds the wait for each one; closing the iterator
+        early closes the connection, and the runner then closes the generator."""
+        call_id = next_call_id()
+        try:
+            chunks = codec.encode_stream_call(call_id, method, args, kwargs)
+        except Exception as exc:
+            raise unsendable(self.runner, method, exc) from exc
+        index = self._pick()
+        address = self.addresses[index]
+        sock = self._open(address)
+        frames = _Frames(sock)
+        self._busy[index] += 1
+        with self._lock:
+            self._all_sockets.add(sock)  # close() ends the streams in progress too
+        try:
+            if self.token is not None:
+                hello_id = next_call_id()
+                _send_all(sock, codec.hello(hello_id, self.token))
+                kind, buffers = frames.next()
+                if kind != codec.HELLO:
+                    answer(kind, buffers, self.runner, "(handshake)")
+            _send_all(sock, chunks)
+            credit = Credit()
+            while (frame := frames.next())[0] == codec.CHUNK:
+                item = codec.decode(*frame)
+                if returned := credit.take():
+                    _send_all(sock, codec.credit(call_id, returned))
+                yield item
+            if frame[0] != codec.END:
+                answer(*frame, self.runner, method)  # raises the stream's error
+        except (TimeoutError, BlockingIOError):
+            raise timed_out(self.runner, method, self.timeout) from None
+        except (OSError, codec.FrameError) as exc:
+            raise unavailable(self.runner, address, exc, method) from None
+        finally:
+            self._busy[index] -= 1
+            with self._lock:
+                self._all_sockets.discard(sock)
+            sock.close()
+
     def close(self) -> None:
         with self._lock:
             sockets, self._all_sockets = self._all_sockets, set()
         for sock in sockets:
             sock.close()
+
+
+class _Frames:
+    """The frames arriving on a connection that carries one stream, read as they are asked for."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._reader = codec.FrameReader()
+        self._received: deque[tuple[int, list[memoryview]]] = deque()
+
+    def next(self) -> tuple[int, list[memoryview]]:
+        while not self._received:
+            received = self._sock.recv_into(self._reader.get_buffer())
+            if received == 0:
+                raise ConnectionResetError("connection closed by the runner")
+            for _, kind, buffers in self._reader.buffer_updated(received):
+                self._received.append((kind, buffers))
+        return self._received.popleft()
 
 
 def _use_kernel_timeouts(sock: socket.socket, seconds: float) -> None:

@@ -17,8 +17,29 @@ numpy arrays that share their memory, so they travel the same way.
 The common case, a call whose arguments are all plain numeric numpy arrays (and a result that is
 one), skips pickle (``plain_arrays.py``).
 
+A class is found by the name pickle recorded (``module.qualname``); one that is not there (it
+was pickled where its module ran as ``__main__``, or had another name) is looked up among the
+user's modules, only after a failed load (``user_classes.py``).
+
 Errors are not pickled: a result of kind ERROR carries a small JSON object (type, message,
 status), so an API worker never has to import a runner's exception classes to report them.
+
+Streams (a generator method, ``runner.x.async_stream()`` / ``stream()``), all frames of one
+stream carrying the call id of its STREAM frame::
+
+    caller                                     runner
+    STREAM   (a CALL's body)          ->
+                                      <-       CHUNK    (one item; a RESULT's body)
+                                      <-       CHUNK    ...
+    CREDIT   (u32: chunks consumed)   ->
+                                      <-       END      (empty)  or  ERROR (ends it too)
+    CANCEL   (empty; the caller left) ->       the generator is closed
+
+Each chunk is sent as soon as the generator yields it, while the runner has credit: at most
+``STREAM_WINDOW`` chunks unacknowledged (the caller hands credit back every ``CREDIT_EVERY``
+chunks its consumer takes). A slow consumer so holds up the generator, not memory, at either
+end. An ERROR after chunks ends the stream with the generator's exception; a CANCEL (or a lost
+connection) closes the generator, so its ``finally`` blocks run.
 """
 
 from __future__ import annotations
@@ -32,7 +53,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import plain_arrays
+from . import plain_arrays, user_classes
 
 HEADER = struct.Struct("!IIBH")
 BUFFER_LENGTH = struct.Struct("!Q")
@@ -53,12 +74,24 @@ METRICS = 7
 #: queue counts ``max_latency_ms`` from when the calls were made, not from when the frame came
 CALL_AGED = 8
 WAITED = struct.Struct("!Q")
+#: streams (see the module's docstring)
+STREAM = 9
+CHUNK = 10
+END = 11
+CREDIT = 12
+CANCEL = 13
+#: chunks a runner may send ahead of the caller's consumer
+STREAM_WINDOW = 16
+#: a caller hands back credit once its consumer has taken this many chunks
+CREDIT_EVERY = STREAM_WINDOW // 2
+CREDIT_COUNT = struct.Struct("!I")
 
 MAX_FRAME_SIZE = 2**32 - 1
 
 #: sent in HELLO after the token: the two tiers of a two-tier deployment must speak the same
-#: frame layout (2: buffers aligned to 16 bytes; 3: CALL_AGED), and a mismatch should say so
-PROTOCOL_VERSION = b"bentoml_classic-runner/3"
+#: frame layout (2: buffers aligned to 16 bytes; 3: CALL_AGED; 4: streams), and a mismatch
+#: should say so
+PROTOCOL_VERSION = b"bentoml_classic-runner/4"
 
 
 class FrameError(Exception):
@@ -111,7 +144,7 @@ ALIGNMENT = 16
 
 def _fast_body(kind: int, payload: Any) -> list[Any] | None:
     """The header-plus-arrays body for payloads that are only plain arrays, else None."""
-    if kind == RESULT:
+    if kind in (RESULT, CHUNK):
         return plain_arrays.body("", [payload]) if plain_arrays.is_plain(payload) else None
     if kind == CALL and type(payload) is tuple and len(payload) == 3:
         method, args, kwargs = payload
@@ -134,6 +167,29 @@ def encode_call(
     if waited <= 0.0:
         return frame(call_id, CALL, body)
     return frame(call_id, CALL_AGED, [WAITED.pack(round(waited * 1_000_000)), *body])
+
+
+def encode_stream_call(
+    call_id: int, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> list[bytes | memoryview]:
+    """A STREAM frame: a call whose answer is a stream of CHUNK frames."""
+    return frame(call_id, STREAM, _body(CALL, (method, args, kwargs)))
+
+
+def credit(call_id: int, count: int) -> list[Any]:
+    return frame(call_id, CREDIT, [CREDIT_COUNT.pack(count)])
+
+
+def decode_credit(buffers: list[memoryview]) -> int:
+    if len(buffers) != 1 or len(buffers[0]) != CREDIT_COUNT.size:
+        raise FrameError("CREDIT frame without its 4-byte count")
+    count: int = CREDIT_COUNT.unpack(buffers[0])[0]
+    return count
+
+
+def empty_frame(call_id: int, kind: int) -> list[Any]:
+    """A frame with nothing to say but its kind (END, CANCEL, PING, ...)."""
+    return frame(call_id, kind, [b""])
 
 
 def decode_call(
@@ -223,7 +279,8 @@ _ZEROS = bytes(ALIGNMENT)
 
 
 def decode(kind: int, buffers: list[memoryview]) -> Any:
-    """The payload of a CALL or RESULT frame, with numpy arrays built on the received memory."""
+    """The payload of a CALL, RESULT or CHUNK frame (STREAM: decode it as a CALL), with numpy
+    arrays built on the received memory."""
     if not buffers:
         raise FrameError(f"frame of kind {kind} has no body")
     if len(buffers[0]) and buffers[0][0] == plain_arrays.MARKER:
@@ -231,8 +288,12 @@ def decode(kind: int, buffers: list[memoryview]) -> Any:
             method, arrays = plain_arrays.decode(buffers)
         except (ValueError, TypeError) as exc:
             raise FrameError(f"malformed array frame: {exc}") from exc
-        return arrays[0] if kind == RESULT else (method, arrays, {})
-    return pickle.loads(buffers[0], buffers=buffers[1:])
+        return (method, arrays, {}) if kind == CALL else arrays[0]
+    try:
+        return pickle.loads(buffers[0], buffers=buffers[1:])
+    except (AttributeError, ImportError):
+        # a class not where the pickle says: look for it among the user's modules
+        return user_classes.unpickle(buffers[0], buffers[1:])
 
 
 def decode_error(buffers: list[memoryview]) -> dict[str, Any]:

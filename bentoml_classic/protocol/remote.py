@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -73,18 +73,23 @@ class RemoteRunnerHandle:
                 relay=True,
             )
 
+    def _warn_on_loop(self, method: str, called: str, instead: str) -> None:
+        self._warned_on_loop = True
+        logger.warning(
+            "%s.%s.%s() was called inside an async API: it works, but blocks the event "
+            "loop while the runner computes; use `%s.%s.%s(...)` instead",
+            self._runner_name,
+            method,
+            called,
+            self._runner_name,
+            method,
+            instead,
+        )
+
     def run_method(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # not asyncio.get_running_loop(): in a pool thread, on every sync call, it would raise
         if not self._warned_on_loop and running_loop_or_none() is not None:
-            self._warned_on_loop = True
-            logger.warning(
-                "%s.%s.run() was called inside an async API: it works, but blocks the event "
-                "loop while the runner computes; use `await %s.%s.async_run(...)` instead",
-                self._runner_name,
-                method,
-                self._runner_name,
-                method,
-            )
+            self._warn_on_loop(method, "run", "await async_run")
         batcher = self._blocking_batchers.get(method)
         if batcher is not None:
             return batcher.call(args, kwargs)
@@ -97,6 +102,18 @@ class RemoteRunnerHandle:
         if batcher is not None:
             return await batcher.call(args, kwargs)
         return await self._async.call(method, args, kwargs)
+
+    def stream_method(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Iterator[Any]:
+        if not self._warned_on_loop and running_loop_or_none() is not None:
+            self._warn_on_loop(method, "stream", "async for ... in async_stream")
+        return self._blocking.stream(method, args, kwargs)
+
+    def async_stream_method(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        return self._async.stream(method, args, kwargs)
 
     async def batch_size_snapshots(self, timeout: float = 2.0) -> list[tuple[str, list[Snapshot]]]:
         """Each runner worker's histograms, labelled by its number (1-based); a worker that did

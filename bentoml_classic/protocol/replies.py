@@ -54,6 +54,16 @@ def unavailable(
     )
 
 
+def unsendable(runner: str, method: str, exc: Exception) -> RunnerError:
+    """The 500 for arguments that cannot be encoded (pickled) for the runner: a lambda, a
+    lock, an open file, a class defined inside a function."""
+    return RunnerError(
+        f"runner {runner!r} method {method!r}: its arguments cannot be sent to the runner "
+        f"({type(exc).__name__}: {exc})",
+        detail={"exception": type(exc).__name__, "runner": runner, "method": method},
+    )
+
+
 def timed_out(runner: str, method: str, seconds: float) -> GatewayTimeout:
     return GatewayTimeout(
         f"runner {runner!r} method {method!r} did not answer within {seconds:g}s",

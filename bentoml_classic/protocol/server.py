@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import logging
 import socket
 import ssl
@@ -23,8 +24,9 @@ from .. import metrics
 from ..batching.inline_batcher import InlineBatcher, call_alone
 from ..batching.model_lane import ModelLane
 from ..batching.policy import BatchPolicy
-from ..exceptions import BentoMLException, NotFound
-from . import codec
+from ..exceptions import BadInput, BentoMLException, NotFound
+from . import codec, user_classes
+from .server_streams import ServerStream
 
 logger = logging.getLogger("bentoml_classic.runner_server")
 
@@ -51,6 +53,8 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         )
         self._transport: asyncio.Transport | None = None
         self._handshake_deadline: asyncio.TimerHandle | None = None
+        #: streams in progress on this connection, by call id
+        self._streams: dict[int, ServerStream] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but behave as one
@@ -62,6 +66,8 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             )
 
     def connection_lost(self, exc: Exception | None) -> None:
+        for stream in list(self._streams.values()):
+            stream.cancel()  # nobody is left to read it: close the generator
         self._cancel_handshake_deadline()
         self._server.connections.discard(self)
         self._server.connection_closed()
@@ -134,25 +140,13 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
 
     def _handle(self, call_id: int, kind: int, buffers: list[memoryview]) -> None:
         assert self._transport is not None
-        if kind == codec.PING:
-            self._transport.writelines(codec.frame(call_id, codec.PONG, [b""]))
-            return
-        if kind == codec.METRICS:
-            self._transport.writelines(
-                codec.encode(call_id, codec.RESULT, metrics.batch_size_snapshot())
-            )
-            return
         if kind != codec.CALL and kind != codec.CALL_AGED:
-            self._transport.writelines(
-                codec.encode_error(call_id, "ProtocolError", f"unexpected frame kind {kind}", 400)
-            )
+            self._handle_other(call_id, kind, buffers)
             return
         try:
             method_name, args, kwargs, waited = codec.decode_call(kind, buffers)
         except Exception as exc:
-            self._transport.writelines(
-                codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", 400)
-            )
+            self._transport.writelines(_undecodable(call_id, exc))
             return
         transport = self._transport
         server = self._server
@@ -166,6 +160,77 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             batcher.submit(args, kwargs, reply, waited)
         else:
             server.submit_call(method_name, args, kwargs, reply)
+
+    def _handle_other(self, call_id: int, kind: int, buffers: list[memoryview]) -> None:
+        """Every frame but a call: pings, metrics, and the frames of streams."""
+        assert self._transport is not None
+        if kind == codec.PING:
+            self._transport.writelines(codec.empty_frame(call_id, codec.PONG))
+        elif kind == codec.METRICS:
+            self._transport.writelines(
+                codec.encode(call_id, codec.RESULT, metrics.batch_size_snapshot())
+            )
+        elif kind == codec.STREAM:
+            self._open_stream(call_id, buffers)
+        elif kind == codec.CREDIT:
+            stream = self._streams.get(call_id)
+            if stream is not None:
+                try:
+                    stream.add_credit(codec.decode_credit(buffers))
+                except codec.FrameError as exc:
+                    self._refuse_garbage(exc)
+        elif kind == codec.CANCEL:
+            stream = self._streams.get(call_id)
+            if stream is not None:
+                stream.cancel()
+        else:
+            self._transport.writelines(
+                codec.encode_error(call_id, "ProtocolError", f"unexpected frame kind {kind}", 400)
+            )
+
+    def _stream_ended(self, call_id: int) -> None:
+        self._streams.pop(call_id, None)
+
+    def _open_stream(self, call_id: int, buffers: list[memoryview]) -> None:
+        assert self._transport is not None
+        transport = self._transport
+        try:
+            method_name, args, kwargs = codec.decode(codec.CALL, buffers)
+        except Exception as exc:
+            transport.writelines(_undecodable(call_id, exc))
+            return
+        server = self._server
+        method = server.methods.get(method_name)
+        if method is None or call_id in self._streams:
+            error = (
+                server.no_such_method(method_name)
+                if method is None
+                else BadInput(f"call id {call_id} already names a stream in progress")
+            )
+            transport.writelines(server.answer(call_id, method_name, None, error))
+            return
+
+        def send(chunks: list[Any]) -> None:
+            if not transport.is_closing():
+                transport.writelines(chunks)
+
+        stream = ServerStream(
+            call_id,
+            method_name,
+            server.lane,
+            send,
+            partial(server.answer, call_id, method_name, None),
+            self._stream_ended,
+        )
+        self._streams[call_id] = stream
+        stream.start(method, args, kwargs)
+
+
+def _undecodable(call_id: int, exc: Exception) -> list[Any]:
+    """The answer to a call whose body cannot be decoded: the caller's mistake (400), unless it
+    names a class this process does not have, which is how the service is deployed (500)."""
+    status = 500 if isinstance(exc, user_classes.UnknownClass) else 400
+    return codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", status)
 
 
 class RunnerServer:
@@ -207,10 +272,13 @@ class RunnerServer:
         """Run one unbatched call in the lane; ``reply(result, error)`` answers it."""
         method = self.methods.get(method_name)
         if method is None:
-            reply(None, NotFound(f"runner {self.runner_name!r} has no method {method_name!r}"))
+            reply(None, self.no_such_method(method_name))
             return
         work = (partial(call_alone, method, args, kwargs), lambda outcome: reply(*outcome))
         self.lane.submit(method_name, lambda: work)
+
+    def no_such_method(self, method_name: str) -> NotFound:
+        return NotFound(f"runner {self.runner_name!r} has no method {method_name!r}")
 
     def answer(
         self, call_id: int, method_name: str, result: Any, error: BaseException | None
@@ -229,10 +297,13 @@ class RunnerServer:
         try:
             return codec.encode(call_id, codec.RESULT, result)
         except Exception as exc:
+            hint = ""
+            if inspect.isgenerator(result) or inspect.isasyncgen(result):
+                hint = f" (a generator: call it with runner.{method_name}.async_stream(...))"
             return codec.encode_error(
                 call_id,
                 type(exc).__name__,
-                f"result of {method_name!r} cannot be sent back: {exc}",
+                f"result of {method_name!r} cannot be sent back: {exc}{hint}",
                 500,
             )
 

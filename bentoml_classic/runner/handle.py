@@ -14,6 +14,8 @@ runners (another transport, a Ray deployment) is a class with these methods::
     class MyHandle:
         def run_method(self, method, args, kwargs): ...
         async def async_run_method(self, method, args, kwargs): ...
+        def stream_method(self, method, args, kwargs): ...        # an iterator of the items
+        def async_stream_method(self, method, args, kwargs): ...  # an async iterator
         async def is_ready(self): return True
         async def batch_size_snapshots(self): return []
         def close(self): ...
@@ -23,6 +25,7 @@ runners (another transport, a Ray deployment) is a class with these methods::
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
 from ..exceptions import StateException
@@ -40,6 +43,19 @@ class RunnerHandle(Protocol):
         self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Call ``method`` from an event loop (``await runner.x.async_run()``)."""
+        ...
+
+    def stream_method(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Iterator[Any]:
+        """The items of a generator method, for a thread that may block. Closing the iterator
+        (or leaving it unfinished and dropping it) closes the generator."""
+        ...
+
+    def async_stream_method(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        """The items of a generator method, from an event loop (``runner.x.async_stream()``)."""
         ...
 
     async def is_ready(self) -> bool:
@@ -75,6 +91,16 @@ class UninitializedHandle:
     async def async_run_method(
         self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        raise self._refuse()
+
+    def stream_method(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Iterator[Any]:
+        raise self._refuse()
+
+    def async_stream_method(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> AsyncIterator[Any]:
         raise self._refuse()
 
     async def is_ready(self) -> bool:

@@ -3,16 +3,24 @@ development server and embedded runners.
 
 Batchable methods go through the same batching as in a runner worker (same policy, same queue
 bound, same splitting), so that development behaves like production.
+
+Streams: ``stream()`` iterates the generator in the calling thread (a sync API function's pool
+thread, as ``run()`` calls the model there); ``async_stream()`` takes each item of a sync
+generator in a worker thread, one at a time, so a slow generator never blocks the event loop,
+and iterates an async generator on the loop. Nothing is produced ahead of the consumer, so a
+slow consumer costs no memory. Leaving early closes the generator.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import metrics
 from ..batching.caller_batchers import AsyncBatcher, BlockingBatcher
 from ..config import RunnerConfig
+from ..generators import aclose_iterator, close_iterator, iterate_on_private_loop, stream_source
 from .handle import Snapshot
 from .policies import resolve_policies
 
@@ -48,6 +56,16 @@ class LocalRunnerHandle:
             return await batcher.call(args, kwargs)
         return await _in_thread(getattr(self._instance, method), *args, **kwargs)
 
+    def stream_method(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Iterator[Any]:
+        return _stream(getattr(self._instance, method), args, kwargs, method)
+
+    def async_stream_method(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        return _async_stream(getattr(self._instance, method), args, kwargs, method)
+
     async def is_ready(self) -> bool:
         return True
 
@@ -65,3 +83,40 @@ async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
     import anyio.to_thread
 
     return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
+
+
+def _stream(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], method: str) -> Iterator[Any]:
+    source = stream_source(func(*args, **kwargs), method)
+    if isinstance(source, Iterator):
+        yield from source  # closing this generator closes the source too
+    else:
+        yield from iterate_on_private_loop(source)
+
+
+_DONE = object()
+
+
+def _next_or_done(iterator: Iterator[Any]) -> Any:
+    return next(iterator, _DONE)
+
+
+async def _async_stream(
+    func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], method: str
+) -> AsyncIterator[Any]:
+    import anyio.to_thread
+
+    # a generator function returns at once, but a plain one that returns a list computes it
+    source = stream_source(await _in_thread(func, *args, **kwargs), method)
+    if not isinstance(source, Iterator):
+        try:
+            async for item in source:
+                yield item
+        finally:
+            await aclose_iterator(source)
+        return
+    try:
+        while (item := await anyio.to_thread.run_sync(_next_or_done, source)) is not _DONE:
+            yield item
+    finally:
+        # in a thread too: a generator's finally block is model code, and may be slow
+        await anyio.to_thread.run_sync(close_iterator, source)

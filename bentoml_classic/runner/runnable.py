@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
+
+from ..exceptions import InvalidArgument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
 class RunnableMethodConfig:
-    """How a runnable method may be called: batching is only legal where ``batchable`` is set."""
+    """How a runnable method may be called: batching is only legal where ``batchable`` is set.
+
+    ``stream`` is set for a generator function (sync or async): its items reach the caller one
+    by one (``runner.x.async_stream()``), and it is never batched, since a batch's callers
+    could not share the items of one generator.
+    """
 
     batchable: bool = False
     batch_dim: int | tuple[int, int] = 0
     input_spec: Any = None
     output_spec: Any = None
+    stream: bool = False
 
     @property
     def input_batch_dim(self) -> int:
@@ -62,9 +72,12 @@ class Runnable:
         output_spec: Any = None,
     ) -> Any:
         """Mark a method as callable through a runner; usable bare or with arguments."""
-        config = RunnableMethodConfig(batchable, batch_dim, input_spec, output_spec)
 
         def mark(func: F) -> F:
+            config = RunnableMethodConfig(
+                batchable, batch_dim, input_spec, output_spec, stream=is_generator(func)
+            )
+            check_method_config(func, config)
             func.__bentoml_runnable_method__ = config  # type: ignore[attr-defined]
             return func
 
@@ -77,5 +90,23 @@ class Runnable:
         The config is kept on the class, not on ``func``, because adapters may register one
         function under several names with different configs.
         """
+        if is_generator(func) and not config.stream:
+            config = dataclasses.replace(config, stream=True)
+        check_method_config(func, config)
         setattr(cls, name, func)
         cls.bentoml_runnable_methods__ = {**cls.bentoml_runnable_methods__, name: config}
+
+
+def is_generator(func: Callable[..., Any]) -> bool:
+    """Whether calling ``func`` makes a generator (sync or async) rather than a result."""
+    return inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
+
+
+def check_method_config(func: Callable[..., Any], config: RunnableMethodConfig) -> None:
+    if config.batchable and config.stream:
+        name = getattr(func, "__qualname__", repr(func))
+        raise InvalidArgument(
+            f"{name} is a generator function, which cannot be batchable: the calls of a batch "
+            "would have to share one stream of items. Declare it with batchable=False (the "
+            "default) and call it with runner.<method>.async_stream(...)"
+        )

@@ -9,7 +9,7 @@ process; an API worker attaches one that talks to runner worker processes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidArgument
@@ -40,7 +40,19 @@ def _check_batching_option(label: str, key: str, value: Any) -> None:
 
 
 class RunnerMethod:
-    """One runner method: ``runner.predict.run(x)`` or ``await runner.predict.async_run(x)``."""
+    """One runner method: ``runner.predict.run(x)`` or ``await runner.predict.async_run(x)``.
+
+    A generator method (sync or async) streams: ``async for item in
+    runner.generate.async_stream(x)`` (classic BentoML's name) gets its items as the runner
+    yields them, in every topology; ``for item in runner.generate.stream(x)`` does the same from
+    sync code. ``run()`` on such a method returns the iterator of ``stream()`` (in classic
+    BentoML, ``init_local()``'s ``run()`` returned the generator itself) and ``async_run()``
+    that of ``async_stream()``.
+
+    Leaving a stream early (``break``, an exception, a cancelled task) closes the generator on
+    the runner's side: at once for ``stream()`` and for an ``async_stream()`` closed with
+    ``aclose()`` (``contextlib.aclosing``), else as soon as the iterator is garbage.
+    """
 
     def __init__(
         self,
@@ -62,8 +74,30 @@ class RunnerMethod:
     async def async_run(self, *args: Any, **kwargs: Any) -> Any:
         return await self.runner._handle.async_run_method(self.name, args, kwargs)
 
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """The items the method yields, as they come, for sync code (a sync API function)."""
+        return self.runner._handle.stream_method(self.name, args, kwargs)
+
+    def async_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """The items the method yields, as they come: ``async for item in ...``."""
+        return self.runner._handle.async_stream_method(self.name, args, kwargs)
+
     def __repr__(self) -> str:
-        return f"<RunnerMethod {self.runner.name}.{self.name} batchable={self.config.batchable}>"
+        kind = " stream" if self.config.stream else ""
+        return (
+            f"<RunnerMethod {self.runner.name}.{self.name}{kind} batchable={self.config.batchable}>"
+        )
+
+
+class StreamingRunnerMethod(RunnerMethod):
+    """A generator method: ``run()`` and ``async_run()`` give the iterators of ``stream()`` and
+    ``async_stream()`` (a subclass, so that other methods' ``run()`` asks nothing more)."""
+
+    def run(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return self.stream(*args, **kwargs)
+
+    async def async_run(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        return self.async_stream(*args, **kwargs)
 
 
 class Runner:
@@ -124,7 +158,7 @@ class Runner:
         self.max_batch_size = max_batch_size
         self.max_latency_ms = max_latency_ms
         self._methods = {
-            method_name: RunnerMethod(
+            method_name: (StreamingRunnerMethod if config.stream else RunnerMethod)(
                 self,
                 method_name,
                 config,

@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,8 @@ class ServedRunner:
         self.started = threading.Event()  # set by methods that block, once they run
         self.calls: list[str] = []
         self.batch_rows: list[int] = []  # rows of each batch gated_double ran
+        self.produced = 0  # items the endless streams have yielded
+        self.closed_streams: list[str] = []  # streams whose generator was closed (finally ran)
         self.server = RunnerServer(
             "test_runner",
             self._methods(),
@@ -115,7 +117,74 @@ class ServedRunner:
             self.release.wait(WAIT)
             return x * 2
 
+        def count(n: int) -> Iterator[int]:
+            yield from range(n)
+
+        async def acount(n: int) -> AsyncIterator[int]:
+            for i in range(n):
+                await asyncio.sleep(0)
+                yield i
+
+        def count_then_fail(n: int) -> Iterator[int]:
+            yield from range(n)
+            raise ValueError(f"failed after {n}")
+
+        async def acount_then_fail(n: int) -> AsyncIterator[int]:
+            for i in range(n):
+                yield i
+            raise ValueError(f"failed after {n}")
+
+        def gated(n: int) -> Iterator[int]:
+            """Yields 0, then each next item once ``release`` is set (and clears it)."""
+            try:
+                for i in range(n):
+                    if i:
+                        assert self.release.wait(WAIT)
+                        self.release.clear()
+                    yield i
+            except GeneratorExit:
+                self.closed_streams.append("gated")
+                raise
+
+        def endless(label: str) -> Iterator[int]:
+            try:
+                while True:
+                    self.produced += 1
+                    yield self.produced
+            finally:
+                self.closed_streams.append(label)
+
+        async def aendless(label: str) -> AsyncIterator[int]:
+            try:
+                while True:
+                    self.produced += 1
+                    yield self.produced
+                    await asyncio.sleep(0)
+            finally:
+                self.closed_streams.append(label)
+
+        def arrays(n: int) -> Iterator[np.ndarray]:
+            for i in range(n):
+                yield np.full((2, 3), i, dtype=np.float32)
+
+        def unsendable_items() -> Iterator[Any]:
+            try:
+                yield 1
+                yield threading.Lock()
+                yield 2
+            finally:
+                self.closed_streams.append("unsendable_items")
+
         return {
+            "count": count,
+            "acount": acount,
+            "count_then_fail": count_then_fail,
+            "acount_then_fail": acount_then_fail,
+            "gated": gated,
+            "endless": endless,
+            "aendless": aendless,
+            "arrays": arrays,
+            "unsendable_items": unsendable_items,
             "echo": echo,
             "add": add,
             "fail": fail,

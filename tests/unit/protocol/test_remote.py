@@ -41,6 +41,11 @@ class EchoRunnable(Runnable):
     def add(self, a: Any, b: Any = 0) -> Any:
         raise AssertionError("runs in the runner server, never here")
 
+    @Runnable.method
+    def count(self, n: int) -> Iterator[int]:
+        raise AssertionError("runs in the runner server, never here")
+        yield n
+
 
 @contextlib.contextmanager
 def remote_runner(url: str, token: bytes | None = None) -> Iterator[Runner]:
@@ -69,6 +74,28 @@ def test_remote_handle_sync_and_async(runner: ServedRunner) -> None:
         with pytest.raises(RunnerError) as caught:
             remote.add.run("a", b=1)
         assert caught.value.detail["exception"] == "TypeError"
+
+
+def test_remote_handle_streams(runner: ServedRunner, caplog: pytest.LogCaptureFixture) -> None:
+    with remote_runner(runner.url) as remote:
+        assert list(remote.count.stream(3)) == [0, 1, 2]
+        assert list(remote.count.run(2)) == [0, 1]  # run() of a generator method: its items
+
+        async def scenario() -> list[Any]:
+            handle = remote.runner_handle
+            assert isinstance(handle, RemoteRunnerHandle)
+            try:
+                items = [item async for item in remote.count.async_stream(3)]
+                items += [item async for item in await remote.count.async_run(2)]
+                with caplog.at_level(logging.WARNING):
+                    items += list(remote.count.stream(1))  # works, and warns once
+                return items
+            finally:
+                handle._async.close()
+
+        assert asyncio.run(scenario()) == [0, 1, 2, 0, 1, 0]
+        assert "count.stream() was called inside an async API" in caplog.text
+        assert "async for ... in async_stream" in caplog.text
 
 
 def test_remote_handle_with_token(tcp_runner: ServedRunner) -> None:

@@ -17,6 +17,7 @@ from bentoml_classic.exceptions import InvalidArgument, ServiceUnavailable
 from bentoml_classic.protocol.address import Address
 from bentoml_classic.protocol.async_client import AsyncRunnerClient
 from bentoml_classic.protocol.blocking_client import BlockingRunnerClient
+from bentoml_classic.protocol.codec import STREAM_WINDOW
 from bentoml_classic.protocol.tls import client_context, from_settings, server_context
 from tests.support.waiting import WAIT
 from tests.unit.protocol.served import TOKEN, ServedRunner, run_async
@@ -94,3 +95,21 @@ def test_settings_name_what_is_missing(tmp_path: Path) -> None:
         from_settings({"ca_certs": "ca.pem"}, server=True)
     with pytest.raises(InvalidArgument, match="cannot load"):
         server_context(str(tmp_path / "missing.pem"))
+
+
+def test_streams_over_tls(make_runner: Callable[..., ServedRunner], pki: dict[str, str]) -> None:
+    served = make_runner("tcp", token=TOKEN, ssl_context=server_context(pki["server"]))
+    addresses = [Address.parse(served.url)]
+    context = client_context(pki["ca"])
+    n = 2 * STREAM_WINDOW + 3  # credit goes back over TLS too
+
+    async def scenario(client: AsyncRunnerClient) -> Any:
+        return [item async for item in client.stream("count", (n,), {})]
+
+    client = AsyncRunnerClient("test_runner", addresses, TOKEN, WAIT, context)
+    assert run_async(scenario, client) == list(range(n))
+    blocking = BlockingRunnerClient("test_runner", addresses, TOKEN, WAIT, context)
+    try:
+        assert list(blocking.stream("acount", (n,), {})) == list(range(n))
+    finally:
+        blocking.close()
