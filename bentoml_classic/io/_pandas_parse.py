@@ -60,6 +60,10 @@ def frame_from_json(
     obj = load_json_body(body, where)
     try:
         if orient == "index":
+            if obj == []:
+                obj = {}  # the same empty frame, without pandas' deprecated non-dict path
+            elif not isinstance(obj, dict):  # pandas fails on it too (and warns first)
+                raise TypeError(f"an index-orient body is a JSON object, not {type(obj).__name__}")
             frame = pd.DataFrame.from_dict(obj, dtype=None, orient="index")
         else:
             frame = _constructed(obj)
