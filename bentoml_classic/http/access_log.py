@@ -11,24 +11,34 @@ milliseconds; then the request id (``X-Request-ID``, which the error lines repea
 had OpenTelemetry's ids. The path is logged without its query string, which may carry tokens,
 and with control characters escaped, so a request cannot forge a log line. No body is logged.
 
-Why it is written this way: a cheap model answers thousands of requests a second per worker,
-and logging each through the logging module (a record, a formatted time, a write and a flush)
-cost ~10 µs of the loop thread per request, about 5 % of the iris example's throughput. Here a
-request only notes what it knows in a tuple, a microsecond or so on the loop, appended to a
-bounded deque; a thread of the worker, woken when the first record of a quiet spell arrives,
-waits ``FLUSH_INTERVAL_S`` for more, then formats them all and hands them to standard output
-in one write. Nothing on the loop waits for stdout: if the output blocks, the records wait in
-the deque, and past ``CAPACITY`` the oldest are dropped and counted in a warning line, so a
-stuck terminal costs memory that is bounded, never latency. Figures: docs/benchmarks.md.
+Why it is written this way. A cheap model answers thousands of requests a second per worker,
+so a line may cost a few microseconds of a request, and never a wait for the output:
+
+- the logging module makes a record, formats a time and writes and flushes each line: a
+  system call per request on the loop, which blocks when the output does;
+- a tuple per request, formatted later by a thread of the worker, measured no better than
+  formatting on the loop (7 to 11 µs more CPU per request in a serving worker, against 6 to
+  7): the
+  thread takes the GIL from the loop for each batch, each hand-over stalls the loop (a thread
+  woken under ``SCHED_BATCH`` waits for a CPU), and holding each request's header lists until
+  the batch was written kept the collector busy and the memory cold.
+
+So the loop formats each line as its request ends (after the answer has been handed to the
+server; one ``%`` with a template, about 3 µs in a tight loop) and keeps only the string.
+``FLUSH_INTERVAL_S`` after the first line of a batch, the loop hands the lines to a writer
+thread, which joins them and writes them in one write, with the GIL released while it waits.
+Nothing on the loop waits for the output: while the writer is stuck on a batch, lines wait on
+the loop, and past ``CAPACITY`` further ones are dropped and counted in a warning line, so a
+stuck terminal costs bounded memory, never latency. Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
+import queue
 import sys
 import threading
 import time
-from collections import deque
 from time import perf_counter
 from typing import Any, TextIO
 
@@ -39,47 +49,25 @@ from ..log_format import LinePrefixes
 from .request_id import HEADER, request_id_of
 from .streaming import StreamCut
 
-#: seconds a record may wait for the ones after it, so that they are written together
+#: seconds a line may wait for the ones after it, so that they are written together
 FLUSH_INTERVAL_S = 0.1
-#: records waiting to be written, at most; more than that drops the oldest
+#: lines waiting to be written, at most; more than that are dropped (and counted)
 CAPACITY = 10_000
-
-#: (sequence number, start, duration, client, scheme, method, path, request headers, status,
-#: response headers, body bytes sent, request id)
-Record = tuple[int, float, float, Any, str, str, str, Any, int, Any, int, bytes]
+#: the address logged when the server knows none (a Unix socket)
+_NO_CLIENT = ("_", "_")
 
 
 def _printable(text: str) -> str:
-    """``text``, or with its control characters escaped: a path may carry ``%0a``."""
+    """``text``, or with its control characters escaped (a path may carry ``%0a``, a header an
+    escape sequence), so that a request cannot forge a line or move a terminal's cursor."""
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
-def _content_fields(headers: Any, with_type: bool, with_length: bool, length: str) -> str:
-    """``,type=...,length=...`` as configured; ``length`` given: what is known already."""
-    fields = ""
-    if with_type:
-        content_type = ""
-        for name, value in headers:
-            if name == b"content-type":
-                content_type = _printable(value.decode("latin-1"))
-                break
-        fields += f",type={content_type}"
-    if with_length:
-        fields += f",length={length}"
-    return fields
-
-
-def _request_length(headers: Any) -> str:
-    for name, value in headers:
-        if name == b"content-length":
-            return _printable(value.decode("latin-1"))
-    return ""
-
-
 class AccessLog:
-    """Records of one app's requests, and the thread that writes them.
+    """The lines of one app's requests, and the thread that writes them.
 
-    ``stream`` None: ``sys.stdout`` as it is when a batch is written.
+    ``record`` and the hand-over run on the event loop's thread; only the writer thread
+    touches the output. ``stream`` None: ``sys.stdout`` as it is when a batch is written.
     """
 
     def __init__(
@@ -91,18 +79,26 @@ class AccessLog:
         capacity: int = CAPACITY,
     ) -> None:
         config = config or AccessLogConfig()
-        self._request_type = config.request_content_type
-        self._request_length = config.request_content_length
-        self._response_type = config.response_content_type
-        self._response_length = config.response_content_length
+        # a field left out still takes its argument, printed as nothing ("%.0s")
+        self._template = (
+            "%s:%s (scheme=%s,method=%s,path=%s"
+            + (",type=%s" if config.request_content_type else "%.0s")
+            + (",length=%s" if config.request_content_length else "%.0s")
+            + ") (status=%d"
+            + (",type=%s" if config.response_content_type else "%.0s")
+            + (",length=%d" if config.response_content_length else "%.0s")
+            + ") %.3fms (request_id=%s)"
+        )
         self._stream = stream
         self._interval = interval
-        self._records: deque[Record] = deque(maxlen=capacity)
-        self._sequence = itertools.count()
-        self._expected = 0  # the writer's next sequence number: a gap is what was dropped
-        self._idle = True  # no wake-up pending: the next record sets one
-        self._wake = threading.Event()
-        self._closing = False
+        self._capacity = capacity
+        self._pending: list[str] = []
+        self._dropped = 0
+        self._handover_scheduled = False
+        #: set while the writer has no batch: the next one may be handed over
+        self._writer_free = threading.Event()
+        self._writer_free.set()
+        self._batches: queue.SimpleQueue[tuple[list[str], int] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._prefixes = LinePrefixes("INFO")
         self._warnings = LinePrefixes("WARNING")
@@ -116,106 +112,116 @@ class AccessLog:
         size: int,
         request_id: bytes,
     ) -> None:
-        """Note a finished request (on the loop thread: only references, nothing formatted)."""
-        self._records.append(
-            (
-                next(self._sequence),
-                started,
-                perf_counter() - started,
-                scope.get("client"),
-                scope["scheme"],
-                scope["method"],
-                scope["path"],
-                scope["headers"],
-                status,
-                response_headers,
-                size,
-                request_id,
-            )
+        """Format the line of a finished request (on the loop thread) and keep it to write."""
+        elapsed = perf_counter() - started
+        line = self.format(scope, elapsed, status, response_headers, size, request_id)
+        if len(self._pending) < self._capacity:
+            self._pending.append(line)
+        else:
+            self._dropped += 1
+        if not self._handover_scheduled:
+            self._handover_scheduled = True
+            asyncio.get_running_loop().call_later(self._interval, self._hand_over)
+
+    def format(
+        self,
+        scope: Scope,
+        elapsed: float,
+        status: int,
+        response_headers: Any,
+        size: int,
+        request_id: bytes,
+    ) -> str:
+        """One line, with its newline. Written for speed (once per request, on the loop): one
+        pass over each header list, one ``%`` with a template made for the configuration, and
+        the line checked for control characters as a whole (escaped only if it has any)."""
+        request_type = request_length = response_type = b""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                request_type = value
+            elif name == b"content-length":
+                request_length = value
+        for name, value in response_headers:
+            if name == b"content-type":
+                response_type = value
+                break
+        client = scope.get("client") or _NO_CLIENT
+        line = self._template % (
+            client[0],
+            client[1],
+            scope["scheme"],
+            scope["method"],
+            scope["path"],
+            request_type.decode("latin-1"),
+            request_length.decode("latin-1"),
+            status,
+            response_type.decode("latin-1"),
+            size,
+            elapsed * 1e3,
+            request_id.decode(),
         )
-        if self._idle:
-            self._idle = False
-            self._wake.set()
+        return f"{self._prefixes.at(time.time())}{_printable(line)}\n"
+
+    def _hand_over(self) -> None:
+        """Give the waiting lines to the writer, unless it is still writing the last ones
+        (then they wait one more interval, and this tries again)."""
+        if not self._writer_free.is_set():
+            asyncio.get_running_loop().call_later(self._interval, self._hand_over)
+            return
+        self._handover_scheduled = False
+        batch, self._pending = self._pending, []
+        dropped, self._dropped = self._dropped, 0
+        self._writer_free.clear()
+        self._batches.put((batch, dropped))
 
     # -- the writer ------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the writer thread (once; the app's lifespan does it)."""
         if self._thread is None:
-            self._closing = False
             self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
             self._thread.start()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Write what is left and stop the thread."""
+        """Write what is left (waiting up to ``timeout`` for a stuck writer) and stop the
+        writer thread. Called on the loop's thread, as the app shuts down."""
         thread, self._thread = self._thread, None
         if thread is not None:
-            self._closing = True
-            self._wake.set()
+            self._writer_free.wait(timeout)
+            self._batches.put(None)
             thread.join(timeout)
-        self.flush()
+        while True:  # batches handed over that no writer took (none was started)
+            try:
+                batch = self._batches.get_nowait()
+            except queue.Empty:
+                break
+            if batch is not None:
+                self._write_batch(*batch)
+        if self._pending or self._dropped:
+            self._write_batch(self._pending, self._dropped)
+            self._pending, self._dropped = [], 0
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
-            if not self._closing:
-                time.sleep(self._interval)  # let the records of a busy spell gather
-            # Idle again before draining: a record appended from now on wakes the next round,
-            # and one appended before is drained below, so none is left behind.
-            self._wake.clear()
-            self._idle = True
-            self.flush()
-            if self._closing:
+            item = self._batches.get()
+            if item is None:
                 return
+            self._write_batch(*item)
+            self._writer_free.set()
 
-    def flush(self) -> None:
-        """Format and write every waiting record, in one write."""
-        records = self._records
-        count = len(records)
-        if not count:
-            return
-        wall_offset = time.time() - perf_counter()
-        lines: list[str] = []
-        dropped = 0
-        for _ in range(count):
-            record = records.popleft()
-            dropped += record[0] - self._expected
-            self._expected = record[0] + 1
-            lines.append(self.format(record, wall_offset))
+    def _write_batch(self, lines: list[str], dropped: int) -> None:
+        text = "".join(lines)
         if dropped:
-            lines.append(
+            text += (
                 f"{self._warnings.at(time.time())}{dropped} access log line(s) dropped: the "
                 "output did not keep up\n"
             )
-        self._write("".join(lines))
-
-    def _write(self, text: str) -> None:
         stream = self._stream or sys.stdout
         try:
             stream.write(text)
             stream.flush()
         except (OSError, ValueError):  # a closed or broken output: the lines are lost, not us
             pass
-
-    def format(self, record: Record, wall_offset: float) -> str:
-        """One line (with its newline); ``wall_offset`` turns a perf_counter into a time."""
-        (_, started, elapsed, client, scheme, method, path, request_headers) = record[:8]
-        status, response_headers, size, request_id = record[8:]
-        address = f"{client[0]}:{client[1]}" if client else "_"
-        request = f"scheme={scheme},method={method},path={_printable(path)}"
-        request += _content_fields(
-            request_headers,
-            self._request_type,
-            self._request_length,
-            _request_length(request_headers) if self._request_length else "",
-        )
-        response = f"status={status}" + _content_fields(
-            response_headers, self._response_type, self._response_length, str(size)
-        )
-        return (
-            f"{self._prefixes.at(wall_offset + started + elapsed)}{address} ({request}) "
-            f"({response}) {elapsed * 1e3:.3f}ms (request_id={request_id.decode()})\n"
-        )
 
 
 class AccessLogMiddleware:
