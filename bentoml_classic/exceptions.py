@@ -44,6 +44,11 @@ class BentoMLException(Exception):
     status_code: ClassVar[int] = 500
     #: seconds a client should wait before retrying; sent as Retry-After when set
     retry_after: ClassVar[int | None] = None
+    #: whether a server answers with this error's status, message and detail when an API
+    #: function raises it (a BadInput raised on purpose, say). False for errors about a call
+    #: the function itself made, whose text names places its own caller must not learn: the
+    #: Python client's errors name the URL they called. Those are answered as a plain 500.
+    answered_as_raised: ClassVar[bool] = True
 
     def __init__(self, message: str, *, detail: Any = None) -> None:
         super().__init__(message)
