@@ -4,8 +4,8 @@
     runner = bentoml.sklearn.get("iris_clf:latest").to_runner()
     svc = bentoml.Service("iris_classifier", runners=[runner])
 
-Framework adapters, IO descriptors and the model store load on first use, so that importing the
-package stays cheap for API workers that never touch an ML framework.
+Framework adapters, IO descriptors, the model store and the Python client (``client``) load on
+first use, so that importing the package stays cheap for API workers that never touch them.
 """
 
 from __future__ import annotations

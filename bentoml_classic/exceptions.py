@@ -17,6 +17,10 @@
     ├── ServiceUnavailable (503)       a runner is down or its queue is full; clients may retry
     └── GatewayTimeout (504)           a runner did not answer in time
 
+The Python client's errors (``bentoml_classic.client.errors``: ``ClientError`` and below) are
+BentoMLExceptions too, answered as a plain 500 when an API function lets one escape
+(``answered_as_raised``).
+
 Clients see an instance as the JSON envelope of `to_payload()`:
 ``{"error": {"type": "BadInput", "message": "...", "detail": ...}}``.
 """
