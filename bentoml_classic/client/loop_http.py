@@ -1,17 +1,18 @@
-"""The ``httpx.AsyncClient`` behind a sync ``Client``'s ``async_`` methods, one per event loop.
+"""The ``httpx.AsyncClient``s behind a sync ``Client``'s ``async_`` methods: one per event loop.
 
-An async client's connections belong to the loop that opened them: used from another loop
-they fail, and a loop that closes with them open leaks their sockets. So the client is made
-in the loop that first needs it and replaced when another loop does. Alongside it runs a
-keeper task that only waits; when the loop ends, ``asyncio.run`` (and uvicorn, and other
-runners) cancel the tasks left, and the keeper closes the client's connections while the
-loop can still run that. ``close()`` cancels the keeper itself.
+An async client's connections belong to the loop that opened them: used from another loop they
+fail, and a loop that closes with them open leaks their sockets. So each loop that calls gets
+a client of its own, made there on first use (a sync client shared by threads that each run a
+loop works too). Alongside each runs a keeper task that only waits: when the loop ends,
+``asyncio.run`` (and uvicorn, and other runners) cancel the tasks left, and the keeper closes
+its client while the loop can still run that, and forgets it. ``close()`` cancels the keepers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Mapping
 
 import httpx
@@ -22,47 +23,61 @@ class LoopHttp:
         self._base_url = base_url
         self._timeout = timeout
         self._headers = dict(headers)
-        self._http: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._keeper: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self._by_loop: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 
     def get(self) -> httpx.AsyncClient:
         """The client of the running loop, made on first use in that loop."""
         loop = asyncio.get_running_loop()
-        if self._http is None or self._loop is not loop:
-            self.close()
-            http = httpx.AsyncClient(
-                base_url=self._base_url, timeout=self._timeout, headers=self._headers
-            )
-            self._http, self._loop = http, loop
-            self._keeper = loop.create_task(_close_when_cancelled(http))
-        return self._http
+        with self._lock:
+            http = self._clients.get(loop)
+            if http is None:
+                # loops closed without cancelling their tasks (run by hand) never told us
+                for closed in [other for other in self._clients if other.is_closed()]:
+                    self._forget(closed)
+                http = httpx.AsyncClient(
+                    base_url=self._base_url, timeout=self._timeout, headers=self._headers
+                )
+                self._clients[loop] = http
+                self._by_loop[loop] = loop.create_task(self._keep(loop, http))
+            return http
+
+    async def _keep(self, loop: asyncio.AbstractEventLoop, http: httpx.AsyncClient) -> None:
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            with self._lock:
+                if self._clients.get(loop) is http:
+                    self._forget(loop)
+            await http.aclose()
+
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._clients.pop(loop, None)
+        self._by_loop.pop(loop, None)
 
     def close(self) -> None:
-        """Have the current client closed on its loop (at once if that is the running loop)."""
-        loop, keeper = self._loop, self._keeper
-        self._http = self._loop = self._keeper = None
-        if loop is None or keeper is None or loop.is_closed():
-            return  # nothing made, or its loop ended (and the keeper closed it then)
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            if _running_loop() is loop:
-                keeper.cancel()
-            else:
-                loop.call_soon_threadsafe(keeper.cancel)
+        """Have every client closed on its loop (the running loop's at its next turn)."""
+        with self._lock:
+            keepers = list(self._by_loop.items())
+            self._clients.clear()
+            self._by_loop.clear()
+        running = _running_loop()
+        for loop, keeper in keepers:
+            if loop.is_closed():
+                continue  # its connections ended with it
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                if loop is running:
+                    keeper.cancel()
+                else:
+                    loop.call_soon_threadsafe(keeper.cancel)
 
     async def aclose(self) -> None:
-        """Close the current client and, when it belongs to the running loop, wait for it."""
-        loop, keeper = self._loop, self._keeper
+        """``close()``, then wait until the running loop's client is closed."""
+        keeper = self._by_loop.get(asyncio.get_running_loop())
         self.close()
-        if keeper is not None and loop is _running_loop():
+        if keeper is not None:
             await asyncio.wait([keeper])  # done once the client is closed; raises nothing
-
-
-async def _close_when_cancelled(http: httpx.AsyncClient) -> None:
-    try:
-        await asyncio.Event().wait()  # until cancelled
-    finally:
-        await http.aclose()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

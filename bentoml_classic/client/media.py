@@ -85,7 +85,11 @@ class ImageCodec(Codec):
         if mime_type == "image/jpeg" and image.mode not in _JPEG_MODES:
             image = image.convert("RGB")
         buffer = io.BytesIO()
-        image.save(buffer, format=fmt)
+        try:
+            image.save(buffer, format=fmt)
+        except OSError:  # a mode the format cannot store (CMYK as PNG, say)
+            buffer = io.BytesIO()
+            image.convert("RGB" if mime_type == "image/jpeg" else "RGBA").save(buffer, format=fmt)
         return Encoded(buffer.getvalue(), mime_type)
 
     def _send_type(self, image: PIL.Image.Image) -> str:

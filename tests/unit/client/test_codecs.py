@@ -325,3 +325,8 @@ def test_an_unknown_descriptor_sends_and_returns_bytes() -> None:
     assert raw.decode(b"xyz", "application/x-reversed") == b"xyz"
     with pytest.raises(TypeError, match="pass the request body as bytes or str"):
         raw.encode(1)
+
+
+def test_an_image_in_a_mode_png_cannot_store_is_converted() -> None:
+    got = server_reads(Image(), PIL.Image.new("CMYK", (3, 3), (0, 0, 0, 0)))
+    assert (got.format, got.mode) == ("PNG", "RGBA")
