@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from ..exceptions import NotFound
+from ..exceptions import NotFound, excerpt
 from .errors import error_response
 
 logger = logging.getLogger("bentoml_classic.server")
@@ -115,14 +115,16 @@ _PAGE = """\
 
 @dataclass(frozen=True)
 class Asset:
-    """A file as the server sends it: its bytes, their media type and a digest of them."""
+    """A file as the server sends it: its bytes, their media type and a digest of them (its
+    version in URLs and its ETag), computed once: the bundle is 1.5 MB."""
 
     body: bytes
     media_type: str
+    digest: str
 
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()[:20]
+    @classmethod
+    def of(cls, body: bytes, media_type: str) -> Asset:
+        return cls(body, media_type, hashlib.sha256(body).hexdigest()[:20])
 
 
 def find_swagger_ui(package: str = BUNDLE_PACKAGE) -> Traversable | None:
@@ -151,10 +153,10 @@ def find_swagger_ui(package: str = BUNDLE_PACKAGE) -> Traversable | None:
 def load_assets(folder: Traversable) -> dict[str, Asset]:
     """The files the page uses: Swagger UI's from ``folder``, and the two written here."""
     assets = {
-        name: Asset((folder / name).read_bytes(), kind) for name, kind in _VENDOR_FILES.items()
+        name: Asset.of((folder / name).read_bytes(), kind) for name, kind in _VENDOR_FILES.items()
     }
-    assets["index.css"] = Asset(_INDEX_CSS, _CSS)
-    assets["swagger-initializer.js"] = Asset(_INITIALIZER_JS, _JS)
+    assets["index.css"] = Asset.of(_INDEX_CSS, _CSS)
+    assets["swagger-initializer.js"] = Asset.of(_INITIALIZER_JS, _JS)
     return assets
 
 
@@ -193,12 +195,13 @@ class SwaggerUI:
     def __init__(self, title: str, bundle_package: str = BUNDLE_PACKAGE) -> None:
         self.title = title
         self.bundle_package = bundle_package
-        self._assets: dict[str, Asset] | None = None
-        self._page: Asset | None = None
+        self._loaded: tuple[Asset, dict[str, Asset]] | None = None
         self._missing_logged = False
 
-    def _load(self) -> bool:
-        if self._assets is None:
+    def _load(self) -> tuple[Asset, dict[str, Asset]] | None:
+        """The page and its files; None while no Swagger UI 5 is installed (looked for again
+        on each request, so installing it needs no restart)."""
+        if self._loaded is None:
             folder = find_swagger_ui(self.bundle_package)
             if folder is None:
                 if not self._missing_logged:
@@ -206,12 +209,14 @@ class SwaggerUI:
                         "no Swagger UI 5 is installed, so / has no page: %s", INSTALL_HINT
                     )
                     self._missing_logged = True
-                return False
-            self._assets = load_assets(folder)
-            self._page = Asset(render_page(self.title, self._assets), "text/html; charset=utf-8")
-        return True
+                return None
+            assets = load_assets(folder)
+            page = Asset.of(render_page(self.title, assets), "text/html; charset=utf-8")
+            self._loaded = (page, assets)
+        return self._loaded
 
-    def _not_installed(self) -> Response:
+    @staticmethod
+    def _not_installed() -> Response:
         return error_response(
             NotFound(
                 f"the Swagger UI is not installed on this server ({INSTALL_HINT}); "
@@ -220,22 +225,27 @@ class SwaggerUI:
         )
 
     async def page(self, request: Request) -> Response:
-        if not self._load() or self._page is None:
+        loaded = self._load()
+        if loaded is None:
             return self._not_installed()
+        page, _ = loaded
         return _send(
-            request, self._page, _REVALIDATE, **{"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+            request, page, _REVALIDATE, **{"Content-Security-Policy": CONTENT_SECURITY_POLICY}
         )
 
     async def asset(self, request: Request) -> Response:
-        if not self._load() or self._assets is None:
+        loaded = self._load()
+        if loaded is None:
             return self._not_installed()
+        _, assets = loaded
         name = request.path_params["name"]
-        asset = self._assets.get(name)
+        asset = assets.get(name)
         if asset is None:
             return error_response(
                 NotFound(
-                    f"no file {name!r} in {STATIC_PREFIX}/: it holds the Swagger UI page's files",
-                    detail={"files": sorted(self._assets)},
+                    f"no file {excerpt(name)!r} in {STATIC_PREFIX}/: it holds the Swagger UI "
+                    "page's files",
+                    detail={"files": sorted(assets)},
                 )
             )
         versioned = request.query_params.get("v") == asset.digest
