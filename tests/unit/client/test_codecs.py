@@ -96,15 +96,16 @@ def test_lists_and_numpy_scalars_are_sent_as_arrays() -> None:
 FRAME = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.25, -2.0], "c": ["x", "y", "z"]})
 
 
-#: the server reads no body in the table orient (pandas refuses dtype=True with it, which
-#: classic passed too), so a client can only receive it
-_READABLE = {"table": False}
+#: orients the server cannot read back as sent, per kind: pandas reads a Series in the table
+#: orient as a Series of the body's two keys (classic handed over the same); a frame in the
+#: table orient is read without a dtype, as its schema carries the types
+_READABLE = {("series", "table"): False}
 
 
 @pytest.mark.parametrize("orient", ["records", "columns", "index", "split", "values", "table"])
 def test_frames_cross_in_every_orient(orient: str) -> None:
     expected = FRAME if orient != "values" else FRAME.set_axis([0, 1, 2], axis=1)
-    if _READABLE.get(orient, True):
+    if _READABLE.get(("frame", orient), True):
         got = server_reads(PandasDataFrame(orient=orient), FRAME)
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     back = client_gets(PandasDataFrame(orient=orient), FRAME)
@@ -133,7 +134,7 @@ def test_records_are_sent_as_a_frame() -> None:
 @pytest.mark.parametrize("orient", ["records", "values", "index", "split", "table"])
 def test_series_cross_in_every_orient(orient: str) -> None:
     series = pd.Series([1.5, 2.5, 4.0], index=[0, 1, 2], name="s")
-    if _READABLE.get(orient, True):
+    if _READABLE.get(("series", orient), True):
         assert list(server_reads(PandasSeries(orient=orient), series)) == [1.5, 2.5, 4.0]
     back = client_gets(PandasSeries(orient=orient), series)
     assert isinstance(back, pd.Series)
