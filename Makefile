@@ -27,6 +27,7 @@ lint: install
 
 # pytest exits 5 when it collects nothing: that is a broken suite here, so it fails loudly.
 test: lint
+	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
 	exit $$status

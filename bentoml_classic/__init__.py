@@ -4,8 +4,8 @@
     runner = bentoml.sklearn.get("iris_clf:latest").to_runner()
     svc = bentoml.Service("iris_classifier", runners=[runner])
 
-Framework adapters, IO descriptors and the model store load on first use, so that importing the
-package stays cheap for API workers that never touch an ML framework.
+Framework adapters, IO descriptors, the model store and the Python client (``client``) load on
+first use, so that importing the package stays cheap for API workers that never touch them.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from .service import Service
 from .tag import Tag
 
 if TYPE_CHECKING:
-    from . import io, models
+    from . import client, io, models
     from .frameworks import picklable_model, sklearn
 
 __version__ = "0.1.0"
 
 _LAZY_MODULES = {
+    "client": "bentoml_classic.client",
     "io": "bentoml_classic.io",
     "models": "bentoml_classic.models",
     "sklearn": "bentoml_classic.frameworks.sklearn",
@@ -40,6 +41,7 @@ __all__ = [
     "Service",
     "Tag",
     "__version__",
+    "client",
     "exceptions",
     "io",
     "models",

@@ -17,6 +17,10 @@
     ├── ServiceUnavailable (503)       a runner is down or its queue is full; clients may retry
     └── GatewayTimeout (504)           a runner did not answer in time
 
+The Python client's errors (``bentoml_classic.client.errors``: ``ClientError`` and below) are
+BentoMLExceptions too, answered as a plain 500 when an API function lets one escape
+(``answered_as_raised``).
+
 Clients see an instance as the JSON envelope of `to_payload()`:
 ``{"error": {"type": "BadInput", "message": "...", "detail": ...}}``.
 """
@@ -44,6 +48,11 @@ class BentoMLException(Exception):
     status_code: ClassVar[int] = 500
     #: seconds a client should wait before retrying; sent as Retry-After when set
     retry_after: ClassVar[int | None] = None
+    #: whether a server answers with this error's status, message and detail when an API
+    #: function raises it (a BadInput raised on purpose, say). False for errors about a call
+    #: the function itself made, whose text names places its own caller must not learn: the
+    #: Python client's errors name the URL they called. Those are answered as a plain 500.
+    answered_as_raised: ClassVar[bool] = True
 
     def __init__(self, message: str, *, detail: Any = None) -> None:
         super().__init__(message)

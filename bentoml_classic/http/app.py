@@ -1,4 +1,5 @@
-"""The ASGI application an API worker serves: one POST route per API, probes, /docs.json."""
+"""The ASGI application an API worker serves: one POST route per API, probes, /docs.json and
+the Swagger UI at "/"."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from .extensions import mounted_routes, with_middlewares
 from .openapi import build_openapi
 from .request_id import RequestIdMiddleware
 from .request_size import RequestSizeLimit
+from .swagger_ui import swagger_ui_routes
 from .sync_calls import SyncCaller
 from .threadpool import ThreadPool
 from .traffic import TrafficControl
@@ -142,6 +144,8 @@ def build_app(
         Route("/readyz", ready, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/docs.json", docs_json, methods=["GET"]),
+        # before the mounted apps, as in classic: GET / stays the page (http/swagger_ui.py)
+        *swagger_ui_routes(svc.name),
     ]
     endpoints = {
         f"/{api.route}": api_endpoint(

@@ -61,7 +61,7 @@ def from_user_exception(
     """
     if isinstance(exc, RunnerError) and exc.http_status == 500:
         return _hidden(exc, api_name, development, request_id, exc.detail)
-    if isinstance(exc, BentoMLException):
+    if isinstance(exc, BentoMLException) and exc.answered_as_raised:
         return exc
     if isinstance(exc, HTTPException):
         return from_http_exception(exc)

@@ -1,8 +1,9 @@
 """What a service adds to its server: mounted ASGI/WSGI apps and ASGI middlewares.
 
-- Mounted apps are routes of the Starlette app after the probes and the API routes, so those
-  win on their own paths, and an app mounted at "/" gets everything else (a GET on an API's
-  path included, as in classic BentoML: the API only owns the POST). A mounted app handles its
+- Mounted apps are routes of the Starlette app after the probes, the Swagger UI and the API
+  routes, so those win on their own paths, and an app mounted at "/" gets everything else (a
+  GET on an API's path included, as in classic BentoML: the API only owns the POST; and any
+  method on "/" but GET and HEAD, which are the Swagger UI's). A mounted app handles its
   own errors: its 404 and 500 bodies reach the client as it wrote them.
 - A WSGI app is adapted by a2wsgi, which runs it in threads of its own. Starlette's
   ``WSGIMiddleware`` is deprecated and due to be removed, and ``starlette`` is not pinned here.

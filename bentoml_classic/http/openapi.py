@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from ..service import InferenceAPI, Service
 
 ERROR_SCHEMA_NAME = "ErrorEnvelope"
+#: OpenAPI extensions classic BentoML's client looked for, under the same names
+API_NAME_KEY = "x-bentoml-name"
+IO_DESCRIPTOR_KEY = "x-bentoml-io-descriptor"
 ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"}
 _ERROR_DESCRIPTIONS = {
     400: "The body is malformed or fails validation; `detail` says where.",
@@ -68,16 +71,20 @@ def _streams(api: InferenceAPI) -> bool:
 
 def _api_operation(api: InferenceAPI, has_runners: bool, limited: bool) -> dict[str, Any]:
     description = STREAMED_DESCRIPTION if _streams(api) else "Success"
-    responses: dict[str, Any] = {
-        "200": {"description": description, **api.output.openapi_responses()}
-    }
+    # x-bentoml-*: what classic BentoML published for its client (bentoml_classic.client reads
+    # them): the API's name, and each side's descriptor with the arguments a client needs
+    success = {"description": description, **api.output.openapi_responses()}
+    success[IO_DESCRIPTOR_KEY] = api.output.to_spec()
+    responses: dict[str, Any] = {"200": success}
     for status in api_error_statuses(api, has_runners, limited):
         responses[str(status)] = _error_response(status)
+    request_body = {**api.input.openapi_request_body(), IO_DESCRIPTOR_KEY: api.input.to_spec()}
     operation: dict[str, Any] = {
         "operationId": api.name,
+        API_NAME_KEY: api.name,
         "tags": ["Service APIs"],
         "summary": f"POST /{api.route}",
-        "requestBody": api.input.openapi_request_body(),
+        "requestBody": request_body,
         "responses": responses,
     }
     if api.doc:

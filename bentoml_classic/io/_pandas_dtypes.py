@@ -64,6 +64,16 @@ def dtype_name(dtype: Any) -> str:
     return str(dtype)
 
 
+def spec_of(dtype: Any) -> Any:
+    """A declared dtype (one, or one per column) as JSON, for /docs.json: pandas' own names,
+    which ``pandas_dtype`` reads back."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, dict):
+        return {str(col): dtype_name(d) for col, d in dtype.items()}
+    return dtype_name(dtype)
+
+
 def conform(values: pd.Series, target: Any, *, enforce: bool, column: Hashable | None) -> pd.Series:
     """``values`` as ``target`` where numpy calls the cast ``same_kind``; anything else as it
     is, or under ``enforce`` a BadInput that names the column, both dtypes and the first misfit."""

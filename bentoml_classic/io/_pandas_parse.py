@@ -139,6 +139,10 @@ def _column(values: list[Any]) -> pd.Series:
 
 def _read_json(body: bytes, orient: str, dtype: Any, typ: str, where: str) -> Any:
     kind = "DataFrame" if typ == "frame" else "Series"
+    if orient == "table" and dtype is True:
+        # the table orient carries its own schema: pandas refuses any dtype beside it, and its
+        # default (classic passed none) is to infer nothing
+        dtype = None
     try:
         result = pd.read_json(io.BytesIO(body), orient=orient, typ=typ, dtype=dtype)
     except Exception as exc:  # pandas raises ValueError, and AttributeError, on odd bodies

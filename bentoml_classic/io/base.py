@@ -80,6 +80,14 @@ class IODescriptor(ABC, Generic[T]):
         """Named schemas this descriptor refers to with ``#/components/schemas/...``."""
         return {}
 
+    def to_spec(self) -> dict[str, Any]:
+        """What ``/docs.json`` says about this descriptor (``x-bentoml-io-descriptor``), in
+        classic BentoML's form: an ``id`` and the ``args`` a client needs to encode a request
+        and decode an answer (``bentoml_classic.client`` reads it). A descriptor of the user's
+        own is named by its class; a client treats its body as plain bytes."""
+        cls = type(self)
+        return {"id": f"{cls.__module__}.{cls.__qualname__}", "args": {}}
+
     #: 4xx statuses from_http_request can answer with, so that /docs.json documents only those
     input_error_statuses: ClassVar[frozenset[int]] = frozenset({400})
 

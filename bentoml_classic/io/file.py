@@ -140,6 +140,12 @@ class File(IODescriptor[Any]):
 
     # -- documentation -------------------------------------------------------------------------
 
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "id": "bentoml.io.File",
+            "args": {"kind": self.kind, "mime_type": self.declared_type},
+        }
+
     def openapi_schema(self) -> dict[str, Any]:
         return dict(_BINARY_SCHEMA)
 

@@ -239,6 +239,16 @@ class Image(IODescriptor["PIL.Image.Image"]):
 
     # -- documentation -------------------------------------------------------------------------
 
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "id": "bentoml.io.Image",
+            "args": {
+                "pilmode": self.pilmode,
+                "mime_type": self.mime_type,
+                "allowed_mime_types": list(self.allowed_mime_types),
+            },
+        }
+
     def openapi_schema(self) -> dict[str, Any]:
         return dict(_BINARY_SCHEMA)
 

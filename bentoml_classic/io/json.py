@@ -122,6 +122,16 @@ class JSON(JsonBodyDescriptor[Any]):
 
     # -- documentation -------------------------------------------------------------------------
 
+    def to_spec(self) -> dict[str, Any]:
+        # the model itself cannot travel: a client gets plain JSON back, as classic's did
+        return {
+            "id": "bentoml.io.JSON",
+            "args": {
+                "has_pydantic_model": self.pydantic_model is not None,
+                "has_json_encoder": self.json_encoder is not None,
+            },
+        }
+
     def openapi_schema(self) -> dict[str, Any]:
         if self.pydantic_model is None:
             return {}

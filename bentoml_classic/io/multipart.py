@@ -124,6 +124,12 @@ class Multipart(IODescriptor[dict[str, Any]]):
 
     # -- documentation -------------------------------------------------------------------------
 
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "id": "bentoml.io.Multipart",
+            "args": {name: d.to_spec() for name, d in self.descriptors.items()},
+        }
+
     def openapi_schema(self) -> dict[str, Any]:
         return {
             "type": "object",

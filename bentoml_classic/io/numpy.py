@@ -252,6 +252,17 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
                 schema["minItems"] = schema["maxItems"] = dim
         return schema
 
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "id": "bentoml.io.NumpyNdarray",
+            "args": {
+                "dtype": None if self.dtype is None else str(self.dtype),
+                "shape": None if self.shape is None else list(self.shape),
+                "enforce_dtype": self.enforce_dtype,
+                "enforce_shape": self.enforce_shape,
+            },
+        }
+
     def openapi_responses(self) -> dict[str, Any]:
         schema = self.openapi_schema() if self.enforce_shape else {}
         return {"content": {self.mime_type: {"schema": schema}}}

@@ -300,6 +300,23 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
                 content[media_type] = {"schema": dict(_BINARY)}
         return {"required": True, "content": content}
 
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "id": "bentoml.io.PandasDataFrame",
+            "args": {
+                "orient": self.orient,
+                "columns": None
+                if self.columns is None
+                else [dtypes.label(c) for c in self.columns],
+                "apply_column_names": self.apply_column_names,
+                "dtype": dtypes.spec_of(self.dtype),
+                "shape": None if self.shape is None else list(self.shape),
+                "enforce_dtype": self.enforce_dtype,
+                "enforce_shape": self.enforce_shape,
+                "default_format": self.default_format,
+            },
+        }
+
     def openapi_responses(self) -> dict[str, Any]:
         schema = {"json": self.openapi_schema(), "csv": {"type": "string"}, "parquet": _BINARY}
         return {"content": {self.mime_type: {"schema": dict(schema[self.default_format])}}}
@@ -392,6 +409,18 @@ class PandasSeries(JsonBodyDescriptor[pd.Series]):
         series = obj if isinstance(obj, pd.Series) else pd.Series(obj)
         body = series.to_json(orient=self.orient, double_precision=_DIGITS)
         return Response(body, media_type=self.mime_type)
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "id": "bentoml.io.PandasSeries",
+            "args": {
+                "orient": self.orient,
+                "dtype": dtypes.spec_of(self.dtype),
+                "shape": None if self.shape is None else list(self.shape),
+                "enforce_dtype": self.enforce_dtype,
+                "enforce_shape": self.enforce_shape,
+            },
+        }
 
     def openapi_schema(self) -> dict[str, Any]:
         shape = self.shape if self.enforce_shape else None

@@ -87,6 +87,9 @@ class Text(IODescriptor[str]):
         # starlette appends "; charset=utf-8" to text/* media types and encodes as UTF-8.
         return Response(obj, media_type=self.mime_type)
 
+    def to_spec(self) -> dict[str, Any]:
+        return {"id": "bentoml.io.Text", "args": {}}
+
     def openapi_schema(self) -> dict[str, Any]:
         return {"type": "string"}
 

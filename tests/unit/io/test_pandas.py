@@ -102,6 +102,14 @@ def test_every_body_pandas_reads_is_the_frame_classic_handed_over(parse, orient)
         pd.testing.assert_frame_equal(frame, expected, obj=f"{orient} {body}")
 
 
+def test_a_table_orient_body_is_read_by_its_schema(parse):
+    """classic passed dtype=True, which pandas refuses beside the table orient (a 500 there);
+    the schema carries the types, so the body is read without one."""
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]})
+    got = parse(PandasDataFrame(orient="table"), frame.to_json(orient="table"))
+    pd.testing.assert_frame_equal(got, frame)
+
+
 def test_a_records_api_reads_columns_orient_bodies_as_pandas_does(parse):
     descriptor = PandasDataFrame()  # orient="records"
     expected = pd.DataFrame({"a": [1, 2], "b": [3, 4]})
