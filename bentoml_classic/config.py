@@ -99,6 +99,41 @@ class TimeoutsConfig(_Strict):
     graceful_shutdown: float | None = Field(None, ge=0)
 
 
+class AccessLogFormatConfig(_Strict):
+    """classic's ``format`` of the OpenTelemetry ids in access lines; accepted (no tracing here,
+    so the lines carry the request id instead)."""
+
+    trace_id: str = "032x"
+    span_id: str = "016x"
+
+
+class RunnerAccessLogConfig(_Strict):
+    """classic's ``runners.logging.access``: accepted; runner calls are not HTTP requests here,
+    so nothing is logged per call (the API workers' access lines cover every request)."""
+
+    enabled: bool = True
+    request_content_length: bool = True
+    request_content_type: bool = True
+    response_content_length: bool = True
+    response_content_type: bool = True
+
+
+class AccessLogConfig(RunnerAccessLogConfig):
+    """``api_server.logging.access``: one line per request from each API worker
+    (http/access_log.py); the four ``*_content_*`` keys choose the request's and response's
+    ``type=`` and ``length=`` fields."""
+
+    format: AccessLogFormatConfig = AccessLogFormatConfig()
+
+
+class ApiServerLoggingConfig(_Strict):
+    access: AccessLogConfig = AccessLogConfig()
+
+
+class RunnerLoggingConfig(_Strict):
+    access: RunnerAccessLogConfig = RunnerAccessLogConfig()
+
+
 class ApiServerConfig(_Strict):
     workers: int | None = Field(None, gt=0, description="default: the CPU count")
     #: pending connections the listening socket holds before the kernel refuses more
@@ -115,6 +150,7 @@ class ApiServerConfig(_Strict):
     #: Linux scheduling policy of the API workers' threads (server/scheduling.py): batch
     #: (SCHED_BATCH: a woken thread does not preempt the one that woke it) or inherit
     scheduling_policy: Literal["batch", "inherit"] = "batch"
+    logging: ApiServerLoggingConfig = ApiServerLoggingConfig()
 
 
 class BatchingConfig(_Strict):
@@ -144,6 +180,7 @@ class RunnerConfig(_Strict):
     #: as ``api_server.scheduling_policy``, for the runner's workers; inherit by default: a
     #: runner worker on iris runs its model on the loop thread, and batch did not pay there
     scheduling_policy: Literal["batch", "inherit"] = "inherit"
+    logging: RunnerLoggingConfig = RunnerLoggingConfig()
 
 
 class BentoMLConfig(_Strict):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import platform
 import sys
 
 import click
 
+from .. import __version__
 from ..exceptions import BentoMLException
 from .models import models
 from .serve import serve
@@ -26,7 +28,14 @@ class _Group(click.Group):
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(package_name="bentoml_classic", prog_name="bentoml_classic")
+@click.version_option(
+    __version__,
+    "-v",
+    "--version",
+    prog_name="bentoml",
+    # classic's first words, which scripts parse; then which implementation answers
+    message=f"%(prog)s, version %(version)s (bentoml_classic, Python {platform.python_version()})",
+)
 def cli() -> None:
     """bentoml_classic: serve models with the classic BentoML programming model."""
 

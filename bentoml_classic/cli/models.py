@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import click
 import yaml
+
+from .output import human_size, output_option, print_records
 
 
 @click.group()
@@ -11,39 +16,68 @@ def models() -> None:
     """Inspect and manage the local model store ($BENTOML_HOME/models)."""
 
 
+#: the columns of ``models list``: a record's key -> its title (classic's)
+LIST_COLUMNS = {"tag": "Tag", "module": "Module", "size": "Size", "creation_time": "Creation Time"}
+
+
 @models.command(name="list")
 @click.argument("name", required=False)
-def list_models(name: str | None) -> None:
-    """List saved models, newest first; only those named NAME if given."""
+@output_option
+def list_models(name: str | None, output: str) -> None:
+    """List saved models, newest first; only those named NAME if given.
+
+    Each with the module that saved it, its size on disk and when it was saved (local time).
+    """
     from .. import models as store
 
-    found = store.list(name)
-    if not found:
+    found = sorted(store.list(name), key=lambda m: m.info.creation_time, reverse=True)
+    if not found and output == "table":
         click.echo("no models saved" + (f" under {name!r}" if name else ""))
         return
-    rows = [
-        (
-            str(m.tag),
-            m.info.module.rsplit(".", 1)[-1],
-            m.info.creation_time.isoformat(timespec="seconds"),
-        )
+    records = [
+        {
+            "tag": str(m.tag),
+            "module": m.info.module,
+            "size": human_size(_directory_size(m.path)),
+            "creation_time": m.info.creation_time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        }
         for m in found
     ]
-    widths = [max(len(row[i]) for row in [("Tag", "Module", "Created"), *rows]) for i in range(3)]
-    for row in [("Tag", "Module", "Created"), *rows]:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    print_records(records, output, LIST_COLUMNS)
+
+
+def _directory_size(path: str) -> int:
+    """Bytes of the files under ``path`` (links not followed)."""
+    total = 0
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            total += _directory_size(entry.path)
+        elif entry.is_file(follow_symlinks=False):
+            total += entry.stat(follow_symlinks=False).st_size
+    return total
 
 
 @models.command(name="get")
 @click.argument("tag")
-def get_model(tag: str) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json", "path"]),
+    default="yaml",
+    show_default=True,
+    help="The model's model.yaml as YAML or JSON, or the path of its directory.",
+)
+def get_model(tag: str, output: str) -> None:
     """Show a model's model.yaml."""
     from .. import models as store
 
     model = store.get(tag)
-    click.echo(yaml.safe_dump(model.info.to_dict(), sort_keys=False).rstrip())
+    if output == "path":
+        click.echo(model.path)
+    elif output == "json":
+        click.echo(json.dumps(model.info.to_dict(), indent=2, default=str))
+    else:
+        click.echo(yaml.safe_dump(model.info.to_dict(), sort_keys=False).rstrip())
 
 
 @models.command(name="delete")

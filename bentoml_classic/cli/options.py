@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from ..config import BentoMLConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,6 +85,24 @@ http_tuning_options = _stack(
         "[default: api_server.timeouts.graceful_shutdown, else 20].",
     ),
 )
+
+#: the access log of the API workers (serve, start-http-server)
+access_log_option = click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Log one line per request [default: api_server.logging.access.enabled, on].",
+)
+
+
+def with_access_log(config: BentoMLConfig, access_log: bool | None) -> BentoMLConfig:
+    """``config`` with ``--access-log``/``--no-access-log`` written over its key, if given, so
+    that the workers, handed the configuration, agree with the command line."""
+    from ..config import with_settings
+
+    if access_log is None:
+        return config
+    return with_settings(config, {"api_server.logging.access.enabled": access_log})
+
 
 #: HTTPS on the API server's port (serve, start-http-server): classic's --ssl-* options
 https_options = _stack(

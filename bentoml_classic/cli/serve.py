@@ -8,10 +8,12 @@ from typing import Any
 import click
 
 from .options import (
+    access_log_option,
     config_option,
     http_tuning_options,
     https_options,
     use_config_file,
+    with_access_log,
     working_dir_option,
 )
 from .targets import resolve_target
@@ -47,6 +49,7 @@ from .targets import resolve_target
 @click.option(
     "--reload", is_flag=True, help="Restart on code changes in the working directory (one process)."
 )
+@access_log_option
 @http_tuning_options
 @https_options
 def serve(
@@ -58,6 +61,7 @@ def serve(
     api_workers: int | None,
     development: bool,
     reload: bool,
+    access_log: bool | None,
     **options: Any,
 ) -> None:
     """Serve TARGET (MODULE:SVC, e.g. service:svc) over HTTP, or HTTPS with --ssl-certfile.
@@ -74,6 +78,8 @@ def serve(
     os.chdir(working_dir)
     from ..config import load_config  # not at import: `bentoml models ...` needs no pydantic
 
+    settings = with_access_log(load_config(), access_log)
+
     if development or reload:
         from ..serving.development import serve_in_process
 
@@ -84,7 +90,7 @@ def serve(
             port=port,
             development=True,
             reload=reload,
-            config=load_config(),
+            config=settings,
             **options,
         )
         return
@@ -96,6 +102,6 @@ def serve(
         host=host,
         port=port,
         api_workers=api_workers,
-        config=load_config(),
+        config=settings,
         **options,
     )

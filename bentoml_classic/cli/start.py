@@ -8,11 +8,13 @@ from typing import Any
 import click
 
 from .options import (
+    access_log_option,
     config_option,
     existing_file_option,
     http_tuning_options,
     https_options,
     use_config_file,
+    with_access_log,
     working_dir_option,
 )
 from .targets import resolve_target
@@ -90,6 +92,7 @@ def start_runner_server_command(
     type=click.IntRange(1, 1024),
     help="API worker processes [default: api_server.workers, else the CPU count].",
 )
+@access_log_option
 @http_tuning_options
 @https_options
 @_token
@@ -101,7 +104,11 @@ def start_runner_server_command(
 )
 @existing_file_option("--runner-ssl-keyfile", "The client certificate's key, if not in its file.")
 def start_http_server_command(
-    bento: str | None, working_dir: str, config: str | None, **options: Any
+    bento: str | None,
+    working_dir: str,
+    config: str | None,
+    access_log: bool | None,
+    **options: Any,
 ) -> None:
     """Serve the APIs of BENTO (MODULE:SVC; default: bentofile.yaml's service), calling runners
     at the addresses in the runner map. HTTPS with --ssl-certfile."""
@@ -111,4 +118,5 @@ def start_http_server_command(
     from ..serving.start import start_http_server
 
     os.chdir(working_dir)
-    start_http_server(target, working_dir=".", config=load_config(), **options)
+    settings = with_access_log(load_config(), access_log)
+    start_http_server(target, working_dir=".", config=settings, **options)

@@ -23,6 +23,7 @@ from ..context import Context
 from ..exceptions import ServiceUnavailable
 from ..runner.runner import Runner
 from ..service import Service
+from .access_log import AccessLog, AccessLogMiddleware
 from .cors import with_cors
 from .dispatch import ApiDispatcher
 from .endpoint import api_endpoint
@@ -91,9 +92,13 @@ def build_app(
         api_server_config.traffic.timeout, api_server_config.traffic.max_concurrency
     )
     openapi_body = json.dumps(build_openapi(svc, max_concurrency=traffic.max_concurrency)).encode()
+    access_config = api_server_config.logging.access
+    access_log = AccessLog(access_config) if access_config.enabled else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if access_log is not None:
+            access_log.start()
         for runner in svc.runners:
             await _call(start_runner, runner)
         hook_ctx = Context(state=state)
@@ -109,6 +114,8 @@ def build_app(
             for runner in svc.runners:
                 runner.destroy()
             pool.shutdown()
+            if access_log is not None:
+                access_log.close()
 
     async def alive(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -161,8 +168,12 @@ def build_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
     )
-    # Outermost first: request ids (on every answer, a 413 or a CORS refusal included), CORS
-    # (http/cors.py says why outside the user's middlewares), the user's middlewares, the size
-    # limit, the API dispatcher. With no CORS and no middleware the stack is the bare three.
+    # Outermost first: request ids (on every answer, a 413 or a CORS refusal included) and the
+    # access log, CORS (http/cors.py says why outside the user's middlewares), the user's
+    # middlewares, the size limit, the API dispatcher. With no CORS and no middleware the stack
+    # is the bare three.
     inner = RequestSizeLimit(ApiDispatcher(endpoints, app), api_server_config.max_request_size)
-    return RequestIdMiddleware(with_cors(with_middlewares(inner, svc), api_server_config.http.cors))
+    outer = with_cors(with_middlewares(inner, svc), api_server_config.http.cors)
+    if access_log is None:
+        return RequestIdMiddleware(outer)
+    return AccessLogMiddleware(outer, access_log)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import sys
+from typing import TYPE_CHECKING
 
+from ..log_format import api_worker_component, configure_server_logging
 from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
 from .worker_spec import WorkerSpec, runner_token
+
+if TYPE_CHECKING:
+    import uvicorn
+
+logger = logging.getLogger("bentoml_classic.api_worker")
 
 
 def _listening_socket(fd: int) -> socket.socket:
@@ -21,10 +29,26 @@ def _listening_socket(fd: int) -> socket.socket:
     return sock
 
 
+def _server(config: uvicorn.Config, service_name: str) -> uvicorn.Server:
+    """uvicorn's server, which says in the log once this worker serves (uvicorn's own lines
+    for that are four per worker, below its warning level here)."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                logger.info("ready: serving %s", service_name)
+
+    return AnnouncingServer(config)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="bentoml_classic API worker (started by serve)")
     parser.add_argument("--fd", type=int, required=True, help="listening socket from Circus")
+    parser.add_argument("--wid", type=int, default=1, help="this worker's number (1-based)")
     args = parser.parse_args()
+    configure_server_logging(api_worker_component(args.wid))
     die_with_parent()
     spec = WorkerSpec.from_env()
     apply_scheduling_policy(spec.scheduling_policy)
@@ -71,13 +95,16 @@ def main() -> None:
         )
 
     app = build_app(svc, config, development=spec.development, start_runner=start_runner)
-    server = uvicorn.Server(
+    server = _server(
         uvicorn.Config(
             app,
             lifespan="on",
             # a response's head and body in one write: one segment, one wake-up of the client
             http=http_protocol(config.api_server.http.header_timeout),
+            # uvicorn's own access log formats a line on the loop per request; ours does not
+            # (http/access_log.py), and its lines are formatted by our handlers (log_format.py)
             access_log=False,
+            log_config=None,
             server_header=False,
             # Nothing here reads the client address; X-Forwarded-* parsing would cost every
             # request a middleware layer for nothing.
@@ -89,7 +116,8 @@ def main() -> None:
             backlog=config.api_server.backlog,
             # the arbiter built this context once already, so a bad setting never gets here
             **(https.uvicorn_options() if https else {}),
-        )
+        ),
+        svc.name,
     )
     freeze_startup_objects()
     server.run(sockets=[_listening_socket(args.fd)])

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from circus.sockets import CircusSocket
     from circus.watcher import Watcher
 
+logger = logging.getLogger("bentoml_classic.supervisor")
+
 
 def make_arbiter(
     watchers: list[Watcher],
@@ -75,7 +77,16 @@ def _arbiter_class() -> type[Arbiter]:
                     public.close()
             iterate = watcher_iter_func or self.iter_watchers
             watchers = list(iterate(reverse=False))
-            for priority in sorted({watcher.priority for watcher in watchers}):
+            priorities = sorted({watcher.priority for watcher in watchers})
+            if watchers:
+                logger.info(
+                    "stopping %s",
+                    ", then ".join(
+                        " and ".join(w.name for w in watchers if w.priority == priority)
+                        for priority in priorities
+                    ),
+                )
+            for priority in priorities:
                 yield gen.multi(
                     [
                         watcher._stop(close_output_streams)

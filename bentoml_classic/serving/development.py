@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from ..config import BentoMLConfig, as_settings, build_config, load_config
+from ..log_format import DEVELOPMENT_SERVER, configure_server_logging
 from .arguments import http_tier
 from .hooks import run_deployment_hooks
 from .http_tls import HttpTls
@@ -34,7 +35,9 @@ def _uvicorn_options(
         "host": host,
         "port": port,
         "lifespan": "on",
+        # ours instead (http/access_log.py), and our handlers format uvicorn's lines too
         "access_log": False,
+        "log_config": None,
         "server_header": False,
         "log_level": "info",
         "backlog": config.api_server.backlog,
@@ -72,6 +75,7 @@ def serve_in_process(
     """
     import uvicorn
 
+    configure_server_logging(DEVELOPMENT_SERVER)
     working_dir = os.path.abspath(working_dir)
     config, https = http_tier(
         config or load_config(),
@@ -116,6 +120,7 @@ def create_app_from_env() -> Any:
     from ..http.app import build_app
     from ..loader import import_service
 
+    configure_server_logging(DEVELOPMENT_SERVER)
     svc = import_service(os.environ[_TARGET_ENV], os.environ[_WORKING_DIR_ENV])
     run_deployment_hooks(svc)
     raw = os.environ.get(_CONFIG_ENV)

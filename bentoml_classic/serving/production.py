@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..config import BentoMLConfig, load_config
+from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
 from .arguments import http_tier
 from .hooks import run_deployment_hooks
@@ -42,6 +43,7 @@ def serve_production(
     """
     from ..loader import import_service
 
+    configure_server_logging(SUPERVISOR)
     working_dir = os.path.abspath(working_dir)
     config, https = http_tier(
         config or load_config(),

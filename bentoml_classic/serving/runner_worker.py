@@ -14,6 +14,7 @@ import signal
 import socket
 import time
 
+from ..log_format import configure_server_logging, runner_component
 from .restart_backoff import StartFailures
 from .scheduling import apply_scheduling_policy
 from .stuck_model import watch_for_a_stuck_model
@@ -37,11 +38,12 @@ def main() -> None:
     parser.add_argument("--wid", type=int, default=1, help="this worker's number (1-based)")
     parser.add_argument("--close-fds", default="", help="inherited sockets this worker closes")
     args = parser.parse_args()
+    spec = WorkerSpec.from_env()
+    configure_server_logging(runner_component(spec.runner or "?", args.wid))
     # The arbiter decides when we stop: a terminal's Ctrl-C reaches the whole process group, and
     # a runner that quit at once would fail the requests the API workers are still draining.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
-    spec = WorkerSpec.from_env()
     apply_scheduling_policy(spec.scheduling_policy)
     for fd in filter(None, args.close_fds.split(",")):
         os.close(int(fd))  # the public socket: it must close with the API workers' copies
@@ -58,7 +60,6 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
     from ..protocol import tls
     from ..protocol.server import RunnerServer
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.chdir(spec.working_dir)
     failures = StartFailures(spec.state_dir, spec.runner or "")
     try:
@@ -103,7 +104,7 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         freeze_startup_objects()
-        logger.info("runner %s ready in process %d", runner.name, os.getpid())
+        logger.info("ready (process %d)", os.getpid())
         await server.serve(sockets, stop, spec.grace_seconds, spec.backlog)
 
     with asyncio.Runner(loop_factory=_new_loop) as event_loop:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 from ..config import BentoMLConfig, load_config
 from ..exceptions import InvalidArgument
+from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
 from .arguments import bento_identifier as identifier_of
 from .arguments import http_tier, runner_settings
@@ -66,6 +67,7 @@ def start_runner_server(
     """
     from ..loader import import_service
 
+    configure_server_logging(SUPERVISOR)
     target = identifier_of(bento_identifier, bento)
     if not runner_name:
         raise InvalidArgument("no runner named: pass runner_name (--runner-name)")
@@ -158,6 +160,7 @@ def start_http_server(
     """
     from ..loader import import_service
 
+    configure_server_logging(SUPERVISOR)
     target = identifier_of(bento_identifier, bento)
     working_dir = os.path.abspath(working_dir)
     addresses = parse_runner_map(runner_map)

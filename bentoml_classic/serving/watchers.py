@@ -132,7 +132,11 @@ def api_watcher(
         http_tls=http_tls.to_spec() if http_tls else {},
     )
     cmd, args = _python(
-        "bentoml_classic.serving.api_worker", "--fd", f"$(circus.sockets.{socket_name})"
+        "bentoml_classic.serving.api_worker",
+        "--fd",
+        f"$(circus.sockets.{socket_name})",
+        "--wid",
+        "$(circus.wid)",
     )
     return Watcher(
         name="api_server",

@@ -15,7 +15,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bentoml_classic as bentoml
+from bentoml_classic.config import config_from_options
 from bentoml_classic.exceptions import InvalidArgument
+from bentoml_classic.http.access_log import AccessLogMiddleware
 from bentoml_classic.http.app import build_app
 from bentoml_classic.http.dispatch import ApiDispatcher
 from bentoml_classic.http.request_id import RequestIdMiddleware
@@ -170,10 +172,16 @@ def test_without_middlewares_the_request_path_is_the_bare_stack() -> None:
     def echo(text: str) -> str:
         return text
 
+    # the access log (on by default, as in classic) takes the request ids' place, so both
+    # stacks are three layers deep
     app = build_app(svc)
-    assert isinstance(app, RequestIdMiddleware)
+    assert isinstance(app, AccessLogMiddleware)
     assert isinstance(app.app, RequestSizeLimit)
     assert isinstance(app.app.app, ApiDispatcher)
+    quiet = build_app(svc, config_from_options("api_server.logging.access.enabled=false"))
+    assert isinstance(quiet, RequestIdMiddleware)
+    assert isinstance(quiet.app, RequestSizeLimit)
+    assert isinstance(quiet.app.app, ApiDispatcher)
 
 
 @pytest.mark.parametrize("path", ["sub", 5, None])
