@@ -4,8 +4,9 @@
     runner = bentoml.sklearn.get("iris_clf:latest").to_runner()
     svc = bentoml.Service("iris_classifier", runners=[runner])
 
-Framework adapters, IO descriptors, the model store and the Python client (``client``) load on
-first use, so that importing the package stays cheap for API workers that never touch them.
+Framework adapters, IO descriptors, the model store, user metrics (``metrics``) and the Python
+client (``client``) load on first use, so that importing the package stays cheap for API workers
+that never touch them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .service import Service
 from .tag import Tag
 
 if TYPE_CHECKING:
-    from . import client, io, models
+    from . import client, io, metrics, models
     from .frameworks import picklable_model, sklearn
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 _LAZY_MODULES = {
     "client": "bentoml_classic.client",
     "io": "bentoml_classic.io",
+    "metrics": "bentoml_classic.metrics",
     "models": "bentoml_classic.models",
     "sklearn": "bentoml_classic.frameworks.sklearn",
     "picklable_model": "bentoml_classic.frameworks.picklable_model",
@@ -44,6 +46,7 @@ __all__ = [
     "client",
     "exceptions",
     "io",
+    "metrics",
     "models",
     "picklable_model",
     "sklearn",

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any, cast
 
 from ..exceptions import BentoMLException
-from ..metrics import Histogram
+from ..metrics.builtin import Observer
 from .batch_queue import (
     BatchQueue,
     Call,
@@ -42,7 +42,7 @@ def _check_in_flight(policy: BatchPolicy, max_in_flight: int) -> None:
         raise ValueError("splitting oversized calls needs max_in_flight=1")
 
 
-def _check_relay(policy: BatchPolicy, histogram: Histogram | None, relay: bool) -> None:
+def _check_relay(policy: BatchPolicy, histogram: Observer | None, relay: bool) -> None:
     """``relay``: the batcher only coalesces calls for a runner that batches them again.
 
     That runner counts rows, cuts oversized calls and records batch sizes itself, so a call that
@@ -99,7 +99,7 @@ class BlockingBatcher:
         send: Callable[..., Any],
         policy: BatchPolicy,
         max_in_flight: int = 1,
-        histogram: Histogram | None = None,
+        histogram: Observer | None = None,
         sends_waited: bool = False,
         relay: bool = False,
     ) -> None:
@@ -198,7 +198,7 @@ class AsyncBatcher:
         send: Callable[..., Awaitable[Any]],
         policy: BatchPolicy,
         max_in_flight: int = 1,
-        histogram: Histogram | None = None,
+        histogram: Observer | None = None,
         sends_waited: bool = False,
         relay: bool = False,
     ) -> None:

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from ..exceptions import BentoMLException
-from ..metrics import Histogram
+from ..metrics.builtin import Observer
 from .batch_queue import BatchQueue, Call, Reply, finish_call, run_batch
 from .model_lane import Lane, SameThreadLane
 from .policy import BatchPolicy
@@ -35,7 +35,7 @@ class InlineBatcher:
         policy: BatchPolicy,
         schedule: Callable[[Callable[[], None]], Any],
         clock: Callable[[], float] | None = None,
-        histogram: Histogram | None = None,
+        histogram: Observer | None = None,
         lane: Lane | None = None,
         name: str = "",
     ) -> None:

@@ -3,6 +3,7 @@ the Swagger UI at "/"."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,10 +18,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from .. import metrics
-from ..config import BentoMLConfig
+from ..config import ApiMetricsConfig, BentoMLConfig
 from ..context import Context
 from ..exceptions import ServiceUnavailable
+from ..metrics.builtin import api_meter
+from ..metrics.merge import merged_exposition
+from ..metrics.meters import RequestMeter, flush_pending
+from ..metrics.registry import CONTENT_TYPE, exposition
 from ..runner.runner import Runner
 from ..service import Service
 from .access_log import AccessLog, AccessLogMiddleware
@@ -48,25 +52,35 @@ async def _call(func: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-def _init_runner_locally(config: BentoMLConfig, runner: Runner) -> None:
-    runner.init_local(quiet=True, config=config.runner(runner.name))
+def _init_runner_locally(config: BentoMLConfig, svc: Service, runner: Runner) -> None:
+    runner.init_local(quiet=True, config=config.runner(runner.name), service_name=svc.name)
 
 
-async def render_metrics(svc: Service) -> str:
-    """Batch-size histograms of every runner method: from the runner workers for remote
-    runners (one series per worker), from this process for runners that run in it."""
-    series: list[tuple[dict[str, str], metrics.Histogram]] = []
-    for runner in svc.runners:
-        for worker, snapshots in await runner.runner_handle.batch_size_snapshots():
-            for snapshot in snapshots:
-                if snapshot["runner"] == runner.name:
-                    labels = {
-                        "runner": runner.name,
-                        "method": str(snapshot["method"]),
-                        "worker": worker,
-                    }
-                    series.append((labels, metrics.Histogram.from_snapshot(snapshot)))
-    return metrics.render_histograms(metrics.BATCH_SIZE, metrics.BATCH_SIZE_HELP, series)
+async def render_metrics(svc: Service, pool: ThreadPool) -> bytes:
+    """Every metric of the deployment (``metrics/registry.py``), once the runners' workers have
+    written what they hold, with those of runner servers started on their own merged in. The
+    files are read in a pool thread: a deployment with many series takes milliseconds, which
+    the event loop should spend on requests."""
+    scraped = await asyncio.gather(
+        *(runner.runner_handle.scrape_metrics() for runner in svc.runners)
+    )
+    foreign = [text for texts in scraped for text in texts]
+    flush_pending()  # what this process holds; other API workers write theirs on a timer
+    local: bytes = await pool.run(exposition)
+    return merged_exposition(local, foreign) if foreign else local
+
+
+def _api_meters(svc: Service, config: ApiMetricsConfig) -> dict[str, RequestMeter]:
+    """One meter per API route, labelled as classic labelled them."""
+    return {
+        f"/{api.route}": api_meter(
+            f"/{api.route}",
+            svc.name,
+            namespace=config.namespace,
+            buckets=config.duration.bounds(),
+        )
+        for api in svc.apis.values()
+    }
 
 
 def build_app(
@@ -84,7 +98,7 @@ def build_app(
     config = config or BentoMLConfig()
     api_server_config = config.api_server
     if start_runner is None:
-        start_runner = partial(_init_runner_locally, config)
+        start_runner = partial(_init_runner_locally, config, svc)
     state: dict[str, Any] = {}
     readiness = {"ready": False}
     pool = ThreadPool()
@@ -116,6 +130,7 @@ def build_app(
             pool.shutdown()
             if access_log is not None:
                 access_log.close()
+            flush_pending()
 
     async def alive(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -131,9 +146,7 @@ def build_app(
         return PlainTextResponse("ok")
 
     async def metrics_text(request: Request) -> Response:
-        return PlainTextResponse(
-            await render_metrics(svc), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        return Response(await render_metrics(svc, pool), media_type=CONTENT_TYPE)
 
     async def docs_json(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
@@ -142,11 +155,15 @@ def build_app(
         Route("/healthz", alive, methods=["GET"]),
         Route("/livez", alive, methods=["GET"]),
         Route("/readyz", ready, methods=["GET"]),
-        Route("/metrics", metrics_text, methods=["GET"]),
         Route("/docs.json", docs_json, methods=["GET"]),
         # before the mounted apps, as in classic: GET / stays the page (http/swagger_ui.py)
         *swagger_ui_routes(svc.name),
     ]
+    metrics_config = api_server_config.metrics
+    meters: dict[str, RequestMeter] = {}
+    if metrics_config.enabled:  # classic: no /metrics at all when disabled
+        routes.append(Route("/metrics", metrics_text, methods=["GET"]))
+        meters = _api_meters(svc, metrics_config)
     endpoints = {
         f"/{api.route}": api_endpoint(
             api,
@@ -170,9 +187,11 @@ def build_app(
     )
     # Outermost first: request ids (on every answer, a 413 or a CORS refusal included) and the
     # access log, CORS (http/cors.py says why outside the user's middlewares), the user's
-    # middlewares, the size limit, the API dispatcher. With no CORS and no middleware the stack
-    # is the bare three.
-    inner = RequestSizeLimit(ApiDispatcher(endpoints, app), api_server_config.max_request_size)
+    # middlewares, the size limit, the API dispatcher (which counts API requests for /metrics).
+    # With no CORS and no middleware the stack is the bare three.
+    inner = RequestSizeLimit(
+        ApiDispatcher(endpoints, app, meters), api_server_config.max_request_size
+    )
     outer = with_cors(with_middlewares(inner, svc), api_server_config.http.cors)
     if access_log is None:
         return RequestIdMiddleware(outer)

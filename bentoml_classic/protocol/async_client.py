@@ -265,19 +265,27 @@ class AsyncRunnerClient:
             return False
         return bool(kind == codec.PONG)
 
-    async def metrics(self, timeout: float) -> list[Any]:
-        """Each worker's metrics snapshot, in address order; None where a worker is down."""
-        snapshots: list[Any] = []
-        for index in range(len(self.addresses)):
-            try:
-                connection = await asyncio.wait_for(self._connect(index), timeout)
-                call_id = next_call_id()
-                future = connection.send(call_id, codec.empty_frame(call_id, codec.METRICS))
-                kind, buffers = await asyncio.wait_for(future, timeout)
-                snapshots.append(codec.decode(kind, buffers) if kind == codec.RESULT else None)
-            except (TimeoutError, ServiceUnavailable, ConnectionLost):
-                snapshots.append(None)
-        return snapshots
+    async def metrics(self, timeout: float, text: bool = False) -> list[bytes | None]:
+        """Send every address a METRICS frame at once: each worker writes the figures it holds,
+        and answers with its deployment's Prometheus text if ``text``, else ``b""``. The
+        answers in address order; None where none came within ``timeout``."""
+        return list(
+            await asyncio.gather(*(self._metrics_of(i, timeout, text) for i in self._indexes))
+        )
+
+    async def _metrics_of(self, index: int, timeout: float, text: bool) -> bytes | None:
+        try:
+            connection = await asyncio.wait_for(self._connect(index), timeout)
+            call_id = next_call_id()
+            if text:
+                frame = codec.frame(call_id, codec.METRICS, [codec.METRICS_TEXT])
+            else:
+                frame = codec.empty_frame(call_id, codec.METRICS)
+            kind, buffers = await asyncio.wait_for(connection.send(call_id, frame), timeout)
+        except (TimeoutError, ServiceUnavailable, ConnectionLost):
+            return None
+        answer = codec.decode(kind, buffers) if kind == codec.RESULT else None
+        return answer if isinstance(answer, bytes) else None
 
     def close(self) -> None:
         for connection in self._connections:

@@ -67,8 +67,12 @@ ERROR = 3
 PING = 4
 PONG = 5
 HELLO = 6
-#: asks a runner worker for its metrics; answered with a RESULT frame
+#: sent by the API worker answering ``/metrics``: the runner worker writes the figures it holds
+#: (metrics/meters.py) and answers with a RESULT frame holding bytes: empty, or, when the frame's
+#: one buffer is ``METRICS_TEXT``, the Prometheus text of its deployment (asked of a runner
+#: server started on its own, whose metrics directory the API workers cannot read)
 METRICS = 7
+METRICS_TEXT = b"text"
 #: a CALL whose calls have already waited in the caller's own batching queue: its first buffer
 #: is that wait (u64 microseconds, the oldest call's), the rest is a CALL body. The runner's
 #: queue counts ``max_latency_ms`` from when the calls were made, not from when the frame came
@@ -89,9 +93,10 @@ CREDIT_COUNT = struct.Struct("!I")
 MAX_FRAME_SIZE = 2**32 - 1
 
 #: sent in HELLO after the token: the two tiers of a two-tier deployment must speak the same
-#: frame layout (2: buffers aligned to 16 bytes; 3: CALL_AGED; 4: streams), and a mismatch
-#: should say so
-PROTOCOL_VERSION = b"bentoml_classic-runner/4"
+#: frame layout (2: buffers aligned to 16 bytes; 3: CALL_AGED; 4: streams; 5: METRICS writes
+#: the figures and answers with bytes instead of batch-size snapshots), and a mismatch should
+#: say so
+PROTOCOL_VERSION = b"bentoml_classic-runner/5"
 
 
 class FrameError(Exception):

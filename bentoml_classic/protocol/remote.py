@@ -16,9 +16,6 @@ from .address import Address
 from .async_client import AsyncRunnerClient
 from .blocking_client import BlockingRunnerClient
 
-#: one histogram snapshot, as a runner worker's METRICS frame carries it
-Snapshot = dict[str, Any]
-
 logger = logging.getLogger(__name__)
 
 
@@ -43,9 +40,14 @@ class RemoteRunnerHandle:
         timeout: float = 300.0,
         batch_policies: dict[str, BatchPolicy] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        metrics_elsewhere: bool = False,
     ) -> None:
+        """``metrics_elsewhere``: the runner's workers write their metrics where this process
+        cannot read them (a runner server started on its own), so ``/metrics`` asks them for
+        their text."""
         parsed = [Address.parse(url) for url in addresses]
         self._runner_name = runner_name
+        self._metrics_elsewhere = metrics_elsewhere
         self._async = AsyncRunnerClient(runner_name, parsed, token, timeout, ssl_context)
         self._blocking = BlockingRunnerClient(runner_name, parsed, token, timeout, ssl_context)
         self._warned_on_loop = False
@@ -115,11 +117,23 @@ class RemoteRunnerHandle:
     ) -> AsyncIterator[Any]:
         return self._async.stream(method, args, kwargs)
 
-    async def batch_size_snapshots(self, timeout: float = 2.0) -> list[tuple[str, list[Snapshot]]]:
-        """Each runner worker's histograms, labelled by its number (1-based); a worker that did
-        not answer in time has none."""
-        answers = await self._async.metrics(timeout)
-        return [(str(index + 1), snapshots or []) for index, snapshots in enumerate(answers)]
+    async def scrape_metrics(self, timeout: float = 1.0) -> list[str]:
+        """Have every runner worker write the figures it holds; from runner servers that are
+        deployments of their own, their Prometheus text too. A worker that does not answer in
+        time (a model call holding its loop, a restart) is left out, and logged."""
+        answers = await self._async.metrics(timeout, text=self._metrics_elsewhere)
+        missing = sum(answer is None for answer in answers)
+        if missing:  # their figures of the last quarter of a second show at the next scrape
+            logger.info(
+                "runner %s: %d of %d workers did not answer for /metrics in %.1f s",
+                self._runner_name,
+                missing,
+                len(answers),
+                timeout,
+            )
+        if not self._metrics_elsewhere:
+            return []
+        return [answer.decode() for answer in answers if answer is not None]
 
     async def is_ready(self, timeout: float = 1.0) -> bool:
         return await self._async.ping(timeout)

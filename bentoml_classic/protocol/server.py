@@ -16,16 +16,19 @@ import inspect
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, cast
 
-from .. import metrics
 from ..batching.inline_batcher import InlineBatcher, call_alone
 from ..batching.model_lane import ModelLane
 from ..batching.policy import BatchPolicy
 from ..exceptions import BadInput, BentoMLException, NotFound
+from ..metrics.builtin import Observer
+from ..metrics.meters import RequestMeter, flush_pending
+from ..metrics.registry import exposition
 from . import codec, user_classes
+from .server_metrics import metered_reply, metered_stream
 from .server_streams import ServerStream
 
 logger = logging.getLogger("bentoml_classic.runner_server")
@@ -150,11 +153,17 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             return
         transport = self._transport
         server = self._server
+        meter = server.meters.get(method_name)
+        reply: Callable[[Any, BaseException | None], None]
+        if meter is None:
 
-        def reply(result: Any, error: BaseException | None) -> None:
-            if not transport.is_closing():
-                transport.writelines(server.answer(call_id, method_name, result, error))
+            def reply(result: Any, error: BaseException | None) -> None:
+                if not transport.is_closing():
+                    transport.writelines(server.answer(call_id, method_name, result, error))
 
+        else:
+            answer = partial(server.answer_with_status, call_id, method_name)
+            reply = metered_reply(meter, transport, answer)
         batcher = server.batchers.get(method_name)
         if batcher is not None:
             batcher.submit(args, kwargs, reply, waited)
@@ -167,9 +176,10 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         if kind == codec.PING:
             self._transport.writelines(codec.empty_frame(call_id, codec.PONG))
         elif kind == codec.METRICS:
-            self._transport.writelines(
-                codec.encode(call_id, codec.RESULT, metrics.batch_size_snapshot())
-            )
+            flush_pending()
+            wants_text = len(buffers) == 1 and bytes(buffers[0]) == codec.METRICS_TEXT
+            text = exposition() if wants_text else b""
+            self._transport.writelines(codec.encode(call_id, codec.RESULT, text))
         elif kind == codec.STREAM:
             self._open_stream(call_id, buffers)
         elif kind == codec.CREDIT:
@@ -214,14 +224,14 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             if not transport.is_closing():
                 transport.writelines(chunks)
 
-        stream = ServerStream(
-            call_id,
-            method_name,
-            server.lane,
-            send,
-            partial(server.answer, call_id, method_name, None),
-            self._stream_ended,
+        answer_error: Callable[[BaseException], list[Any]] = partial(
+            server.answer, call_id, method_name, None
         )
+        on_done: Callable[[int], None] = self._stream_ended
+        meter = server.meters.get(method_name)
+        if meter is not None:
+            answer_error, on_done = metered_stream(meter, answer_error, on_done)
+        stream = ServerStream(call_id, method_name, server.lane, send, answer_error, on_done)
         self._streams[call_id] = stream
         stream.start(method, args, kwargs)
 
@@ -246,9 +256,16 @@ class RunnerServer:
         batch_policies: dict[str, BatchPolicy] | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT_S,
         ssl_context: ssl.SSLContext | None = None,
+        meters: Mapping[str, RequestMeter] | None = None,
+        batch_sizes: Mapping[str, Observer] | None = None,
     ) -> None:
+        """``meters``: by method, where its calls are counted (``bentoml_runner_request_*``);
+        ``batch_sizes``: by batchable method, where its batches' rows are recorded. None or a
+        method left out: not measured."""
         self.runner_name = runner_name
         self.methods = methods
+        self.meters = dict(meters or {})
+        self.batch_sizes = dict(batch_sizes or {})
         self.batch_policies = dict(batch_policies or {})
         #: one per batchable method; built in serve(), where the event loop is known
         self.batchers: dict[str, InlineBatcher] = {}
@@ -284,8 +301,15 @@ class RunnerServer:
         self, call_id: int, method_name: str, result: Any, error: BaseException | None
     ) -> list[Any]:
         """The frame that answers a call with its result, or with its error."""
+        return self.answer_with_status(call_id, method_name, result, error)[0]
+
+    def answer_with_status(
+        self, call_id: int, method_name: str, result: Any, error: BaseException | None
+    ) -> tuple[list[Any], int]:
+        """``answer()``, and the HTTP status it stands for (the metrics' response code)."""
         if isinstance(error, BentoMLException):
-            return codec.encode_error(call_id, error.error_type, error.message, error.http_status)
+            frames = codec.encode_error(call_id, error.error_type, error.message, error.http_status)
+            return frames, error.http_status
         if error is not None:
             logger.error(
                 "runner %s.%s raised",
@@ -293,19 +317,15 @@ class RunnerServer:
                 method_name,
                 exc_info=(type(error), error, error.__traceback__),
             )
-            return codec.encode_error(call_id, type(error).__name__, str(error), 500)
+            return codec.encode_error(call_id, type(error).__name__, str(error), 500), 500
         try:
-            return codec.encode(call_id, codec.RESULT, result)
+            return codec.encode(call_id, codec.RESULT, result), 200
         except Exception as exc:
             hint = ""
             if inspect.isgenerator(result) or inspect.isasyncgen(result):
                 hint = f" (a generator: call it with runner.{method_name}.async_stream(...))"
-            return codec.encode_error(
-                call_id,
-                type(exc).__name__,
-                f"result of {method_name!r} cannot be sent back: {exc}{hint}",
-                500,
-            )
+            message = f"result of {method_name!r} cannot be sent back: {exc}{hint}"
+            return codec.encode_error(call_id, type(exc).__name__, message, 500), 500
 
     async def _until_quiet(self, deadline: float) -> None:
         """Return once no connection has been open for ``QUIET_S``, or at ``deadline``."""
@@ -357,7 +377,7 @@ class RunnerServer:
                 self.methods[name],
                 policy,
                 loop.call_soon,
-                histogram=metrics.batch_size_histogram(self.runner_name, name),
+                histogram=self.batch_sizes.get(name),
                 lane=self.lane,
                 name=name,
             )

@@ -17,7 +17,7 @@ runners (another transport, a Ray deployment) is a class with these methods::
         def stream_method(self, method, args, kwargs): ...        # an iterator of the items
         def async_stream_method(self, method, args, kwargs): ...  # an async iterator
         async def is_ready(self): return True
-        async def batch_size_snapshots(self): return []
+        async def scrape_metrics(self): return []
         def close(self): ...
 
     runner.attach(MyHandle())
@@ -29,9 +29,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
 from ..exceptions import StateException
-
-#: one histogram snapshot (``metrics.Histogram.snapshot()`` with its runner and method)
-Snapshot = dict[str, Any]
 
 
 class RunnerHandle(Protocol):
@@ -62,9 +59,12 @@ class RunnerHandle(Protocol):
         """Whether calls can be served now (``/readyz``)."""
         ...
 
-    async def batch_size_snapshots(self) -> list[tuple[str, list[Snapshot]]]:
-        """The batch-size histograms of each process that runs calls, with that process's
-        label (``local``, or the runner worker's number); ``/metrics`` renders them."""
+    async def scrape_metrics(self) -> list[str]:
+        """Called by ``/metrics`` before it reads the figures: the processes that run this
+        runner's calls write what they hold (``metrics/meters.py``), and those whose figures
+        this process cannot read (a runner server started on its own, another supervisor,
+        maybe another host) send their Prometheus text, which ``/metrics`` merges in. Empty
+        when there is none."""
         ...
 
     def close(self) -> None:
@@ -108,7 +108,7 @@ class UninitializedHandle:
         # one started was never what held a server back (its calls fail with the message above).
         return True
 
-    async def batch_size_snapshots(self) -> list[tuple[str, list[Snapshot]]]:
+    async def scrape_metrics(self) -> list[str]:
         return []
 
     def close(self) -> None:

@@ -17,26 +17,38 @@ from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .. import metrics
 from ..batching.caller_batchers import AsyncBatcher, BlockingBatcher
 from ..config import RunnerConfig
 from ..generators import aclose_iterator, close_iterator, iterate_on_private_loop, stream_source
-from .handle import Snapshot
+from ..metrics.builtin import batch_size_observer
 from .policies import resolve_policies
 
 if TYPE_CHECKING:
     from .runner import Runner
 
 
+#: the ``worker_index`` of batch sizes recorded where the runner runs in its caller's process
+LOCAL_WORKER = "local"
+
+
 class LocalRunnerHandle:
-    def __init__(self, runner: Runner, config: RunnerConfig) -> None:
+    """``service_name``: the service whose API calls this runner (a label of its batch-size
+    metric); none for a runner debugged on its own."""
+
+    def __init__(self, runner: Runner, config: RunnerConfig, service_name: str = "") -> None:
         self._runner_name = runner.name
         self._instance: Any = runner.runnable_class(**runner.runnable_init_params)
         self._blocking: dict[str, BlockingBatcher] = {}
         self._async: dict[str, AsyncBatcher] = {}
-        for name, policy in resolve_policies(runner.runner_methods, config).items():
+        policies = resolve_policies(runner.runner_methods, config)
+        largest = max((policy.max_batch_size for policy in policies.values()), default=1)
+        for name, policy in policies.items():
             bound = getattr(self._instance, name)
-            histogram = metrics.batch_size_histogram(runner.name, name)
+            histogram = None
+            if config.metrics.enabled:
+                histogram = batch_size_observer(
+                    runner.name, name, service_name, LOCAL_WORKER, largest
+                )
             self._blocking[name] = BlockingBatcher(bound, policy, histogram=histogram)
             self._async[name] = AsyncBatcher(
                 partial(_in_thread, bound), policy, histogram=histogram
@@ -69,10 +81,8 @@ class LocalRunnerHandle:
     async def is_ready(self) -> bool:
         return True
 
-    async def batch_size_snapshots(self) -> list[tuple[str, list[Snapshot]]]:
-        """This process's histograms of this runner, by method."""
-        mine = [s for s in metrics.batch_size_snapshot() if s["runner"] == self._runner_name]
-        return [("local", sorted(mine, key=lambda snapshot: str(snapshot["method"])))]
+    async def scrape_metrics(self) -> list[str]:
+        return []  # recorded in this process, which writes them itself
 
     def close(self) -> None:
         self._instance = None

@@ -223,11 +223,14 @@ class Runner:
 
         return resolve_policies(self._methods, config)
 
-    def init_local(self, quiet: bool = False, config: RunnerConfig | None = None) -> None:
+    def init_local(
+        self, quiet: bool = False, config: RunnerConfig | None = None, *, service_name: str = ""
+    ) -> None:
         """Run this runner inside the current process; meant for debugging and tests.
 
         ``config`` is this runner's configuration section; without one, the configuration of
         this process is read (``BENTOML_CONFIG``, ...), as a user calling this expects.
+        ``service_name``: the service that serves it, for the labels of its metrics.
         """
         from .local import LocalRunnerHandle
 
@@ -239,7 +242,7 @@ class Runner:
             from ..config import load_config
 
             config = load_config().runner(self.name)
-        self.attach(LocalRunnerHandle(self, config))
+        self.attach(LocalRunnerHandle(self, config, service_name))
 
     def destroy(self) -> None:
         """Release whatever the handle holds (the model, connections); calls fail afterwards."""

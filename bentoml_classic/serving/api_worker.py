@@ -81,7 +81,7 @@ def main() -> None:
         addresses = spec.runner_map.get(runner.name)
         runner_config = config.runner(runner.name)
         if addresses is None:  # embedded: this process hosts it
-            runner.init_local(quiet=True, config=runner_config)
+            runner.init_local(quiet=True, config=runner_config, service_name=svc.name)
             return
         runner.attach(
             RemoteRunnerHandle(
@@ -91,6 +91,7 @@ def main() -> None:
                 timeout=runner_config.timeout,
                 batch_policies=runner.batch_policies(runner_config),
                 ssl_context=ssl_context,
+                metrics_elsewhere=spec.runner_metrics_elsewhere,
             )
         )
 

@@ -9,6 +9,7 @@ from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
 from .arguments import http_tier
 from .hooks import run_deployment_hooks
+from .metrics_dir import metrics_directory
 from .resources import available_cpus
 from .sockets import private_socket_dir, tcp_socket
 from .watchers import api_watcher, runner_sockets, runner_watcher
@@ -66,6 +67,7 @@ def serve_production(
     run_deployment_hooks(svc)
     quiet_circus()
     with private_socket_dir() as socket_dir:
+        metrics_dir = metrics_directory(socket_dir)
         by_runner = runner_sockets(svc, config, socket_dir)
         watchers = [
             runner_watcher(
@@ -77,6 +79,7 @@ def serve_production(
                 grace_seconds=config.grace_seconds,
                 state_dir=socket_dir,
                 foreign_sockets=("api",),
+                metrics_dir=metrics_dir,
             )
             for runner in svc.runners
             if runner.name in by_runner
@@ -95,6 +98,7 @@ def serve_production(
                 workers=workers,
                 development=development,
                 http_tls=https,
+                metrics_dir=metrics_dir,
             )
         )
         sockets = [public, *(sock for socks in by_runner.values() for sock in socks)]

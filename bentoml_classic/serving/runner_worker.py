@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import time
+from typing import Any
 
 from ..log_format import configure_server_logging, runner_component
 from .restart_backoff import StartFailures
@@ -50,13 +51,15 @@ def main() -> None:
     fds = [int(fd) for fd in args.fds.split(",")]
     if spec.worker_envs:
         os.environ.update(spec.worker_envs[(args.wid - 1) % len(spec.worker_envs)])
-    serve_runner(spec, [socket.socket(fileno=fds[(args.wid - 1) % len(fds)])])
+    serve_runner(spec, [socket.socket(fileno=fds[(args.wid - 1) % len(fds)])], args.wid)
 
 
-def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
-    """Load the runner named in ``spec`` and serve it on ``sockets`` until SIGTERM."""
+def serve_runner(spec: WorkerSpec, sockets: list[socket.socket], worker_index: int = 1) -> None:
+    """Load the runner named in ``spec`` and serve it on ``sockets`` until SIGTERM;
+    ``worker_index``: this worker's number among the runner's (a label of its metrics)."""
     from ..batching.policy import BatchPolicy
     from ..loader import import_service
+    from ..metrics.meters import flush_pending
     from ..protocol import tls
     from ..protocol.server import RunnerServer
 
@@ -89,12 +92,15 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # resolved by the arbiter (the configuration is not loaded here: see WorkerSpec)
     policies = {name: BatchPolicy(**fields) for name, fields in spec.batch_policies.items()}
+    meters, batch_sizes = _metrics(spec, svc.name, runner.name, list(methods), worker_index)
     server = RunnerServer(
         runner.name,
         methods,
         token=runner_token(),
         batch_policies=policies,
         ssl_context=tls.from_settings(spec.tls, server=True),
+        meters=meters,
+        batch_sizes=batch_sizes,
     )
 
     if spec.stuck_after_s is not None:
@@ -106,9 +112,34 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
         freeze_startup_objects()
         logger.info("ready (process %d)", os.getpid())
         await server.serve(sockets, stop, spec.grace_seconds, spec.backlog)
+        flush_pending()  # the figures of its last moments
 
     with asyncio.Runner(loop_factory=_new_loop) as event_loop:
         event_loop.run(run())
+
+
+def _metrics(
+    spec: WorkerSpec, service_name: str, runner_name: str, methods: list[str], worker_index: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Where this worker counts each method's requests, and records each batchable method's
+    batch sizes (nothing when ``runners.metrics.enabled`` is false)."""
+    if not spec.metrics.get("enabled", True):
+        return {}, {}
+    from ..metrics.builtin import RUNNER_NAMESPACE, batch_size_observer, runner_meter
+
+    namespace = spec.metrics.get("namespace") or RUNNER_NAMESPACE
+    meters = {
+        method: runner_meter(runner_name, method, service_name, namespace=namespace)
+        for method in methods
+    }
+    largest = max((int(p["max_batch_size"]) for p in spec.batch_policies.values()), default=1)
+    batch_sizes = {
+        method: batch_size_observer(
+            runner_name, method, service_name, str(worker_index), largest, deferred=True
+        )
+        for method in spec.batch_policies
+    }
+    return meters, batch_sizes
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from .arbiter import make_arbiter, quiet_circus
 from .arguments import bento_identifier as identifier_of
 from .arguments import http_tier, runner_settings
 from .hooks import run_deployment_hooks
+from .metrics_dir import metrics_directory
 from .production import public_url
 from .resources import available_cpus, worker_envs
 from .runner_map import RUNNER_MAP_ENV, parse_runner_map
@@ -102,6 +103,7 @@ def start_runner_server(
             state_dir=socket_dir,
             tls=tls_files,
             backlog=backlog,
+            metrics_dir=metrics_directory(socket_dir),
         )
         scheme = "tcps" if tls_files else "tcp"
         shown_host = f"[{public.host}]" if ":" in public.host else public.host
@@ -215,6 +217,9 @@ def start_http_server(
             development=False,
             tls=tls_files,
             http_tls=https,
+            metrics_dir=metrics_directory(socket_dir),
+            # the runner servers write to directories of their own: /metrics asks them
+            runner_metrics_elsewhere=True,
         )
         print(
             f"Serving {svc.name} on {public_url(host, public.port, https is not None)} "

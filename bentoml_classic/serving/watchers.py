@@ -19,6 +19,7 @@ from ..config import BentoMLConfig, as_settings
 from ..runner.runner import Runner
 from ..service import Service
 from .http_tls import HttpTls
+from .metrics_dir import metrics_env, reap_hooks
 from .resources import thread_env, worker_envs
 from .sockets import unix_socket
 from .stuck_model import STUCK_GRACE_S
@@ -34,8 +35,13 @@ def _python(module: str, *args: str) -> tuple[str, list[str]]:
     return sys.executable, ["-m", module, *args]
 
 
-def _worker_env(spec_env: dict[str, str]) -> dict[str, str]:
-    return {**spec_env, ARBITER_PID_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+def _worker_env(spec_env: dict[str, str], metrics_dir: str | None) -> dict[str, str]:
+    return {
+        **spec_env,
+        **metrics_env(metrics_dir),
+        ARBITER_PID_ENV: str(os.getpid()),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def runner_watcher(
@@ -51,6 +57,7 @@ def runner_watcher(
     foreign_sockets: tuple[str, ...] = (),
     tls: dict[str, str | None] | None = None,
     backlog: int = 2048,
+    metrics_dir: str | None = None,
 ) -> Watcher:
     """Watcher for a runner's workers; worker ``wid`` serves on ``sockets[(wid - 1) % n]``.
 
@@ -58,6 +65,7 @@ def runner_watcher(
     ``foreign_sockets``: sockets the workers inherit from Circus (it passes every socket to
     every process) but must not hold open: the public one, which has to close once the API
     workers stop, or new clients would wait in its backlog until the runners exit.
+    ``metrics_dir``: where the workers write their metrics (``metrics_dir.py``).
     """
     from circus.watcher import Watcher
 
@@ -78,6 +86,7 @@ def runner_watcher(
         stuck_after_s=runner_config.timeout + STUCK_GRACE_S,
         tls=dict(tls or {}),
         backlog=backlog,
+        metrics=runner_config.metrics.model_dump(),
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(
@@ -93,7 +102,8 @@ def runner_watcher(
         numprocesses=numprocesses or len(sockets),
         use_sockets=True,
         copy_env=True,
-        env=_worker_env(spec.to_env()),
+        env=_worker_env(spec.to_env(), metrics_dir),
+        hooks=reap_hooks(metrics_dir),
         stop_signal=15,
         # longer than the API workers' grace: they still call us while they drain
         graceful_timeout=grace_seconds + 5,
@@ -113,10 +123,14 @@ def api_watcher(
     development: bool,
     tls: dict[str, str | None] | None = None,
     http_tls: HttpTls | None = None,
+    metrics_dir: str | None = None,
+    runner_metrics_elsewhere: bool = False,
 ) -> Watcher:
     """Watcher for the API workers. ``config`` (arguments already written over it) travels in
     their spec; ``tls``: the files for calling ``tcps://`` runners; ``http_tls``: HTTPS on the
-    public socket."""
+    public socket; ``metrics_dir``: where the workers write their metrics;
+    ``runner_metrics_elsewhere``: the runners are servers started on their own, asked for
+    their metrics by ``/metrics``."""
     from circus.watcher import Watcher
 
     grace_seconds = config.grace_seconds
@@ -130,6 +144,7 @@ def api_watcher(
         tls=dict(tls or {}),
         config=as_settings(config),
         http_tls=http_tls.to_spec() if http_tls else {},
+        runner_metrics_elsewhere=runner_metrics_elsewhere,
     )
     cmd, args = _python(
         "bentoml_classic.serving.api_worker",
@@ -145,7 +160,8 @@ def api_watcher(
         numprocesses=workers,
         use_sockets=True,
         copy_env=True,
-        env=_worker_env({**spec.to_env(), **thread_env(1)}),
+        env=_worker_env({**spec.to_env(), **thread_env(1)}, metrics_dir),
+        hooks=reap_hooks(metrics_dir),
         stop_signal=15,
         graceful_timeout=grace_seconds + 1,
         max_retry=-1,

@@ -48,6 +48,11 @@ class WorkerSpec:
     config: dict[str, Any] = field(default_factory=dict)
     #: API workers: HTTPS on the public socket (``http_tls.HttpTls``); empty: plain HTTP
     http_tls: dict[str, Any] = field(default_factory=dict)
+    #: runner workers: their ``runners.metrics`` section (``enabled``, ``namespace``)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    #: API workers: the runners are servers started on their own, which write their metrics
+    #: elsewhere; ``/metrics`` asks them over the runner protocol
+    runner_metrics_elsewhere: bool = False
 
     def to_env(self) -> dict[str, str]:
         return {SPEC_ENV: json.dumps(asdict(self))}

@@ -6,7 +6,6 @@ show as a 500; ``/metrics`` tells how the calls were actually batched.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.metrics import parse, series, value
 from tests.support.servers import E2E_SERVICES, serve_subprocess
 
 SERVICE = ["batching_service:svc", "--api-workers", "2"]
@@ -21,17 +21,13 @@ SERVICE = ["batching_service:svc", "--api-workers", "2"]
 
 def batch_histogram(url: str, method: str) -> dict[str, float]:
     """Cumulative bucket counts by bound, plus 'sum' and 'count', summed over runner workers."""
-    text = httpx.get(f"{url}/metrics", timeout=10).text
-    found: dict[str, float] = {}
-    pattern = re.compile(
-        r'^bentoml_runner_batch_size_(bucket|sum|count)\{runner="doubler",method="'
-        + method
-        + r'",worker="[^"]+"(?:,le="([^"]+)")?\} (\S+)$',
-        re.M,
-    )
-    for kind, bound, value in pattern.findall(text):
-        key = bound if kind == "bucket" else kind
-        found[key] = found.get(key, 0) + float(value)
+    samples = parse(httpx.get(f"{url}/metrics", timeout=10).text)
+    name = "bentoml_runner_adaptive_batch_size"
+    labels = {"runner_name": "doubler", "method_name": method}
+    found = {kind: value(samples, f"{name}_{kind}", **labels) for kind in ("sum", "count")}
+    for bucket in series(samples, f"{name}_bucket", **labels):
+        bound = bucket["le"]
+        found[bound] = value(samples, f"{name}_bucket", le=bound, **labels)
     return found
 
 
@@ -83,7 +79,7 @@ def test_concurrent_calls_are_batched_and_answered_in_order(
     assert rows == 2 * count
     assert batches < count, "no two calls ever shared a batch"
     # nothing above max_batch_size: every batch is in the buckets up to 8
-    assert after["8"] == after["+Inf"]
+    assert after["8.0"] == after["+Inf"]
 
 
 def test_tuple_outputs_are_split_per_caller(batching_server: str) -> None:
@@ -104,7 +100,7 @@ def test_a_call_larger_than_max_batch_size_is_split(batching_server: str) -> Non
     assert response.json() == [[2.0 * i] for i in range(21)]
     after = batch_histogram(url, "double")
     assert after["count"] - before.get("count", 0) == 3  # 8 + 8 + 5 rows
-    assert after["8"] == after["+Inf"]
+    assert after["8.0"] == after["+Inf"]
 
 
 def test_a_full_queue_sheds_with_503_and_retry_after(tmp_path: Path) -> None:

@@ -486,3 +486,60 @@ def test_a_bad_cors_setting_is_named_in_full(section: dict[str, Any], key: str) 
 def test_a_bad_cors_regex_says_why() -> None:
     with pytest.raises(BentoMLConfigException, match="not a valid regular expression"):
         cors_of({"access_control_allow_origin_regex": "["})
+
+
+# --- api_server.metrics and runners.metrics (classic's keys) -----------------------------------
+
+
+def test_metrics_keys_and_their_defaults() -> None:
+    config = build_config(
+        {
+            "api_server": {"metrics": {"enabled": False, "namespace": "shop_api"}},
+            "runners": {"metrics": {"namespace": "shop_runner"}, "iris": {"metrics": {}}},
+        }
+    )
+    assert config.api_server.metrics.enabled is False
+    assert config.api_server.metrics.namespace == "shop_api"
+    assert config.runners.metrics.namespace == "shop_runner"
+    assert config.runner("iris").metrics.enabled is True
+    defaults = build_config({})
+    assert defaults.api_server.metrics.duration.bounds()[:3] == (0.005, 0.01, 0.025)
+    assert defaults.runners.metrics.namespace == "bentoml_runner"
+
+
+def test_duration_buckets_from_a_list_or_from_min_max_factor() -> None:
+    listed = {"api_server": {"metrics": {"duration": {"buckets": [0.1, 1, 10]}}}}
+    assert build_config(listed).api_server.metrics.duration.bounds() == (0.1, 1, 10)
+    made = {"api_server": {"metrics": {"duration": {"min": 0.1, "max": 5.0, "factor": 2.0}}}}
+    config = build_config(made)
+    assert config.api_server.metrics.duration.bounds() == (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0)
+    # as a worker receives it: the default list travels next to min, max and factor
+    assert build_config(as_settings(config)).api_server.metrics.duration.bounds() == (
+        config.api_server.metrics.duration.bounds()
+    )
+
+
+@pytest.mark.parametrize(
+    ("duration", "message"),
+    [
+        ({"min": 0.1}, "min, max and factor go together"),
+        ({"min": 1, "max": 0.5, "factor": 2}, "min must be below max"),
+        ({"min": 0.1, "max": 5, "factor": 1}, "factor: Input should be greater than 1"),
+        ({"buckets": [1, 0.5]}, "buckets must be in ascending order"),
+        ({"buckets": []}, "buckets: List should have at least 1 item"),
+        ({"buckets": [1], "min": 0.1, "max": 5, "factor": 2}, "either buckets or min, max"),
+    ],
+)
+def test_bad_duration_buckets_are_named(duration: dict[str, Any], message: str) -> None:
+    with pytest.raises(BentoMLConfigException) as caught:
+        build_config({"api_server": {"metrics": {"duration": duration}}})
+    assert "api_server.metrics.duration" in str(caught.value)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("section", ["api_server", "runners"])
+def test_a_namespace_must_make_metric_names(section: str) -> None:
+    with pytest.raises(BentoMLConfigException) as caught:
+        build_config({section: {"metrics": {"namespace": "my api"}}})
+    assert f"{section}.metrics.namespace" in str(caught.value)
+    assert "'my api' is not a valid metric name prefix" in str(caught.value)

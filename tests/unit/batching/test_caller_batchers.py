@@ -20,8 +20,8 @@ import pytest
 from bentoml_classic.batching.caller_batchers import AsyncBatcher, BlockingBatcher
 from bentoml_classic.batching.policy import BatchPolicy
 from bentoml_classic.exceptions import ServiceUnavailable
-from bentoml_classic.metrics import Histogram
 from tests.support.batches import policy, segments, tagged
+from tests.support.metrics import Recorder
 from tests.support.waiting import FakeClock, settle, wait_until
 
 TIMEOUT = 5.0
@@ -119,7 +119,7 @@ def start_leader(batcher: BlockingBatcher, send: HeldSend, value: Any) -> Caller
 @pytest.mark.parametrize("n", [1, 3, 4])
 def test_blocking_callers_queued_behind_a_send_go_in_one_batch(n: int) -> None:
     send = HeldSend()
-    histogram = Histogram()
+    histogram = Recorder()
     batcher = BlockingBatcher(send, policy(4), histogram=histogram)
     leader = start_leader(batcher, send, tagged(0, 1))
     assert batcher._in_flight == 1
@@ -275,7 +275,7 @@ def test_blocking_a_non_batchable_argument_bypasses_batching(relay: bool) -> Non
 
 def test_blocking_an_oversized_call_is_sent_in_pieces_and_joined() -> None:
     send = HeldSend(held=0)
-    histogram = Histogram()
+    histogram = Recorder()
     batcher = BlockingBatcher(send, policy(4), histogram=histogram)
     result = batcher.call((tagged(0, 10),), {})
     np.testing.assert_array_equal(result, -tagged(0, 10))
@@ -415,7 +415,7 @@ def test_a_relaying_batcher_neither_cuts_nor_counts(batcher_class: type) -> None
     with pytest.raises(ValueError, match="neither splits"):
         batcher_class(lambda x: x, policy(4), relay=True)
     with pytest.raises(ValueError, match="neither splits"):
-        batcher_class(lambda x: x, unsplit, histogram=Histogram(), relay=True)
+        batcher_class(lambda x: x, unsplit, histogram=Recorder(), relay=True)
 
 
 class RefusingQueue:
@@ -484,7 +484,7 @@ class AsyncHeldSend:
 def test_async_callers_queued_behind_a_send_go_in_one_batch() -> None:
     async def main() -> None:
         send = AsyncHeldSend()
-        histogram = Histogram()
+        histogram = Recorder()
         batcher = AsyncBatcher(send, policy(4), histogram=histogram)
         first = asyncio.create_task(batcher.call((tagged(0, 1),), {}))
         await settle(lambda: len(send.batches) == 1, "the first send started")

@@ -18,8 +18,8 @@ import numpy as np
 from bentoml_classic.batching.inline_batcher import InlineBatcher
 from bentoml_classic.batching.policy import BatchPolicy
 from bentoml_classic.exceptions import ServiceUnavailable
-from bentoml_classic.metrics import Histogram
 from tests.support.batches import policy, segments, tagged
+from tests.support.metrics import Recorder
 from tests.support.waiting import FakeClock
 
 
@@ -31,7 +31,7 @@ class Simulation:
     arrivals: list[tuple[float, int]]
     duration: float = 1.0
     clock: FakeClock = field(default_factory=FakeClock)
-    histogram: Histogram = field(default_factory=Histogram)
+    histogram: Recorder = field(default_factory=Recorder)
     callbacks: list[Callable[[], None]] = field(default_factory=list)
     #: per batch: (start time, its (tag, rows) segments)
     batches: list[tuple[float, list[tuple[int, int]]]] = field(default_factory=list)
@@ -264,9 +264,7 @@ def test_inline_a_non_batchable_call_that_fails_is_answered_with_its_error() -> 
 
 def test_inline_histogram_records_batch_sizes() -> None:
     arrivals = [(0.0, 1), (0.1, 2), (0.2, 2), (0.3, 3), (5.0, 10)]
-    sim = Simulation(
-        policy(4), arrivals, duration=1.0, histogram=Histogram(buckets=(1, 2, 4))
-    ).run()
+    sim = Simulation(policy(4), arrivals, duration=1.0, histogram=Recorder(buckets=(1, 2, 4))).run()
     assert sim.compositions() == [
         [(0, 1)],
         [(1, 2), (2, 2)],

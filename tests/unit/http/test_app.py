@@ -15,7 +15,6 @@ import pytest
 from openapi_spec_validator import validate
 
 import bentoml_classic as bentoml
-from bentoml_classic import metrics
 from bentoml_classic.exceptions import BadInput
 from bentoml_classic.http.app import build_app
 from bentoml_classic.http.request_id import RequestIds
@@ -263,79 +262,7 @@ def test_multipart_parts_arrive_as_keyword_arguments() -> None:
         assert missing.json()["error"]["detail"]["missing"] == ["b"]
 
 
-# --- /metrics ---------------------------------------------------------------------------------
-
-
-class Metered(bentoml.Runnable):
-    @bentoml.Runnable.method(batchable=True)
-    def double(self, x: np.ndarray) -> np.ndarray:
-        return x * 2
-
-    @bentoml.Runnable.method
-    def plain(self, x: np.ndarray) -> np.ndarray:
-        return x
-
-
-def metered_service() -> bentoml.Service:
-    runner = bentoml.Runner(Metered, name="metered")
-    svc = bentoml.Service("metered_service", runners=[runner])
-
-    @svc.api(input=NumpyNdarray(dtype="float64"), output=NumpyNdarray())
-    def double(x: np.ndarray) -> np.ndarray:
-        return runner.double.run(x)
-
-    @svc.api(input=NumpyNdarray(dtype="float64"), output=NumpyNdarray())
-    async def adouble(x: np.ndarray) -> np.ndarray:
-        return await runner.double.async_run(x)
-
-    @svc.api(input=NumpyNdarray(dtype="float64"), output=NumpyNdarray())
-    def plain(x: np.ndarray) -> np.ndarray:
-        return runner.plain.run(x)
-
-    return svc
-
-
-@pytest.fixture
-def metered_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    # an empty registry: the local runner's histogram is made when the server starts
-    monkeypatch.setattr(metrics, "_batch_sizes", {})
-    with live_server(build_app(metered_service())) as url:
-        yield url
-
-
-def test_metrics_counts_the_batches_of_a_local_runner(metered_url: str) -> None:
-    url = metered_url
-    empty = httpx.get(f"{url}/metrics")
-    assert empty.status_code == 200
-    assert empty.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
-    labels = 'runner="metered",method="double",worker="local"'
-    assert f"bentoml_runner_batch_size_count{{{labels}}} 0\n" in empty.text
-    # one after another, so each call is a batch of its own rows
-    for route, body in [("double", [1.0]), ("adouble", [[1, 2], [3, 4], [5, 6]]), ("plain", [1])]:
-        response = httpx.post(f"{url}/{route}", json=body)
-        assert response.status_code == 200, response.text
-    assert httpx.post(f"{url}/double", json=[[0.5]] * 5).json() == [[1.0]] * 5
-    text = httpx.get(f"{url}/metrics").text
-    assert text.startswith(
-        "# HELP bentoml_runner_batch_size Rows per batch that a batchable runner method ran"
-    )
-    assert "# TYPE bentoml_runner_batch_size histogram\n" in text
-    assert f'bentoml_runner_batch_size_bucket{{{labels},le="1"}} 1\n' in text
-    assert f'bentoml_runner_batch_size_bucket{{{labels},le="2"}} 1\n' in text
-    assert f'bentoml_runner_batch_size_bucket{{{labels},le="4"}} 2\n' in text
-    assert f'bentoml_runner_batch_size_bucket{{{labels},le="8"}} 3\n' in text
-    assert f'bentoml_runner_batch_size_bucket{{{labels},le="+Inf"}} 3\n' in text
-    assert f"bentoml_runner_batch_size_sum{{{labels}}} 9\n" in text
-    assert f"bentoml_runner_batch_size_count{{{labels}}} 3\n" in text
-    assert 'method="plain"' not in text  # not batchable: no histogram
-
-
-def test_metrics_lists_only_this_services_runners(metered_url: str) -> None:
-    metrics.batch_size_histogram("someone_else", "double").observe(3)
-    assert httpx.post(f"{metered_url}/double", json=[1.0]).status_code == 200
-    text = httpx.get(f"{metered_url}/metrics").text
-    assert "someone_else" not in text
-    assert 'runner="metered",method="double",worker="local"' in text
+# --- /metrics (more in test_metrics_route.py) -----------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])

@@ -46,6 +46,8 @@ class ServedRunner:
         batch_policies: dict[str, BatchPolicy] | None = None,
         handshake_timeout: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        meters: dict[str, Any] | None = None,
+        batch_sizes: dict[str, Any] | None = None,
     ) -> None:
         self.transport = transport
         self.token = token
@@ -65,6 +67,8 @@ class ServedRunner:
             batch_policies=batch_policies,
             handshake_timeout=handshake_timeout,
             ssl_context=ssl_context,
+            meters=meters,
+            batch_sizes=batch_sizes,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

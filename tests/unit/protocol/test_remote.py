@@ -1,5 +1,4 @@
-"""``RemoteRunnerHandle``: a runner attached to runner workers through both clients, and the
-``/metrics`` rendering of each remote worker's histograms."""
+"""``RemoteRunnerHandle``: a runner attached to runner workers through both clients."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 import bentoml_classic as bentoml
-from bentoml_classic import metrics
 from bentoml_classic.batching.policy import BatchPolicy
 from bentoml_classic.exceptions import (
     RunnerError,
@@ -26,12 +25,18 @@ from bentoml_classic.exceptions import (
 )
 from bentoml_classic.http.app import render_metrics
 from bentoml_classic.http.errors import error_response
+from bentoml_classic.http.threadpool import ThreadPool
+from bentoml_classic.metrics import Counter
+from bentoml_classic.metrics.builtin import runner_meter
+from bentoml_classic.metrics.meters import flush_pending
+from bentoml_classic.metrics.registry import exposition
 from bentoml_classic.protocol import codec
 from bentoml_classic.protocol.address import Address
 from bentoml_classic.protocol.async_client import AsyncRunnerClient
 from bentoml_classic.protocol.blocking_client import BlockingRunnerClient
 from bentoml_classic.protocol.remote import RemoteRunnerHandle
 from bentoml_classic.runner import Runnable, Runner
+from tests.support.metrics import Recorder, parse, value
 from tests.support.waiting import WAIT
 from tests.unit.protocol.served import (
     TOKEN,
@@ -399,12 +404,6 @@ def test_failed_unix_connect_closes_its_socket(socket_dir: pathlib.Path) -> None
 # -- adaptive batching in the runner server --------------------------------------------------
 
 
-@pytest.fixture
-def fresh_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty batch-size registry: a server started after this one records only its own."""
-    monkeypatch.setattr(metrics, "_batch_sizes", {})
-
-
 def rows_of(i: int) -> np.ndarray:
     """Call i sends 1 or 2 rows whose values tell callers apart."""
     rows = 1 + i % 2
@@ -456,16 +455,20 @@ async def _gated_calls(
 
 @pytest.mark.parametrize("transport", ["unix", "tcp"])
 def test_batched_calls_are_answered_in_order_and_counted(
-    fresh_metrics: None, make_runner: Callable[..., ServedRunner], transport: str
+    make_runner: Callable[..., ServedRunner], transport: str
 ) -> None:
-    served = make_runner(transport, batch_policies={"gated_double": BatchPolicy(max_batch_size=4)})
+    histogram = Recorder()
+    served = make_runner(
+        transport,
+        batch_policies={"gated_double": BatchPolicy(max_batch_size=4)},
+        batch_sizes={"gated_double": histogram},
+    )
     count = 7
 
-    async def scenario(client: AsyncRunnerClient) -> tuple[list[Any], list[Any]]:
-        results = await _gated_calls(served, client, count)
-        return results, await client.metrics(WAIT)
+    async def scenario(client: AsyncRunnerClient) -> list[Any]:
+        return await _gated_calls(served, client, count)
 
-    results, snapshots = run_async(scenario, async_client(served.url))
+    results = run_async(scenario, async_client(served.url))
     for i, result in enumerate(results):
         assert isinstance(result, np.ndarray), result
         np.testing.assert_array_equal(result, rows_of(i) * 2)
@@ -473,9 +476,6 @@ def test_batched_calls_are_answered_in_order_and_counted(
     # call 0 ran alone; calls 1-6 (2, 1, 2, 1, 2, 1 rows) were queued together and joined in
     # arrival order into batches of at most 4 rows: [2, 1], then 2 more would make 5
     assert served.batch_rows == [1, 3, 3, 3]
-    [[snapshot]] = snapshots  # one worker, one batchable method
-    assert (snapshot["runner"], snapshot["method"]) == ("test_runner", "gated_double")
-    histogram = metrics.Histogram.from_snapshot(snapshot)
     assert (histogram.count, histogram.total) == (4, 10)
     assert histogram.counts[:4] == [1, 0, 3, 0]  # le=1, le=2, le=4, le=8
 
@@ -501,18 +501,21 @@ def test_time_a_call_waited_in_the_api_worker_counts_in_the_runner(
 
 @pytest.mark.parametrize("transport", ["unix", "tcp"])
 def test_full_queue_sheds_calls_as_503_and_the_server_keeps_serving(
-    fresh_metrics: None, make_runner: Callable[..., ServedRunner], transport: str
+    make_runner: Callable[..., ServedRunner], transport: str
 ) -> None:
     policy = BatchPolicy(max_batch_size=2, max_queue_rows=2)
-    served = make_runner(transport, batch_policies={"gated_double": policy})
+    histogram = Recorder()
+    served = make_runner(
+        transport, batch_policies={"gated_double": policy}, batch_sizes={"gated_double": histogram}
+    )
 
     async def scenario(client: AsyncRunnerClient) -> tuple[Any, ...]:
         # the four calls that find the queue full are answered while the model still runs
         results = await _gated_calls(served, client, 6, answered_early=4)
         after = await client.call("gated_double", (rows_of(1),), {})
-        return results, after, await client.ping(WAIT), await client.metrics(WAIT)
+        return results, after, await client.ping(WAIT)
 
-    results, after, alive, snapshots = run_async(scenario, async_client(served.url))
+    results, after, alive = run_async(scenario, async_client(served.url))
     # call 0 ran at once; call 1 (2 rows) filled the queue; calls 2-5 found it full
     for i in (0, 1):
         np.testing.assert_array_equal(results[i], rows_of(i) * 2)
@@ -528,55 +531,109 @@ def test_full_queue_sheds_calls_as_503_and_the_server_keeps_serving(
     np.testing.assert_array_equal(after, rows_of(1) * 2)
     assert alive is True
     assert served.batch_rows == [1, 2, 2]  # shed calls never reached the method
-    histogram = metrics.Histogram.from_snapshot(snapshots[0][0])
     assert (histogram.count, histogram.total) == (3, 5)
 
 
 def test_batching_leaves_other_methods_alone_and_ignores_unknown_names(
-    fresh_metrics: None, make_runner: Callable[..., ServedRunner]
+    make_runner: Callable[..., ServedRunner],
 ) -> None:
     policy = BatchPolicy(max_batch_size=2)
-    served = make_runner("unix", batch_policies={"gated_double": policy, "no_such_method": policy})
+    histogram = Recorder()
+    served = make_runner(
+        "unix",
+        batch_policies={"gated_double": policy, "no_such_method": policy},
+        batch_sizes={"gated_double": histogram},
+    )
     served.release.set()
     assert sorted(served.in_loop(lambda: list(served.server.batchers))) == ["gated_double"]
 
     async def scenario(client: AsyncRunnerClient) -> tuple[Any, ...]:
         echoed = await client.call("echo", ("plain",), {})
         doubled = await client.call("gated_double", (rows_of(3),), {})
-        return echoed, doubled, await client.metrics(WAIT)
+        return echoed, doubled
 
-    echoed, doubled, snapshots = run_async(scenario, async_client(served.url))
+    echoed, doubled = run_async(scenario, async_client(served.url))
     assert echoed == "plain"
     np.testing.assert_array_equal(doubled, rows_of(3) * 2)
-    assert [(s["method"], s["count"]) for s in snapshots[0]] == [("gated_double", 1)]
+    assert (histogram.count, histogram.total) == (1, 2)  # one batch of 2 rows; the echo was none
 
 
-def test_metrics_without_batchable_methods_is_an_empty_snapshot(
-    fresh_metrics: None, runner: ServedRunner
+# -- requests counted, and the METRICS frame ------------------------------------------------
+
+
+def test_each_call_and_stream_counts_as_a_request_with_its_status(
+    make_runner: Callable[..., ServedRunner],
 ) -> None:
-    async def scenario(client: AsyncRunnerClient) -> list[Any]:
-        return await client.metrics(WAIT)
+    methods = ["echo", "fail", "bad_input", "count"]
+    meters = {name: runner_meter("metered_runner", name, "metered_svc") for name in methods}
+    served = make_runner("unix", meters=meters)
+    name = "bentoml_runner_request"
+    labels = {"runner_name": "metered_runner", "service_name": "metered_svc"}
 
-    assert run_async(scenario, async_client(runner.url)) == [[]]
+    def figures() -> list[tuple[str, dict[str, str], float]]:
+        served.in_loop(flush_pending)  # what the server's loop holds, as a METRICS frame asks
+        return parse(exposition().decode())
+
+    before = figures()
+
+    async def scenario(client: AsyncRunnerClient) -> list[Any]:
+        outcomes: list[Any] = [await client.call("echo", (i,), {}) for i in range(3)]
+        for method in ("fail", "bad_input"):
+            with pytest.raises(RunnerError):
+                await client.call(method, ("no",), {})
+        outcomes.append([item async for item in client.stream("count", (4,), {})])
+        return outcomes
+
+    assert run_async(scenario, async_client(served.url)) == [0, 1, 2, [0, 1, 2, 3]]
+    after = figures()
+
+    def counted(endpoint: str, status: str, sample: str = f"{name}_total") -> float:
+        found = {"endpoint": endpoint, "http_response_code": status, **labels}
+        return value(after, sample, **found) - value(before, sample, **found)
+
+    assert counted("/echo", "200") == 3
+    assert counted("/echo", "200", f"{name}_duration_seconds_count") == 3
+    assert counted("/fail", "500") == 1
+    assert counted("/bad_input", "400") == 1  # a BentoMLException keeps its status
+    assert counted("/count", "200") == 1  # a stream is one request
+    assert value(after, f"{name}_in_progress", **labels) == 0
+
+
+def test_a_metrics_frame_has_the_figures_written_and_the_text_sent_when_asked(
+    make_runner: Callable[..., ServedRunner],
+) -> None:
+    meters = {"echo": runner_meter("flushed_runner", "echo", "flushed_svc")}
+    served = make_runner("unix", meters=meters)
+    served_counter = Counter("served_by_test_runner", "A figure of the runner's process")
+    served_counter.inc(3)
+    total = "bentoml_runner_request_total"
+
+    async def scenario(client: AsyncRunnerClient) -> tuple[Any, ...]:
+        await client.call("echo", (1,), {})
+        waiting = value(parse(exposition().decode()), total, runner_name="flushed_runner")
+        return waiting, await client.metrics(WAIT), await client.metrics(WAIT, text=True)
+
+    waiting, [nothing], [text] = run_async(scenario, async_client(served.url))
+    assert waiting == 0  # held by the server until a timer or a METRICS frame
+    assert nothing == b""  # written, and no text asked for
+    assert text is not None
+    samples = parse(text.decode())
+    assert value(samples, total, runner_name="flushed_runner") == 1
+    assert value(samples, "served_by_test_runner_total") >= 3
 
 
 def test_metrics_of_a_worker_that_is_down_is_none(
-    fresh_metrics: None, make_runner: Callable[..., ServedRunner], socket_dir: pathlib.Path
+    make_runner: Callable[..., ServedRunner], socket_dir: pathlib.Path
 ) -> None:
-    served = make_runner("unix", batch_policies={"gated_double": BatchPolicy(max_batch_size=2)})
-    served.release.set()
+    served = make_runner("unix")
     addresses = [Address.parse(f"file://{socket_dir}/nobody.sock"), Address.parse(served.url)]
 
-    async def call(client: AsyncRunnerClient) -> Any:
-        return await client.call("gated_double", (rows_of(0),), {})
+    async def scenario(client: AsyncRunnerClient) -> list[bytes | None]:
+        return await client.metrics(1.0, text=True)
 
-    async def scenario(client: AsyncRunnerClient) -> list[Any]:
-        return await client.metrics(1.0)
-
-    run_async(call, async_client(served.url))
     down, up = run_async(scenario, AsyncRunnerClient("test_runner", addresses, None, WAIT))
     assert down is None
-    assert [(s["method"], s["count"], s["total"]) for s in up] == [("gated_double", 1, 1.0)]
+    assert up is not None and b"# TYPE" in up
 
 
 @pytest.mark.parametrize("token", [b"wrong", None])
@@ -614,38 +671,48 @@ class GatedRunnable(Runnable):
         raise AssertionError("runs in the runner server, never here")
 
 
-def test_render_metrics_labels_each_remote_worker(
-    fresh_metrics: None, make_runner: Callable[..., ServedRunner], socket_dir: pathlib.Path
-) -> None:
-    served = make_runner("unix", batch_policies={"gated_double": BatchPolicy(max_batch_size=4)})
-    served.release.set()
+def render(svc: bentoml.Service) -> str:
+    pool = ThreadPool(1)
 
-    async def calls(client: AsyncRunnerClient) -> None:
-        for i in range(3):
-            await client.call("gated_double", (rows_of(i),), {})
-
-    run_async(calls, async_client(served.url))
-    runner = Runner(GatedRunnable, name="test_runner")
-    # worker 1 is down, worker 2 is the served one
-    handle = RemoteRunnerHandle(
-        "test_runner", [f"file://{socket_dir}/nobody.sock", served.url], timeout=WAIT
-    )
-    runner.attach(handle)
-    svc = bentoml.Service("metered", runners=[runner])
-
-    async def render() -> str:
+    async def rendered() -> bytes:
         try:
-            return await render_metrics(svc)
+            return await render_metrics(svc, pool)
         finally:
-            handle._async.close()  # its connections belong to this loop
+            for runner in svc.runners:
+                runner.runner_handle.close()  # its connections belong to this loop
 
     try:
-        text = asyncio.run(render())
+        return asyncio.run(rendered()).decode()
     finally:
-        runner.destroy()
-    labels = 'runner="test_runner",method="gated_double",worker="2"'
-    assert f"bentoml_runner_batch_size_count{{{labels}}} 3\n" in text
-    assert f"bentoml_runner_batch_size_sum{{{labels}}} 4\n" in text  # 1 + 2 + 1 rows
-    assert f'bentoml_runner_batch_size_bucket{{{labels},le="1"}} 2\n' in text
-    assert f'bentoml_runner_batch_size_bucket{{{labels},le="2"}} 3\n' in text
-    assert 'worker="1"' not in text  # a worker that is down has no series
+        pool.shutdown()
+        for runner in svc.runners:
+            runner.destroy()
+
+
+@pytest.mark.parametrize("elsewhere", [True, False])
+def test_render_metrics_merges_runner_servers_started_on_their_own(
+    make_runner: Callable[..., ServedRunner],
+    socket_dir: pathlib.Path,
+    caplog: pytest.LogCaptureFixture,
+    elsewhere: bool,
+) -> None:
+    # The runner server shares this process, so its figures are this process's: merged in,
+    # each shows twice its value. The first address answers nothing and is left out.
+    figure = Counter("merged_figure", "Counted once here, reported by the runner server too")
+    figure.inc(2)
+    served = make_runner("unix")
+    runner = Runner(GatedRunnable, name="test_runner")
+    runner.attach(
+        RemoteRunnerHandle(
+            "test_runner",
+            [f"file://{socket_dir}/nobody.sock", served.url],
+            timeout=WAIT,
+            metrics_elsewhere=elsewhere,
+        )
+    )
+    with caplog.at_level("INFO"):
+        text = render(bentoml.Service("metered", runners=[runner]))
+    expected = value(parse(exposition().decode()), "merged_figure_total")
+    assert value(parse(text), "merged_figure_total") == (2 * expected if elsewhere else expected)
+    assert text.count("# TYPE merged_figure_total counter") == 1  # one family, merged
+    assert "1 of 2 workers did not answer for /metrics" in caplog.text

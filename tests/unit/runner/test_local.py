@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bentoml_classic import metrics
 from bentoml_classic.config import load_config
+from bentoml_classic.metrics.registry import exposition
 from bentoml_classic.runner import Runnable, Runner
 from tests.support.batches import segments, tagged
+from tests.support.metrics import parse, value
 from tests.support.waiting import settle, wait_until
 
 TIMEOUT = 5.0
@@ -28,7 +29,6 @@ TIMEOUT = 5.0
 def fresh_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     monkeypatch.delenv("BENTOML_CONFIG", raising=False)
     monkeypatch.delenv("BENTOML_CONFIG_OPTIONS", raising=False)
-    monkeypatch.setattr(metrics, "_batch_sizes", {})
     load_config.cache_clear()
     yield monkeypatch
     load_config.cache_clear()
@@ -72,7 +72,16 @@ def local_runner(recorder: Recorder, **options: Any) -> Runner:
     return runner
 
 
+def batch_sizes(runner: str) -> tuple[float, float]:
+    """Count and sum of a runner's batch sizes in this process (every test's, so far)."""
+    samples = parse(exposition().decode())
+    name = "bentoml_runner_adaptive_batch_size"
+    labels = {"runner_name": runner, "method_name": "predict", "worker_index": "local"}
+    return value(samples, f"{name}_count", **labels), value(samples, f"{name}_sum", **labels)
+
+
 def test_local_concurrent_run_calls_are_batched(fresh_config: pytest.MonkeyPatch) -> None:
+    counted_before, rows_before = batch_sizes("doubler")
     recorder = Recorder()
     runner = local_runner(recorder, max_batch_size=4)
     batcher = runner.runner_handle._blocking["predict"]  # type: ignore[attr-defined]
@@ -96,9 +105,8 @@ def test_local_concurrent_run_calls_are_batched(fresh_config: pytest.MonkeyPatch
     assert recorder.batches == [[(0, 1)], [(1, 1), (2, 1), (3, 1)]]
     for tag in range(4):
         np.testing.assert_array_equal(results[tag], tagged(tag, 1) * 2)
-    histogram = metrics.batch_size_histogram("doubler", "predict")
-    assert histogram.count == 2
-    assert histogram.total == 4
+    counted, rows = batch_sizes("doubler")
+    assert (counted - counted_before, rows - rows_before) == (2, 4)
 
 
 def test_local_concurrent_async_run_calls_are_batched(fresh_config: pytest.MonkeyPatch) -> None:
