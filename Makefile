@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench
+.PHONY: install serve test lint bench bench-bulk
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,18 @@ $(BENCH_VENV)/.installed: pyproject.toml
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_iris.py
+
+# Bulk payloads (1,000- and 10,000-row frames as JSON, CSV and parquet; a 100x784 ndarray) against
+# a hand-written raw app (stdlib json) and the same app with orjson (the limit), same run; writes
+# its own section of docs/benchmarks.md. Its own venv: pyarrow (parquet bodies, as users who send
+# parquet have it) is imported by pandas in every process, which would move the iris figures
+# above; orjson is what the limit app parses and renders with.
+BENCH_BULK_VENV ?= .venv-bench-bulk
+$(BENCH_BULK_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_BULK_VENV)
+	$(BENCH_BULK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_BULK_VENV)/bin/python -m pip install --quiet -e . httpx psutil orjson pyarrow
+	touch $@
+
+bench-bulk: $(BENCH_BULK_VENV)/.installed
+	$(BENCH_BULK_VENV)/bin/python tests/benchmarks/bench_bulk.py $(BENCH_BULK_ARGS)

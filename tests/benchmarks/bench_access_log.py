@@ -7,7 +7,7 @@ default) and off (``--no-access-log``), driven in alternating slices.
 Both servers write their standard output to a file, as a deployment writes to a log file or a
 pipe (a discarded output would flatter the cost of writing). Prints requests/s, p50 and p99 of
 each and the ratio on/off, and checks that the log holds about one line per request served.
-The helpers (wrk, the slices, the iris model) are bench_iris.py's.
+The helpers (wrk, the slices) are harness.py's, the iris model bench_iris.py's.
 
 A shared machine's speed drifts by more than the few percent measured here, so it first
 measures, in this process, the CPU the log costs one request (the middleware against the plain
@@ -23,7 +23,6 @@ import contextlib
 import datetime
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,29 +35,18 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script: tests.* is found from the repository root
 
-from tests.benchmarks.bench_iris import (  # noqa: E402
+from tests.benchmarks.bench_iris import IRIS, LUA  # noqa: E402
+from tests.benchmarks.harness import (  # noqa: E402
     BIN,
-    IRIS,
-    LUA,
     Result,
+    cpu_seconds,
     ensure_wrk,
     measure_interleaved,
+    process_group,
     wait_ready,
+    warm_up,
 )
 from tests.support.servers import free_port  # noqa: E402
-
-
-def cpu_seconds(root_pid: int) -> float:
-    """User and system CPU time of a server's processes so far."""
-    import psutil
-
-    root = psutil.Process(root_pid)
-    total = 0.0
-    for proc in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            times = proc.cpu_times()
-            total += times.user + times.system
-    return total
 
 
 @contextmanager
@@ -69,26 +57,13 @@ def served(
     ``log``."""
     port = free_port()
     command = [str(BIN / "bentoml"), "serve", target, "--port", str(port), *extra]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=IRIS,
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(f"{url}/readyz", process)
-            yield url, process.pid
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with (
+        log.open("wb") as output,
+        process_group(command, IRIS, env, stdout=output, stop_timeout=30) as process,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{url}/readyz", process)
+        yield url, process.pid
 
 
 def per_request_costs(requests: int = 200_000) -> float:
@@ -200,15 +175,14 @@ def main() -> None:
                 "off": stack.enter_context(served(args.service, ["--no-access-log"], env, off_log)),
             }
             urls = {name: url for name, (url, _) in servers.items()}
-            for url in urls.values():  # warm up
-                subprocess.run(
-                    [wrk, "-t1", "-c8", "-d2s", "-s", str(script), f"{url}/classify"],
-                    capture_output=True,
-                    check=True,
-                )
+            for url in urls.values():
+                warm_up(wrk, f"{url}/classify", script)
             print(f"measuring {args.rounds} alternating slices per level ...", flush=True)
             cpu_before = {name: cpu_seconds(pid) for name, (_, pid) in servers.items()}
-            results = measure_interleaved(urls, wrk, levels, args.duration, args.rounds, script)
+            endpoints = {name: f"{url}/classify" for name, url in urls.items()}
+            results = measure_interleaved(
+                endpoints, wrk, levels, args.duration, args.rounds, script
+            )
             # CPU per request (all processes of a server, all levels): a figure the drift of a
             # shared machine's speed moves less than the throughput
             for name, (_, pid) in servers.items():

@@ -17,188 +17,34 @@ import contextlib
 import datetime
 import os
 import platform
-import re
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # run as a script: tests.support is found from the repository root
+sys.path.insert(0, str(REPO))  # run as a script: tests.* is found from the repository root
 
+from tests.benchmarks.harness import (  # noqa: E402
+    BIN,
+    Result,
+    ensure_wrk,
+    measure_interleaved,
+    pss_mib,
+    server,
+    server_root,
+    uvicorn_command,
+    warm_up,
+    write_report,
+)
 from tests.support.servers import free_port  # noqa: E402
 
 IRIS = REPO / "examples" / "iris"
-BIN = Path(sys.executable).parent
 BODY = "[[5.9,3,5.1,1.8]]"
 LUA = (
     f'wrk.method = "POST"\nwrk.body = "{BODY}"\nwrk.headers["Content-Type"] = "application/json"\n'
 )
-
-
-@dataclass
-class Result:
-    level: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    print("installing wrk from Debian's packages ...", flush=True)
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    return shutil.which("wrk") or "wrk"
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> float:
-    """Seconds until ``url`` answers 200: GET for a probe, else POST of the iris body."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before {url} was ready")
-        try:
-            if url.endswith("/readyz"):
-                response = httpx.get(url, timeout=2)
-            else:
-                response = httpx.post(url, content=BODY, timeout=2)
-            if response.status_code == 200:
-                return time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.01)
-    raise TimeoutError(url)
-
-
-@contextmanager
-def server(command: list[str], cwd: Path, env: dict[str, str], ready: str) -> Iterator[float]:
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        yield wait_ready(ready, process)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _duration_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
-
-
-def drive(wrk: str, url: str, level: int, duration: int, script: Path) -> Result:
-    threads = min(level, 2)
-    output = subprocess.run(
-        [wrk, f"-t{threads}", f"-c{level}", f"-d{duration}s", "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
-    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    errors = int(non_2xx.group(1)) if non_2xx else 0
-    if socket_errors:
-        errors += sum(int(n) for n in socket_errors.groups())
-    assert p50 and p99 and rps, output
-    return Result(
-        level, float(rps.group(1)), _duration_ms(p50.group(1)), _duration_ms(p99.group(1)), errors
-    )
-
-
-def pss_mib(root_pid: int) -> float:
-    """Proportional set size of a process and its descendants: shared pages counted once."""
-    import psutil
-
-    total = 0
-    root = psutil.Process(root_pid)
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            text = Path(f"/proc/{proc.pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
-        total += int(match.group(1)) if match else 0
-    return total / 1024
-
-
-def server_root(port: int) -> int:
-    import psutil
-
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
-            proc = psutil.Process(conn.pid)
-            while proc.parent() and str(port) not in " ".join(proc.cmdline()):
-                proc = proc.parent()
-            return proc.pid
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def combine(level: int, slices: list[Result]) -> Result:
-    """One figure per level from interleaved slices: mean throughput, median percentiles."""
-    return Result(
-        level,
-        statistics.mean(r.rps for r in slices),
-        statistics.median(r.p50_ms for r in slices),
-        statistics.median(r.p99_ms for r in slices),
-        sum(r.errors for r in slices),
-    )
-
-
-def measure_interleaved(
-    urls: dict[str, str], wrk: str, levels: list[int], duration: int, rounds: int, script: Path
-) -> dict[str, list[Result]]:
-    """Drive every server at each level in alternating slices.
-
-    The machines are shared: their speed drifts by tens of percent over a minute. Measuring one
-    server for a whole level and then the other would put that drift into the ratio; slices of a
-    few seconds, alternated (ABBA...), expose both servers to the same drift.
-    """
-    slice_seconds = max(1, round(duration / rounds))
-    results: dict[str, list[Result]] = {name: [] for name in urls}
-    for level in levels:
-        slices: dict[str, list[Result]] = {name: [] for name in urls}
-        for round_number in range(rounds):
-            order = list(urls) if round_number % 2 == 0 else list(reversed(urls))
-            for name in order:
-                slices[name].append(
-                    drive(wrk, f"{urls[name]}/classify", level, slice_seconds, script)
-                )
-        for name in urls:
-            results[name].append(combine(level, slices[name]))
-        print(
-            f"  c={level}: "
-            + ", ".join(f"{name} {results[name][-1].rps:.0f} req/s" for name in urls),
-            flush=True,
-        )
-    return results
 
 
 def startup_seconds(env: dict[str, str], runs: int = 3) -> float:
@@ -237,26 +83,21 @@ def main() -> None:
         script = Path(tmp, "post.lua")
         script.write_text(LUA)
         base_port, ours_port, async_port = free_port(), free_port(), free_port()
-        # The baseline as a careful user would run it: 2 workers (this machine's cores), uvloop
-        # and httptools, TCP_NODELAY (asyncio sets it on accepted TCP sockets).
-        baseline_cmd = [
-            str(BIN / "uvicorn"),
-            "raw_app:app",
-            "--workers",
-            "2",
-            "--port",
-            str(base_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+        # The baseline: 2 workers (this machine's cores)
+        baseline_cmd = uvicorn_command("raw_app:app", base_port, workers=2)
         ours_cmd = [str(BIN / "bentoml"), "serve", "service:svc", "--port", str(ours_port)]
         # The same service written as an async API (examples/iris/service_async.py).
         async_cmd = [str(BIN / "bentoml"), "serve", "service_async:svc", "--port", str(async_port)]
         base_dir = Path(__file__).parent
         with contextlib.ExitStack() as stack:
             base_ready = stack.enter_context(
-                server(baseline_cmd, base_dir, env, f"http://127.0.0.1:{base_port}/classify")
+                server(
+                    baseline_cmd,
+                    base_dir,
+                    env,
+                    f"http://127.0.0.1:{base_port}/classify",
+                    body=BODY.encode(),
+                )
             )
             ours_ready = stack.enter_context(
                 server(ours_cmd, IRIS, env, f"http://127.0.0.1:{ours_port}/readyz")
@@ -269,18 +110,17 @@ def main() -> None:
                 "ours": f"http://127.0.0.1:{ours_port}",
                 "ours_async": f"http://127.0.0.1:{async_port}",
             }
-            for url in urls.values():  # warm up
-                subprocess.run(
-                    [wrk, "-t1", "-c8", "-d2s", "-s", str(script), f"{url}/classify"],
-                    capture_output=True,
-                    check=True,
-                )
+            for url in urls.values():
+                warm_up(wrk, f"{url}/classify", script)
             print(
                 f"baseline ready in {base_ready:.2f}s, bentoml_classic in {ours_ready:.2f}s; "
                 f"measuring {args.rounds} alternating slices per level ...",
                 flush=True,
             )
-            results = measure_interleaved(urls, wrk, levels, args.duration, args.rounds, script)
+            endpoints = {name: f"{url}/classify" for name, url in urls.items()}
+            results = measure_interleaved(
+                endpoints, wrk, levels, args.duration, args.rounds, script
+            )
             base_pss = pss_mib(server_root(base_port))
             ours_pss = pss_mib(server_root(ours_port))
         base, ours = results["baseline"], results["ours"]
@@ -345,21 +185,6 @@ def render(
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}",
     ]
     return "\n".join(lines)
-
-
-MARK_BEGIN = "<!-- bench_iris: begin -->"
-MARK_END = "<!-- bench_iris: end -->"
-
-
-def write_report(path: Path, table: str) -> None:
-    """Replace the generated section of docs/benchmarks.md, keeping the prose around it."""
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK_BEGIN}\n{MARK_END}\n"
-    if MARK_BEGIN not in text:
-        text += f"\n{MARK_BEGIN}\n{MARK_END}\n"
-    head, rest = text.split(MARK_BEGIN, 1)
-    _, tail = rest.split(MARK_END, 1)
-    path.write_text(f"{head}{MARK_BEGIN}\n{table}\n{MARK_END}{tail}")
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -27,35 +27,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script: tests.* is found from the repository root
 
-from tests.benchmarks.bench_iris import (  # noqa: E402
+from tests.benchmarks.bench_iris import IRIS, LUA  # noqa: E402
+from tests.benchmarks.harness import (  # noqa: E402
     BIN,
-    IRIS,
-    LUA,
     Result,
     combine,
+    cpu_seconds,
     drive,
     ensure_wrk,
     server,
     server_root,
+    warm_up,
 )
 from tests.support.servers import free_port  # noqa: E402
 
 METRICS_OFF = "api_server.metrics.enabled=false runners.metrics.enabled=false"
-
-
-def cpu_seconds(root_pid: int) -> float:
-    """User and system CPU time of a server's processes (the arbiter and its workers)."""
-    import psutil
-
-    total = 0.0
-    root = psutil.Process(root_pid)
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
 
 
 @dataclass
@@ -112,12 +98,8 @@ def deployments(
                 server(command, IRIS, {**env, **extra}, f"http://127.0.0.1:{port}/readyz")
             )
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        for url in urls.values():  # warm up
-            subprocess.run(
-                [wrk, "-t1", "-c8", "-d2s", "-s", str(script), f"{url}/classify"],
-                capture_output=True,
-                check=True,
-            )
+        for url in urls.values():
+            warm_up(wrk, f"{url}/classify", script)
         yield urls, {name: server_root(port) for name, port in ports.items()}
 
 
