@@ -33,14 +33,17 @@ test: lint
 	exit $$status
 
 # Iris classify against a raw in-process Starlette app, same run; writes docs/benchmarks.md.
-# Its own venv holds what a deployment holds (the package, not the test tools: pyarrow alone
-# adds ~85 MiB to every process that imports pandas), plus the harness's httpx and psutil.
+# Its own venv holds what users' deployments hold: the package with pyarrow and torch (pandas 3
+# imports pyarrow whenever it is installed, ~85 MiB in every process that imports pandas, and
+# torch is what a process must not import by accident), plus the harness's httpx and psutil,
+# not the test tools. bench_memory.py: the PSS of each process of the tree, same venv.
 BENCH_VENV ?= .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . httpx psutil
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[torch]' pyarrow httpx psutil
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_iris.py
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench_memory.py
