@@ -33,29 +33,24 @@ test: lint
 	exit $$status
 
 # Iris classify against a raw in-process Starlette app, same run; writes docs/benchmarks.md.
-# Its own venv holds what a deployment holds (the package, not the test tools: pyarrow alone
-# adds ~85 MiB to every process that imports pandas), plus the harness's httpx and psutil.
+# Its own venv holds what users' deployments hold: the package with pyarrow and torch (pandas 3
+# imports pyarrow whenever it is installed, ~85 MiB in every process that imports pandas, and
+# torch is what a process must not import by accident), plus the harness's httpx and psutil,
+# not the test tools. bench_memory.py: the PSS of each process of the tree, same venv.
 BENCH_VENV ?= .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . httpx psutil
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[torch]' pyarrow httpx psutil orjson
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_iris.py
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench_memory.py
 
 # Bulk payloads (1,000- and 10,000-row frames as JSON, CSV and parquet; a 100x784 ndarray) against
 # a hand-written raw app (stdlib json) and the same app with orjson (the limit), same run; writes
-# its own section of docs/benchmarks.md. Its own venv: pyarrow (parquet bodies, as users who send
-# parquet have it) is imported by pandas in every process, which would move the iris figures
-# above; orjson is what the limit app parses and renders with.
-BENCH_BULK_VENV ?= .venv-bench-bulk
-$(BENCH_BULK_VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(BENCH_BULK_VENV)
-	$(BENCH_BULK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_BULK_VENV)/bin/python -m pip install --quiet -e . httpx psutil orjson pyarrow
-	touch $@
-
-bench-bulk: $(BENCH_BULK_VENV)/.installed
-	$(BENCH_BULK_VENV)/bin/python tests/benchmarks/bench_bulk.py $(BENCH_BULK_ARGS)
+# its own section of docs/benchmarks.md. Same venv as above (pyarrow reads the parquet bodies);
+# orjson is what the limit app parses and renders with.
+bench-bulk: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench_bulk.py $(BENCH_BULK_ARGS)

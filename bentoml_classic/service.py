@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -168,10 +169,14 @@ def _check_keyword_signature(
 
 
 def _keyword_inputs(descriptor: IODescriptor[Any]) -> list[str] | None:
-    """The part names of a Multipart input (passed as keywords), None for any other descriptor."""
-    from .io.multipart import Multipart
+    """The part names of a Multipart input (passed as keywords), None for any other descriptor.
 
-    return list(descriptor.descriptors) if isinstance(descriptor, Multipart) else None
+    A Multipart exists only once its module is loaded: a service without one never loads it
+    (nor python-multipart's parser behind it) in any of its processes."""
+    multipart = sys.modules.get("bentoml_classic.io.multipart")
+    if multipart is None or not isinstance(descriptor, multipart.Multipart):
+        return None
+    return list(descriptor.descriptors)
 
 
 class Service:

@@ -340,11 +340,10 @@ def _send_all(sock: socket.socket, chunks: list[Any]) -> None:
     if len(chunks) == 1:  # a small frame: codec.frame() joined it into one piece
         sock.sendall(chunks[0])
         return
-    if isinstance(sock, ssl.SSLSocket):  # no sendmsg on TLS: one record stream of the whole
-        sock.sendall(b"".join(chunks))
-        return
     views = [memoryview(chunk).cast("B") for chunk in chunks]
-    if len(views) > _MAX_IOVECS:
+    # no sendmsg on TLS; chunk by chunk rather than joined, which would copy every array once
+    # more (codec.frame() has already joined the small pieces)
+    if len(views) > _MAX_IOVECS or isinstance(sock, ssl.SSLSocket):
         for view in views:
             sock.sendall(view)
         return

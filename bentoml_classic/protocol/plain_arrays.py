@@ -1,10 +1,14 @@
 """The pickle-free body of a call or result that holds only plain numeric arrays.
 
-The common case, a call whose arguments are all C-contiguous numpy arrays of booleans, integers,
-floats or complex numbers (and a result that is one), skips pickle: the body's first buffer is a
-one-line text header (``MARKER``, the method name, each array's dtype and shape) and the arrays
-follow as they are. Building and reading that header costs a fraction of pickle's work, which
-shows on a cheap model. ``codec.py`` decides when a payload takes this path.
+The common case, a call whose arguments are all numpy arrays of booleans, integers, floats or
+complex numbers (and a result that is one), skips pickle: the body's first buffer is a one-line
+text header (``MARKER``, the method name, each array's dtype and shape) and the arrays follow as
+they are. A strided view (every other column, say) is made C-contiguous first: that one copy is
+needed to send it in one piece, and it spares the three pickle would make (the array's bytes in
+the pickle, the pickle's result, and the array rebuilt from them on the other side). A
+Fortran-ordered array is left to pickle, which sends it as it is, out of band. Building and
+reading that header costs a fraction of pickle's work, which shows on a cheap model.
+``codec.py`` decides when a payload takes this path.
 """
 
 from __future__ import annotations
@@ -25,12 +29,18 @@ def is_plain(value: Any) -> bool:
         kind.__name__ == "ndarray"
         and kind.__module__ == "numpy"
         and value.dtype.kind in _PLAIN_KINDS
-        and value.flags.c_contiguous
+        and (value.flags.c_contiguous or not value.flags.f_contiguous)
     )
 
 
 def body(method: str, arrays: Sequence[Any]) -> list[Any]:
-    return [_arrays_header(method, arrays), *(pickle.PickleBuffer(a).raw() for a in arrays)]
+    return [_arrays_header(method, arrays), *(_raw(array) for array in arrays)]
+
+
+def _raw(array: Any) -> memoryview:
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")
+    return pickle.PickleBuffer(array).raw()
 
 
 def _arrays_header(method: str, arrays: Sequence[Any]) -> bytes:

@@ -1,0 +1,172 @@
+"""Memory of the process tree: PSS of each process of `bentoml serve` against a raw app's.
+
+    python tests/benchmarks/bench_memory.py [--requests 200]
+
+Two workloads, each against its raw in-process Starlette baseline with 2 uvicorn workers, in
+one run: the iris example (`examples/iris`, `raw_app.py`) and issue 17's bulk rows (1,000 records
+of 8 floats to `rows_service.py`'s PandasDataFrame API and its batchable row-summing runner,
+`raw_rows_app.py`). `bentoml serve` runs 2 API workers and one runner worker per CPU. Each server
+first answers ``--requests`` requests (8 at a time), so the figures are those of a server that
+has served, not one that has just started. Prints, and writes to docs/benchmarks.md, the PSS of
+every process (shared pages divided among the processes that map them) and which of pandas,
+pyarrow, torch and sklearn each has mapped. Run it in the venv users have (`make bench`: with
+pyarrow and torch). Binds 127.0.0.1 only; stops everything it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run as a script: tests.support is found from the repository root
+
+from tests.benchmarks.harness import server, server_root, write_report  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402
+
+HERE = Path(__file__).parent
+IRIS = REPO / "examples" / "iris"
+BIN = Path(sys.executable).parent
+LIBRARIES = {"pandas": "/pandas/_libs/", "pyarrow": "/pyarrow/", "torch": "/torch/"}
+LIBRARIES["sklearn"] = "/sklearn/"
+ROWS_BODY = json.dumps([{f"c{j}": float(i * 8 + j) for j in range(8)} for i in range(1000)])
+IRIS_BODY = "[[5.9,3,5.1,1.8]]"
+
+
+def role(process: psutil.Process) -> str:
+    command = " ".join(process.cmdline())
+    for marker, name in (
+        ("serving.api_worker", "API worker"),
+        ("serving.runner_worker", "runner worker"),
+        ("bentoml serve", "supervisor"),
+        ("resource_tracker", "uvicorn's resource tracker"),
+        ("multiprocessing-fork", "uvicorn worker"),
+        ("uvicorn", "uvicorn supervisor"),
+    ):
+        if marker in command:
+            return name
+    return command[:40]
+
+
+def tree(root_pid: int) -> list[tuple[str, float, list[str]]]:
+    """Each process of the tree: its role, its PSS in MiB, the libraries it has mapped."""
+    root = psutil.Process(root_pid)
+    rows = []
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            pss = process.memory_full_info().pss / 2**20
+            maps = Path(f"/proc/{process.pid}/maps").read_text()
+        except (psutil.Error, OSError):
+            continue
+        mapped = [name for name, path in LIBRARIES.items() if path in maps]
+        rows.append((role(process), pss, mapped))
+    return rows
+
+
+def exercise(url: str, body: str, requests: int) -> None:
+    def post(_: int) -> int:
+        return httpx.post(
+            url, content=body, headers={"content-type": "application/json"}
+        ).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(post, range(requests)))
+    if set(codes) != {200}:
+        raise RuntimeError(f"{url} answered {sorted(set(codes))}")
+
+
+def measure(
+    command: list[str], cwd: Path, env: dict[str, str], path: str, body: str, requests: int
+) -> list[tuple[str, float, list[str]]]:
+    port = free_port()
+    command = [*command, "--port", str(port)]
+    ready = f"http://127.0.0.1:{port}/readyz" if "serve" in command else ""
+    url = f"http://127.0.0.1:{port}{path}"
+    with server(command, cwd, env, ready or url):
+        exercise(url, body, requests)
+        return tree(server_root(port))
+
+
+def render(results: dict[str, list[tuple[str, float, list[str]]]], requests: int) -> str:
+    lines = [
+        "| server | process | PSS | pandas, pyarrow, torch, sklearn mapped |",
+        "|---|---|---|---|",
+    ]
+    totals = {}
+    for name, rows in results.items():
+        for process_role, pss, mapped in rows:
+            lines.append(
+                f"| {name} | {process_role} | {pss:.0f} MiB | {', '.join(mapped) or '-'} |"
+            )
+        totals[name] = sum(pss for _, pss, _ in rows)
+        lines.append(f"| {name} | **total** | **{totals[name]:.0f} MiB** | |")
+    lines += [
+        "",
+        f"- iris: bentoml_classic {totals['iris, bentoml_classic']:.0f} MiB, "
+        f"{totals['iris, bentoml_classic'] / totals['iris, raw app']:.2f}x the raw app's",
+        f"- bulk rows: bentoml_classic {totals['rows, bentoml_classic']:.0f} MiB, "
+        f"{totals['rows, bentoml_classic'] / totals['rows, raw app']:.2f}x the raw app's",
+        f"- after {requests} requests each, 8 at a time; {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, installed: "
+        + ", ".join(_installed(name) for name in ("pandas", "pyarrow", "torch", "scikit-learn"))
+        + f"; measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on "
+        f"{platform.node()}",
+    ]
+    return "\n".join(lines)
+
+
+def _installed(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{distribution} {version(distribution)}"
+    except PackageNotFoundError:
+        return f"no {distribution}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    raw = [str(BIN / "uvicorn"), "--workers", "2", "--log-level", "warning", "--no-access-log"]
+    serve = [str(BIN / "bentoml"), "serve", "--api-workers", "2"]
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        env = {"BENTOML_HOME": os.path.join(tmp, "home")}
+        subprocess.run(
+            [sys.executable, "train.py"],
+            cwd=IRIS,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        plans = {
+            "iris, raw app": ([*raw, "raw_app:app"], HERE, "/classify", IRIS_BODY),
+            "iris, bentoml_classic": ([*serve, "service:svc"], IRIS, "/classify", IRIS_BODY),
+            "rows, raw app": ([*raw, "raw_rows_app:app"], HERE, "/sum_rows", ROWS_BODY),
+            "rows, bentoml_classic": ([*serve, "rows_service:svc"], HERE, "/sum_rows", ROWS_BODY),
+        }
+        results = {}
+        for name, (command, cwd, path, body) in plans.items():
+            results[name] = measure(command, cwd, env, path, body, args.requests)
+            print(f"  {name}: {sum(pss for _, pss, _ in results[name]):.0f} MiB", flush=True)
+    report = render(results, args.requests)
+    print(report)
+    write_report(Path(args.output), report, "bench_memory")
+
+
+if __name__ == "__main__":
+    main()
