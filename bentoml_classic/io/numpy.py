@@ -33,6 +33,7 @@ import numpy as np
 
 from ..exceptions import BadInput, InvalidArgument, excerpt
 from ._array_paths import first_non_number, not_a_number_error, ragged_error, strings_of
+from ._fast_json import encode_numbers
 from ._numeric_json import MIN_BODY, parse_numeric_array, unquote_numbers
 from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
@@ -220,8 +221,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
             )
         if self.dtype is not None or self.shape is not None:
             arr = self._output_checked(arr)
-        # json.dumps with default separators: the exact bytes classic BentoML sends.
-        return Response(json.dumps(arr.tolist()), media_type=self.mime_type)
+        return Response(render_array(arr), media_type=self.mime_type)
 
     def _output_checked(self, arr: np.ndarray) -> np.ndarray:
         """The declared dtype and shape applied to a returned array as classic did; a mismatch
@@ -288,6 +288,25 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         # classic declared the sample's own shape: unenforced, that is what it reshaped to
         descriptor._reshape_to = arr.shape
         return descriptor
+
+
+def render_array(arr: np.ndarray) -> bytes:
+    """The bytes classic BentoML sent, ``json.dumps(arr.tolist())``: floats as Python's
+    ``repr`` writes them, NaN as ``NaN``, ``", "`` between items. Arrays of finite numbers and
+    booleans are written by msgspec (the few floats it writes otherwise are found in the
+    array, not per element in Python); anything else by ``json.dumps`` itself."""
+    kind = arr.dtype.kind
+    if kind in "biu":
+        return encode_numbers(arr.tolist(), odd_floats=False)
+    if kind == "f" and arr.size and bool(np.isfinite(arr).all()):
+        # (bounds a little wide of 1e-4 and 1e16: a float32 compares at its own precision, and
+        # a float flagged that needed no rewriting is merely rewritten as itself)
+        magnitude = np.abs(arr)
+        odd = bool(
+            ((magnitude < 1.001e-4) & (magnitude != 0)).any() or (magnitude >= 9.99e15).any()
+        )
+        return encode_numbers(arr.tolist(), odd_floats=odd)
+    return json.dumps(arr.tolist()).encode()
 
 
 def _to_dtype(dtype: DTypeLike) -> np.dtype[Any]:
