@@ -34,7 +34,7 @@ import numpy as np
 from ..exceptions import BadInput, InvalidArgument, excerpt
 from ._array_paths import first_non_number, not_a_number_error, ragged_error, strings_of
 from ._fast_json import encode_numbers
-from ._numeric_json import MIN_BODY, parse_numeric_array, unquote_numbers
+from ._numeric_json import parse_numeric_array, unquote_numbers, worth_reading_as_text
 from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         """JSON bytes -> validated array: the one path for request bodies and multipart parts."""
         if not body:
             require_nonempty(body, where)
-        if len(body) >= MIN_BODY:
+        if worth_reading_as_text(body):
             numbers = self._numbers(body)
             if numbers is not None:  # a large body of plain numbers: no object per element
                 return self.validate_array(self._typed(numbers))
@@ -302,9 +302,9 @@ def render_array(arr: np.ndarray) -> bytes:
         # (bounds a little wide of 1e-4 and 1e16: a float32 compares at its own precision, and
         # a float flagged that needed no rewriting is merely rewritten as itself)
         magnitude = np.abs(arr)
-        odd = bool(
-            ((magnitude < 1.001e-4) & (magnitude != 0)).any() or (magnitude >= 9.99e15).any()
-        )
+        small = (magnitude < 1.001e-4) & (magnitude != 0)
+        large = magnitude.dtype.itemsize > 2 and (magnitude >= 9.99e15).any()  # float16: none
+        odd = bool(small.any() or large)
         return encode_numbers(arr.tolist(), odd_floats=odd)
     return json.dumps(arr.tolist()).encode()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import platform
 import random
@@ -56,7 +57,9 @@ def bodies() -> dict[str, bytes]:
         "PandasDataFrame columns 1000x8": frame.to_json(orient="columns").encode(),
         "PandasDataFrame split 1000x8": frame.to_json(orient="split").encode(),
         "PandasDataFrame values 1000x8": frame.to_json(orient="values").encode(),
-        "PandasSeries 10000 floats": pd.Series(rng.random(10000)).to_json(orient="records").encode(),
+        "PandasSeries 10000 floats": pd.Series(rng.random(10000))
+        .to_json(orient="records")
+        .encode(),
         "JSON 1500 objects": json.dumps(nested).encode(),
     }
 
@@ -88,13 +91,15 @@ def timings() -> list[str]:
     ]
     for name, body in bodies().items():
         obj = json.loads(body)
-        parse = {lib: best_us(lambda f=f: f(body)) for lib, f in PARSERS.items()}  # type: ignore[misc]
-        render = {lib: best_us(lambda f=f: f(obj)) for lib, f in RENDERERS.items()}  # type: ignore[misc]
+        parse = {lib: best_us(functools.partial(f, body)) for lib, f in PARSERS.items()}
+        render = {lib: best_us(functools.partial(f, obj)) for lib, f in RENDERERS.items()}
         cells = [f"{name}", _size(len(body))]
         for figures in (parse, render):
             base = figures["json"]
             cells.append(_us(base))
-            cells += [f"{_us(figures[lib])} ({figures[lib] / base:.2f}x)" for lib in ("orjson", "msgspec")]
+            cells += [
+                f"{_us(figures[lib])} ({figures[lib] / base:.2f}x)" for lib in ("orjson", "msgspec")
+            ]
         rows.append("| " + " | ".join(cells) + " |")
     return rows
 
@@ -122,7 +127,7 @@ def memory(tmp: Path) -> list[str]:
         "an object of 940,000 keys (15 MB)": b"{"
         + b",".join(b'"k%d": %d' % (i, i % 10) for i in range(940_000))
         + b"}",
-        "940,000 records `{\"a\": 1}` (15 MB)": b"["
+        '940,000 records `{"a": 1}` (15 MB)': b"["
         + b", ".join(b'{"a": %d}' % (i % 10) for i in range(940_000))
         + b"]",
     }
@@ -143,6 +148,112 @@ def memory(tmp: Path) -> list[str]:
     return rows
 
 
+def descriptors() -> list[str]:
+    """The descriptors as they are now against what a hand-written app does with the stdlib
+    (``pd.DataFrame(json.loads(body))``, ``np.asarray(json.loads(body))``,
+    ``json.dumps(arr.tolist())``), and against the same with msgspec (the limit)."""
+    from bentoml_classic.io import JSON, NumpyNdarray, PandasDataFrame, PandasSeries
+    from bentoml_classic.io.mediatype import parse_media_type
+
+    every = bodies()
+    json_type = parse_media_type("application/json")
+    rng = np.random.default_rng(3)
+    frame_out = pd.DataFrame(rng.random((1000, 8)), columns=[f"f{i}" for i in range(8)])
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any]]] = []
+    for orient in ("records", "columns", "split", "values"):
+        body = every[f"PandasDataFrame {orient} 1000x8"]
+        descriptor = PandasDataFrame(orient=orient)
+        cases.append(
+            (
+                f"PandasDataFrame({orient!r}) parse 1000x8",
+                functools.partial(descriptor.parse_bytes, body, json_type),
+                functools.partial(_stdlib_frame, body, orient),
+                functools.partial(_msgspec_frame, body, orient),
+            )
+        )
+    series_body = every["PandasSeries 10000 floats"]
+    cases.append(
+        (
+            "PandasSeries parse 10000",
+            functools.partial(PandasSeries().parse_bytes, series_body),
+            lambda: pd.Series(json.loads(series_body)),
+            lambda: pd.Series(msgspec.json.decode(series_body)),
+        )
+    )
+    for name in ("NumpyNdarray iris `[[5.9,3,5.1,1.8]]`", "NumpyNdarray 100x784 float32"):
+        body = every[name]
+        descriptor = NumpyNdarray(dtype="float32") if "784" in name else NumpyNdarray()
+        cases.append(
+            (
+                f"{name} parse",
+                functools.partial(descriptor.parse_bytes, body),
+                lambda body=body: np.asarray(json.loads(body), dtype="float32"),
+                lambda body=body: np.asarray(msgspec.json.decode(body), dtype="float32"),
+            )
+        )
+    for name, arr in (
+        ("NumpyNdarray iris answer `[2]` render", np.array([2])),
+        ("NumpyNdarray 100x784 float32 render", rng.random((100, 784), dtype=np.float32)),
+    ):
+        cases.append(
+            (
+                name,
+                functools.partial(render_array, arr),
+                lambda arr=arr: json.dumps(arr.tolist()).encode(),
+                lambda arr=arr: msgspec.json.encode(arr.tolist()),
+            )
+        )
+    cases.append(
+        (
+            "PandasDataFrame records 1000x8 render",
+            functools.partial(PandasDataFrame().render, frame_out),
+            lambda: json.dumps(frame_out.to_dict(orient="records")).encode(),
+            lambda: msgspec.json.encode(frame_out.to_dict(orient="records")),
+        )
+    )
+    nested = json.loads(every["JSON 1500 objects"])
+    cases.append(
+        (
+            "JSON 1500 objects render",
+            functools.partial(JSON().render, nested),
+            lambda: json.dumps(nested, separators=(",", ":")).encode(),
+            lambda: msgspec.json.encode(nested),
+        )
+    )
+    rows = [
+        "| what | descriptor | hand-written, stdlib json | ratio | hand-written, msgspec | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, ours, stdlib, limit in cases:
+        mine, base, fast = best_us(ours), best_us(stdlib), best_us(limit)
+        rows.append(
+            f"| {name} | {_us(mine)} | {_us(base)} | {mine / base:.2f}x | {_us(fast)} "
+            f"| {mine / fast:.2f}x |"
+        )
+    return rows
+
+
+def render_array(arr: np.ndarray) -> bytes:
+    from bentoml_classic.io.numpy import render_array as render
+
+    return render(arr)
+
+
+def _stdlib_frame(body: bytes, orient: str) -> pd.DataFrame:
+    value = json.loads(body)
+    return _frame(value, orient)
+
+
+def _msgspec_frame(body: bytes, orient: str) -> pd.DataFrame:
+    return _frame(msgspec.json.decode(body), orient)
+
+
+def _frame(value: Any, orient: str) -> pd.DataFrame:
+    if orient == "split":
+        return pd.DataFrame(value["data"], columns=value["columns"], index=value["index"])
+    return pd.DataFrame(value)
+
+
 def _size(n: int) -> str:
     return f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} B"
 
@@ -159,6 +270,8 @@ def main() -> None:
     args = parser.parse_args()
     lines = timings()
     print("\n".join(lines))
+    ours = descriptors()
+    print("\n".join(ours))
     with tempfile.TemporaryDirectory() as tmp:
         mem = memory(Path(tmp))
     print("\n".join(mem))
@@ -172,6 +285,12 @@ def main() -> None:
             "",
             *lines,
             "",
+            "The descriptors (parse: bytes to the validated value; render: value to the "
+            "response's bytes) against hand-written code with the stdlib and with msgspec, "
+            "same run:",
+            "",
+            *ours,
+            "",
             "Peak resident memory while parsing a large body, per byte of body (a fresh "
             "process each):",
             "",
@@ -182,7 +301,9 @@ def main() -> None:
     if args.write:
         text = DOC.read_text()
         if BEGIN in text:
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+            text = re.sub(
+                re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S
+            )
         else:
             text = text.rstrip("\n") + "\n\n" + block + "\n"
         DOC.write_text(text)
