@@ -26,10 +26,13 @@ import msgspec
 
 _decoder = msgspec.json.Decoder()
 
-#: a float msgspec may write otherwise than ``repr``: an exponent, or a decimal below 1e-4
-_FLOAT_FORM_DIFFERS = re.compile(rb"[0-9]e|(?<![0-9])0\.0000")
-#: one such float in an array of numbers (no strings there, so every match is a number)
-_FLOAT_TOKEN = re.compile(rb"-?[0-9.]+e[-+]?[0-9]+|-?0\.0000[0-9]*")
+#: a float msgspec may write otherwise than ``repr``: an exponent, or a decimal below 1e-4.
+#: Each pattern starts with a literal, which the search finds fast (a character class or a
+#: lookbehind first would be tried at every position).
+_FLOAT_FORM_DIFFERS = (
+    re.compile(rb"e(?<=[0-9]e)"),
+    re.compile(rb"0\.0000(?<![0-9]0\.0000)"),
+)
 
 
 def decode(body: bytes) -> Any:
@@ -59,7 +62,7 @@ def encode_as_stdlib(obj: Any, default: Callable[[Any], Any]) -> bytes | None:
         out = msgspec.json.encode(obj, enc_hook=default)
     except Exception:  # a type neither knows, a lone surrogate, an integer key msgspec refuses
         return None
-    if _FLOAT_FORM_DIFFERS.search(out):
+    if any(pattern.search(out) for pattern in _FLOAT_FORM_DIFFERS):
         return None
     if b"null" in out:
         try:
@@ -70,16 +73,14 @@ def encode_as_stdlib(obj: Any, default: Callable[[Any], Any]) -> bytes | None:
     return out
 
 
-def encode_numbers(values: Any, *, odd_floats: bool) -> bytes:
+def encode_numbers(values: Any) -> bytes:
     """``json.dumps(values).encode()`` for ``values`` (the ``tolist()`` of a finite array of
-    numbers or booleans): msgspec's bytes with the stdlib's ``", "`` separators (there are no
-    strings, so every comma is one) and, where ``odd_floats`` says the array holds floats
-    below 1e-4 or from 1e16 up, those floats rewritten as ``repr`` writes them."""
-    out = msgspec.json.encode(values)
-    if odd_floats:
-        out = _FLOAT_TOKEN.sub(_as_repr, out)
-    return out.replace(b",", b", ")
+    numbers or booleans, where each float msgspec would write otherwise than ``repr`` is a
+    ``msgspec.Raw`` of its ``repr`` already): msgspec's bytes with the stdlib's ``", "``
+    separators (there are no strings, so every comma is one)."""
+    return msgspec.json.encode(values).replace(b",", b", ")
 
 
-def _as_repr(match: re.Match[bytes]) -> bytes:
-    return repr(float(match.group())).encode()
+def as_written(text: str) -> msgspec.Raw:
+    """``text`` written into the output as it is (a float as ``repr`` writes it)."""
+    return msgspec.Raw(text.encode())

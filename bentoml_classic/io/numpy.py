@@ -33,7 +33,7 @@ import numpy as np
 
 from ..exceptions import BadInput, InvalidArgument, excerpt
 from ._array_paths import first_non_number, not_a_number_error, ragged_error, strings_of
-from ._fast_json import encode_numbers
+from ._fast_json import as_written, encode_numbers
 from ._numeric_json import parse_numeric_array, unquote_numbers, worth_reading_as_text
 from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
@@ -293,20 +293,29 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
 def render_array(arr: np.ndarray) -> bytes:
     """The bytes classic BentoML sent, ``json.dumps(arr.tolist())``: floats as Python's
     ``repr`` writes them, NaN as ``NaN``, ``", "`` between items. Arrays of finite numbers and
-    booleans are written by msgspec (the few floats it writes otherwise are found in the
-    array, not per element in Python); anything else by ``json.dumps`` itself."""
+    booleans are written by msgspec; the floats it writes otherwise than ``repr`` (below 1e-4,
+    from 1e16 up) are found by numpy and only those written by ``repr``. Anything else is
+    written by ``json.dumps`` itself."""
     kind = arr.dtype.kind
     if kind in "biu":
-        return encode_numbers(arr.tolist(), odd_floats=False)
-    if kind == "f" and arr.size and bool(np.isfinite(arr).all()):
-        # (bounds a little wide of 1e-4 and 1e16: a float32 compares at its own precision, and
-        # a float flagged that needed no rewriting is merely rewritten as itself)
-        magnitude = np.abs(arr)
-        small = (magnitude < 1.001e-4) & (magnitude != 0)
-        large = magnitude.dtype.itemsize > 2 and (magnitude >= 9.99e15).any()  # float16: none
-        odd = bool(small.any() or large)
-        return encode_numbers(arr.tolist(), odd_floats=odd)
-    return json.dumps(arr.tolist()).encode()
+        return encode_numbers(arr.tolist())
+    if kind != "f" or not arr.size or not bool(np.isfinite(arr).all()):
+        return json.dumps(arr.tolist()).encode()
+    # (bounds a little wide of 1e-4 and 1e16: a float32 compares at its own precision, and a
+    # float taken for odd that is not is merely written by repr, as the stdlib would)
+    magnitude = np.abs(arr)
+    odd = (magnitude < 1.001e-4) & (magnitude != 0)
+    if magnitude.dtype.itemsize > 2:  # float16 has none that large
+        odd |= magnitude >= 9.99e15
+    values = arr.tolist()
+    if arr.ndim == 0:
+        return repr(values).encode()
+    for index in np.argwhere(odd).tolist():  # one per odd float, usually none
+        row = values
+        for position in index[:-1]:
+            row = row[position]
+        row[index[-1]] = as_written(repr(row[index[-1]]))
+    return encode_numbers(values)
 
 
 def _to_dtype(dtype: DTypeLike) -> np.dtype[Any]:

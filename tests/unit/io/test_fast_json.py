@@ -15,7 +15,12 @@ import pytest
 
 from bentoml_classic.exceptions import BadInput
 from bentoml_classic.io import JSON, NumpyNdarray
-from bentoml_classic.io._fast_json import decode_or_none, encode_as_stdlib, encode_numbers
+from bentoml_classic.io._fast_json import (
+    as_written,
+    decode_or_none,
+    encode_as_stdlib,
+    encode_numbers,
+)
 from bentoml_classic.io.base import load_json_body
 from bentoml_classic.io.json import default_json
 from bentoml_classic.io.numpy import render_array
@@ -161,9 +166,9 @@ def test_the_iris_answer_bytes(render):
     assert render(NumpyNdarray(), np.array([[0.1, 1e-05]])).body == b"[[0.1, 1e-05]]"
 
 
-def test_encode_numbers_rewrites_only_the_floats_msgspec_writes_otherwise():
-    assert encode_numbers([1e-05, 1e16, 0.5], odd_floats=True) == b"[1e-05, 1e+16, 0.5]"
-    assert encode_numbers([[1, 2], [3, 4]], odd_floats=False) == b"[[1, 2], [3, 4]]"
+def test_encode_numbers_writes_the_stdlibs_separators_and_raw_floats_as_given():
+    assert encode_numbers([as_written("1e-05"), 0.5]) == b"[1e-05, 0.5]"
+    assert encode_numbers([[1, 2], [3, 4]]) == b"[[1, 2], [3, 4]]"
 
 
 # -- writing JSON() values -------------------------------------------------------------------
