@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from typing import Any
 
-import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,8 +42,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 
 def error_response(exc: BentoMLException, headers: dict[str, str] | None = None) -> Response:
-    # msgspec: compact, NaN as null (valid JSON), anything unusual in a detail as its str
-    body = msgspec.json.encode(exc.to_payload(), enc_hook=str)
+    body = json.dumps(exc.to_payload(), default=str, ensure_ascii=False)
     if exc.retry_after is not None:
         headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
     return Response(body, exc.http_status, headers, media_type="application/json")
