@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import BadInput, UnsupportedMediaType, excerpt
+from ._pandas_inference import inferred_numeric_frame, known_unchanged, remember_unchanged
 from .base import load_json_body
 
 _LINE = re.compile(r"line (\d+)")
@@ -190,8 +191,10 @@ def _as_read_json_would(obj: Any, typ: str, orient: str, dtype: Any) -> Any:
     )
     for axis_name in ("index", "columns") if typ == "frame" else ("index",):
         _convert_axis(parser, obj, axis_name)
-    if typ == "frame" and dtype is True and _unchanged_by_inference(obj):
-        return obj
+    if typ == "frame" and dtype is True:
+        inferred = inferred_numeric_frame(obj)
+        if inferred is not None:
+            return inferred
     if "obj" in inspect.signature(parser._try_convert_types).parameters:
         return parser._try_convert_types(obj)
     parser.obj = obj
@@ -199,26 +202,15 @@ def _as_read_json_would(obj: Any, typ: str, orient: str, dtype: Any) -> Any:
     return parser.obj
 
 
-#: words in a column name that may make pandas read the column as dates (its rule: "_at",
-#: "_time", "modified", "date", "datetime", "timestamp..."; these cover more, to be safe)
-_DATE_LIKE = re.compile(r"_at|time|modified|date", re.IGNORECASE)
-
-
-def _unchanged_by_inference(frame: pd.DataFrame) -> bool:
-    """Whether pandas' dtype inference provably leaves ``frame`` as it is: every column int64
-    or bool, none named like a date. Then the conversion (which rebuilds the frame, a copy of
-    every column) is skipped: a body of numbers costs a copy less."""
-    return all(dtype == np.int64 or dtype == np.bool_ for dtype in frame.dtypes) and not any(
-        isinstance(c, str) and _DATE_LIKE.search(c) for c in frame.columns
-    )
-
-
 def _convert_axis(parser: Any, obj: Any, axis_name: str) -> None:
     """What pandas' ``_convert_axes`` does to one axis. A ``RangeIndex`` from 0 it leaves as it
     is (0 is no timestamp, and the labels are int64 already), so that one is not turned into a
-    Series of as many labels as rows only to find that out."""
+    Series of as many labels as rows only to find that out; string labels it left unchanged
+    before are not tried again (``_pandas_inference``)."""
     axis = getattr(obj, axis_name)
     if isinstance(axis, pd.RangeIndex) and axis.start == 0 and axis.step == 1:
+        return
+    if known_unchanged(parser.orient, axis_name, axis):
         return
     labels = pd.Series(axis, dtype=axis.dtype, copy=False)
     converted, changed = parser._try_convert_data(
@@ -226,6 +218,8 @@ def _convert_axis(parser: Any, obj: Any, axis_name: str) -> None:
     )
     if changed:
         setattr(obj, axis_name, pd.Index(converted, dtype=converted.dtype, copy=False))
+    else:
+        remember_unchanged(parser.orient, axis_name, axis)
 
 
 def frame_from_csv(body: bytes, charset: str | None, dtype: Any, where: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ..exceptions import BadInput, InvalidArgument, excerpt
 from ._fail_fast import fail_fast_validator
+from ._fast_json import encode_as_stdlib
 from .base import (
     REQUEST_BODY,
     JsonBodyDescriptor,
@@ -104,7 +105,9 @@ class JSON(JsonBodyDescriptor[Any]):
         return Response(self.render(obj), media_type=self.mime_type)
 
     def render(self, obj: Any) -> bytes:
-        """Compact JSON bytes, as classic BentoML sends them (NaN and Infinity refused)."""
+        """Compact JSON bytes, as classic BentoML sends them (NaN and Infinity refused): msgspec's
+        where they are the same bytes, else ``json.dumps``'s (``_fast_json``). A user's
+        ``json_encoder`` is always the stdlib's."""
         pydantic = sys.modules.get("pydantic")
         if pydantic is not None and isinstance(obj, pydantic.BaseModel):
             return cast(bytes, obj.model_dump_json().encode())
@@ -112,6 +115,9 @@ class JSON(JsonBodyDescriptor[Any]):
         if self._encoder_cls is not None:
             options["cls"] = self._encoder_cls
         else:
+            fast = encode_as_stdlib(obj, default_json)
+            if fast is not None:
+                return fast
             options["default"] = default_json
         text = json.dumps(obj, ensure_ascii=False, **options)
         try:

@@ -33,7 +33,8 @@ import numpy as np
 
 from ..exceptions import BadInput, InvalidArgument, excerpt
 from ._array_paths import first_non_number, not_a_number_error, ragged_error, strings_of
-from ._numeric_json import MIN_BODY, parse_numeric_array, unquote_numbers
+from ._fast_json import as_written, encode_numbers
+from ._numeric_json import parse_numeric_array, unquote_numbers, worth_reading_as_text
 from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         """JSON bytes -> validated array: the one path for request bodies and multipart parts."""
         if not body:
             require_nonempty(body, where)
-        if len(body) >= MIN_BODY:
+        if worth_reading_as_text(body):
             numbers = self._numbers(body)
             if numbers is not None:  # a large body of plain numbers: no object per element
                 return self.validate_array(self._typed(numbers))
@@ -220,8 +221,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
             )
         if self.dtype is not None or self.shape is not None:
             arr = self._output_checked(arr)
-        # json.dumps with default separators: the exact bytes classic BentoML sends.
-        return Response(json.dumps(arr.tolist()), media_type=self.mime_type)
+        return Response(render_array(arr), media_type=self.mime_type)
 
     def _output_checked(self, arr: np.ndarray) -> np.ndarray:
         """The declared dtype and shape applied to a returned array as classic did; a mismatch
@@ -288,6 +288,34 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         # classic declared the sample's own shape: unenforced, that is what it reshaped to
         descriptor._reshape_to = arr.shape
         return descriptor
+
+
+def render_array(arr: np.ndarray) -> bytes:
+    """The bytes classic BentoML sent, ``json.dumps(arr.tolist())``: floats as Python's
+    ``repr`` writes them, NaN as ``NaN``, ``", "`` between items. Arrays of finite numbers and
+    booleans are written by msgspec; the floats it writes otherwise than ``repr`` (below 1e-4,
+    from 1e16 up) are found by numpy and only those written by ``repr``. Anything else is
+    written by ``json.dumps`` itself."""
+    kind = arr.dtype.kind
+    if kind in "biu":
+        return encode_numbers(arr.tolist())
+    if kind != "f" or not arr.size or not bool(np.isfinite(arr).all()):
+        return json.dumps(arr.tolist()).encode()
+    # (bounds a little wide of 1e-4 and 1e16: a float32 compares at its own precision, and a
+    # float taken for odd that is not is merely written by repr, as the stdlib would)
+    magnitude = np.abs(arr)
+    odd = (magnitude < 1.001e-4) & (magnitude != 0)
+    if magnitude.dtype.itemsize > 2:  # float16 has none that large
+        odd |= magnitude >= 9.99e15
+    values = arr.tolist()
+    if arr.ndim == 0:
+        return repr(values).encode()
+    for index in np.argwhere(odd).tolist():  # one per odd float, usually none
+        row = values
+        for position in index[:-1]:
+            row = row[position]
+        row[index[-1]] = as_written(repr(row[index[-1]]))
+    return encode_numbers(values)
 
 
 def _to_dtype(dtype: DTypeLike) -> np.dtype[Any]:

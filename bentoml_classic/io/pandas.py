@@ -28,7 +28,7 @@ from ..exceptions import BadInput, InvalidArgument
 from . import _pandas_dtypes as dtypes
 from . import _pandas_parse as parse
 from . import _pandas_schema as schemas
-from ._numeric_json import parse_numeric_array
+from ._numeric_json import parse_numeric_array, worth_reading_as_text
 from .base import (
     PART_BODY,
     REQUEST_BODY,
@@ -377,7 +377,7 @@ class PandasSeries(JsonBodyDescriptor[pd.Series]):
     def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> pd.Series:
         """What ``pd.read_json(body, typ="series")`` gives, then shape and dtype as classic."""
         numbers = None
-        if self.orient in ("records", "values"):
+        if self.orient in ("records", "values") and worth_reading_as_text(body):
             # a large array of plain numbers: straight into numpy, no Python object per value
             numbers = parse_numeric_array(require_nonempty(body, where))
             if numbers is not None and numbers.ndim != 1:

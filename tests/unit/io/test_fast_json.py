@@ -1,0 +1,229 @@
+"""``io._fast_json``: msgspec at the HTTP boundary, with exactly the stdlib's answers. Every body
+and value here is also given to ``json.loads`` / ``json.dumps`` and the results compared: the
+value (types included), the exact bytes written, or the same refusal."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import struct
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bentoml_classic.exceptions import BadInput
+from bentoml_classic.io import JSON, NumpyNdarray
+from bentoml_classic.io._fast_json import (
+    as_written,
+    decode_or_none,
+    encode_as_stdlib,
+    encode_numbers,
+)
+from bentoml_classic.io.base import load_json_body
+from bentoml_classic.io.json import default_json
+from bentoml_classic.io.numpy import render_array
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of the same types all the way down (1 is not 1.0; NaN is NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b)
+        )
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def stdlib_load(body: bytes) -> tuple[str, Any]:
+    try:
+        return "value", json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        return "error", type(exc).__name__
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[[5.9,3,5.1,1.8]]",
+        b"18446744073709551616",  # past 64 bits: an exact int, not a float
+        b"-9223372036854775809",
+        b"1" * 4300,  # Python's longest integer
+        b"[1e999, -1e999]",  # infinity, as Python reads it
+        b"[-1e-400]",
+        b"[NaN, Infinity, -Infinity]",
+        b"\xef\xbb\xbf[1]",  # a byte order mark
+        '[1, "é"]'.encode("utf-16"),
+        b'"\\ud800"',  # a lone surrogate
+        b'{"a": 1, "a": 2}',
+        b"-0",
+        b"[-0.0, 0.1, 1E5, 2.5e-05]",
+        b' \n{"x": [true, false, null]} \t',
+        b'"\\u00e9\\n\\"\\/"',
+    ],
+)
+def test_a_body_reads_as_json_loads_reads_it(body):
+    kind, expected = stdlib_load(body)
+    assert kind == "value"
+    assert same(load_json_body(body), expected)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[1,]", b"01", b"[.5]", b'"a\nb"', b"\xff", b"[1] x", b"1" * 4301, b"[" * 100_000, b"{"],
+)
+def test_what_neither_reads_is_the_stdlibs_400(body):
+    with pytest.raises(BadInput):
+        load_json_body(body)
+    assert stdlib_load(body)[0] == "error"
+
+
+def random_json_text(rng: random.Random) -> bytes:
+    alphabet = [*'[]{},:"0123456789.-+eE \\', "true", "null", "NaN", "1e400", '"k"', "9" * 25]
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))).encode()
+
+
+def test_random_texts_give_json_loads_answer():
+    rng = random.Random(15)
+    for _ in range(20_000):
+        body = random_json_text(rng)
+        kind, expected = stdlib_load(body)
+        parsed, value = decode_or_none(body)
+        if parsed:  # msgspec takes only what the stdlib takes, and reads it the same
+            assert kind == "value" and same(value, expected), body
+        if kind == "value":
+            assert same(load_json_body(body), expected), body
+        else:
+            with pytest.raises(BadInput):
+                load_json_body(body)
+
+
+# -- writing arrays --------------------------------------------------------------------------
+
+
+def random_float(rng: random.Random) -> float:
+    pick = rng.randrange(3)
+    if pick == 0:
+        value = struct.unpack("d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+        return value if math.isfinite(value) else 0.5
+    if pick == 1:
+        return rng.uniform(-1, 1) * 10 ** rng.randint(-12, 22)
+    return rng.choice([0.0, -0.0, 1e-4, 1e-5, 9.99e-5, 1e15, 1e16, 1.5e16, 0.1, 5e-324])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_float_arrays_are_written_as_json_dumps_writes_them(dtype):
+    rng = random.Random(dtype)
+    for _ in range(300):
+        shape = [rng.randint(1, 5) for _ in range(rng.randint(1, 3))]
+        with np.errstate(over="ignore"):
+            arr = np.array(
+                [random_float(rng) for _ in range(int(np.prod(shape)))], dtype=dtype
+            ).reshape(shape)
+        assert render_array(arr) == json.dumps(arr.tolist()).encode(), arr
+
+
+@pytest.mark.parametrize(
+    "arr",
+    [
+        np.array([2]),  # iris' answer
+        np.array([[1e16, 1e-05, 0.5], [-3.2e-07, 0.0, -0.0]]),
+        np.array([np.nan, 1.0, np.inf, -np.inf]),  # NaN as classic wrote it
+        np.array(1.5),
+        np.array(7, dtype=np.uint64),
+        np.array([2**64 - 1], dtype=np.uint64),
+        np.array([True, False]),
+        np.array([[1, 2], [3, 4]], dtype=np.int8),
+        np.array([], dtype=float),
+        np.array(["a", "b, c"]),
+        np.array([[1, None]], dtype=object),
+        np.arange(12.0).reshape(3, 4)[:, ::2],  # not contiguous
+    ],
+    ids=repr,
+)
+def test_arrays_are_written_byte_for_byte_as_classic(arr, render):
+    expected = json.dumps(arr.tolist()).encode()
+    assert render_array(arr) == expected
+    assert render(NumpyNdarray(), arr).body == expected
+
+
+def test_an_array_json_cannot_write_is_the_same_error():
+    with pytest.raises(TypeError, match="complex"):
+        render_array(np.array([1 + 2j]))
+
+
+def test_the_iris_answer_bytes(render):
+    assert render(NumpyNdarray(), np.array([2])).body == b"[2]"
+    assert render(NumpyNdarray(), np.array([[0.1, 1e-05]])).body == b"[[0.1, 1e-05]]"
+
+
+def test_encode_numbers_writes_the_stdlibs_separators_and_raw_floats_as_given():
+    assert encode_numbers([as_written("1e-05"), 0.5]) == b"[1e-05, 0.5]"
+    assert encode_numbers([[1, 2], [3, 4]]) == b"[[1, 2], [3, 4]]"
+
+
+# -- writing JSON() values -------------------------------------------------------------------
+
+
+def random_value(rng: random.Random, depth: int = 0) -> Any:
+    pick = rng.randrange(9 if depth < 3 else 6)
+    if pick == 0:
+        return random_float(rng)
+    if pick == 1:
+        return rng.choice([0, -1, 2**70, True, False, None])
+    if pick == 2:
+        return rng.choice(["", "é", "1e5", "0.00001", "null", 'a\x01\n"\\', "\u2028", "x" * 50])
+    if pick == 3:
+        return rng.choice([float("nan"), float("inf"), np.float32(0.1), np.int64(3)])
+    if pick == 4:
+        return rng.choice([np.array([1.5, 1e-7]), (1, "t")])
+    if pick == 5:
+        return rng.uniform(0, 1)
+    if pick in (6, 7):
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    keys = ["a", "b", "1e5", "null", "ü"]
+    return {rng.choice(keys): random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def stdlib_render(obj: Any) -> tuple[str, Any]:
+    options: dict[str, Any] = {"separators": (",", ":"), "allow_nan": False}
+    try:
+        return "bytes", json.dumps(
+            obj, ensure_ascii=False, default=default_json, **options
+        ).encode()
+    except (ValueError, TypeError) as exc:
+        return "error", type(exc).__name__
+
+
+def test_json_values_are_written_as_json_dumps_writes_them(render):
+    rng = random.Random(17)
+    fast = 0
+    for _ in range(5000):
+        value = random_value(rng)
+        kind, expected = stdlib_render(value)
+        out = encode_as_stdlib(value, default_json)
+        if out is not None:
+            fast += 1
+            assert kind == "bytes" and out == expected, value
+        if kind == "bytes":
+            assert JSON().render(value) == expected, value
+        else:
+            with pytest.raises(ValueError):  # NaN or infinity, as classic refused them
+                JSON().render(value)
+    assert fast > 1000  # most values do take msgspec
+
+
+def test_a_null_that_was_nan_is_refused_as_before():
+    assert encode_as_stdlib({"a": None}, default_json) == b'{"a":null}'
+    assert encode_as_stdlib({"a": float("nan")}, default_json) is None
+    with pytest.raises(ValueError):
+        JSON().render({"a": [None, float("inf")]})
