@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import traceback
 from typing import Any
 
@@ -42,7 +43,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 
 def error_response(exc: BentoMLException, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(exc.to_payload(), default=str, ensure_ascii=False)
+    body = envelope_text(exc.to_payload())
     if exc.retry_after is not None:
         headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
     return Response(body, exc.http_status, headers, media_type="application/json")
@@ -140,3 +141,23 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
             f"internal error: {type(exc).__name__}", detail={"exception": type(exc).__name__}
         )
     )
+
+
+def envelope_text(payload: Any) -> str:
+    """The envelope as strict JSON: a ``detail`` may quote a value the client sent, and a NaN or
+    an infinity there would otherwise be written as ``NaN``, which JSON parsers refuse; those are
+    written as strings instead. The common case pays one ``json.dumps``."""
+    try:
+        return json.dumps(payload, default=str, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(payload), default=str, ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
