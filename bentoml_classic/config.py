@@ -247,10 +247,15 @@ class ApiServerConfig(_Strict):
 
 class BatchingConfig(_Strict):
     enabled: bool = True
-    max_batch_size: int = Field(100, gt=0)
+    #: rows in one batch; unset: 100 (classic's default), and a larger call runs whole instead
+    #: of being cut into pieces of this size (``runner/policies.py``)
+    max_batch_size: int | None = Field(None, gt=0)
     max_latency_ms: float = Field(10_000.0, gt=0)
-    #: rows that may wait for a runner method at once; default: 32 batches' worth
+    #: rows that may wait for a runner method at once; unset: no bound in rows
     max_queue_size: int | None = Field(None, gt=0)
+    #: bytes of inputs that may wait for a runner method at once, in each worker; unset: a share
+    #: of the machine's or the container's memory (``batching/memory.py``)
+    max_queue_bytes: int | None = Field(None, gt=0)
 
 
 class ResourcesConfig(_Strict):

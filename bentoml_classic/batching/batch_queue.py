@@ -5,11 +5,16 @@ The rules (docs/architecture.md, "Batching"):
 - strictly FIFO: a batch is a prefix of the queue, and answers go back in the order calls came;
 - a batch never holds more than ``max_batch_size`` rows along the method's ``batch_dim``; a
   call larger than that is cut into consecutive pieces that run as (parts of) several batches and
-  whose outputs are joined again before the caller sees them;
+  whose outputs are joined again before the caller sees them (``split_oversized``; otherwise it
+  runs whole, alone in its batch);
 - nothing is held back to fill a batch: whoever drives the queue takes a batch the moment the
   method is free, so a lone call runs at once and batches form only while the method is busy;
 - a call may wait in the queue at most ``max_latency_ms``; one that waited longer is answered
-  503 with Retry-After instead of running late, and a full queue sheds new calls the same way;
+  503 with Retry-After instead of running late (shed on time);
+- a queue holds at most ``max_queue_bytes`` of inputs (by default a share of the memory:
+  ``memory.py``), and at most ``max_queue_rows`` rows where those are configured; a call that
+  would overfill it is answered 503 at once (shed on memory, or on rows). An empty queue takes
+  any call, so that every call can run;
 - only calls whose values can be joined without changing their meaning share a batch (same
   argument layout, dtypes and trailing shape); a call that differs starts the next batch.
 
@@ -43,6 +48,7 @@ class Call:
         "error",
         "key",
         "kwargs",
+        "nbytes",
         "outputs",
         "remaining",
         "reply",
@@ -74,10 +80,19 @@ class Call:
             tuple(containers.signature(value, dim) for value in values),
         )
         self.reply = reply
+        #: bytes counted against the queue's memory bound: measured only when the queue holds
+        #: something already (a lone call is never refused, so it is not measured)
+        self.nbytes = 0
         self.arrived = 0.0
         self.remaining = 0
         self.outputs: list[Any] = []
         self.error: BaseException | None = None
+
+    def measure(self) -> int:
+        """The bytes of the call's values (``containers.nbytes``), recorded in ``nbytes``."""
+        values = [*self.args, *self.kwargs.values()]
+        self.nbytes = sum(containers.nbytes(value) for value in values)
+        return self.nbytes
 
     def answer(self, result: Any, error: BaseException | None) -> None:
         """Hand the caller its outcome (the call was made with a ``reply``)."""
@@ -130,16 +145,29 @@ class Piece:
         return args, kwargs
 
 
+# Each 503 names the bound that refused the call: rows, memory or time. The memory bound's
+# figures stay out of the message: by default they tell how much memory the machine has.
+
+
 def queue_full(rows: int, limit: int) -> ServiceUnavailable:
     return ServiceUnavailable(
-        f"the runner's batching queue is full ({rows} rows waiting, limit {limit}); retry shortly"
+        f"the runner's batching queue is full ({rows} rows waiting, limit {limit}, "
+        "runners.batching.max_queue_size); retry shortly"
+    )
+
+
+def queue_out_of_memory() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the runner's batching queue is full: the inputs waiting in it would exceed its memory "
+        "bound (runners.batching.max_queue_bytes); retry shortly"
     )
 
 
 def waited_too_long(call: Call, now: float, limit: float) -> ServiceUnavailable:
     return ServiceUnavailable(
-        f"the call waited {1000 * (now - call.arrived):.0f} ms for the runner, more than its "
-        f"max_latency_ms of {1000 * limit:g}; retry shortly"
+        f"the runner is too busy to answer in time: the call waited "
+        f"{1000 * (now - call.arrived):.0f} ms for it, more than its max_latency_ms of "
+        f"{1000 * limit:g}; retry shortly"
     )
 
 
@@ -149,6 +177,8 @@ class BatchQueue:
         self.clock = clock
         self._pieces: deque[Piece] = deque()
         self.rows_waiting = 0
+        #: bytes of the calls not yet wholly taken (see ``Call.nbytes``)
+        self.bytes_waiting = 0
         #: rows of the last batch taken (a batch-size histogram records them)
         self.taken_rows = 0
         #: no queued call arrived before this: while it is recent, no call can have expired
@@ -163,13 +193,12 @@ class BatchQueue:
     def put(self, call: Call, waited: float = 0.0) -> None:
         """Queue ``call``, or raise ServiceUnavailable when that would overfill the queue.
 
-        An empty queue takes any call, however large, so that every call can run eventually.
-        ``waited``: how long the call has already waited elsewhere (an API worker's own queue),
-        which counts against ``max_latency_ms`` here too.
+        An empty queue takes any call, however large, so that every call can run eventually
+        (and a lone call costs no measuring). ``waited``: how long the call has already waited
+        elsewhere (an API worker's own queue), which counts against ``max_latency_ms`` here too.
         """
-        limit = self.policy.max_queue_rows
-        if limit is not None and self._pieces and self.rows_waiting + call.rows > limit:
-            raise queue_full(self.rows_waiting, limit)
+        if self._pieces:
+            self._admit(call)
         call.arrived = self.clock() - waited
         if call.arrived < self._earliest_arrival:
             self._earliest_arrival = call.arrived
@@ -182,6 +211,17 @@ class BatchQueue:
             self._pieces.extend(Piece(call, s, min(s + size, call.rows)) for s in starts)
             call.remaining = len(starts)
         self.rows_waiting += call.rows
+        self.bytes_waiting += call.nbytes
+
+    def _admit(self, call: Call) -> None:
+        """Raise ServiceUnavailable if ``call`` would overfill a queue that holds something."""
+        policy = self.policy
+        rows_limit = policy.max_queue_rows
+        if rows_limit is not None and self.rows_waiting + call.rows > rows_limit:
+            raise queue_full(self.rows_waiting, rows_limit)
+        bytes_limit = policy.max_queue_bytes
+        if bytes_limit is not None and self.bytes_waiting + call.measure() > bytes_limit:
+            raise queue_out_of_memory()
 
     def take(self) -> tuple[list[Piece], list[Call]]:
         """The next batch (possibly empty), and the calls that waited too long to run at all."""
@@ -192,6 +232,7 @@ class BatchQueue:
         first = self._pieces.popleft()
         batch = [first]
         rows = first.rows
+        freed = first.call.nbytes if first.stop == first.call.rows else 0
         size = self.policy.max_batch_size
         while self._pieces:
             piece = self._pieces[0]
@@ -199,7 +240,10 @@ class BatchQueue:
                 break
             batch.append(self._pieces.popleft())
             rows += piece.rows
+            if piece.stop == piece.call.rows:  # the call's last piece: its bytes leave the queue
+                freed += piece.call.nbytes
         self.rows_waiting -= rows
+        self.bytes_waiting -= freed
         self.taken_rows = rows
         return batch, expired
 
@@ -231,6 +275,7 @@ class BatchQueue:
         self._pieces = deque(piece for piece in self._pieces if id(piece.call) not in late)
         for call in late.values():
             self.rows_waiting -= call.rows
+            self.bytes_waiting -= call.nbytes
             call.error = waited_too_long(call, now, limit)
         return list(late.values())
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: how many batches' worth of rows may wait in a queue, unless configured otherwise
-DEFAULT_QUEUE_BATCHES = 32
-
 
 @dataclass(frozen=True)
 class BatchPolicy:
     max_batch_size: int
     #: how long a call may wait in the queue; None: as long as it takes
     max_latency_s: float | None = None
-    #: rows that may wait at once; None: no bound (the caller bounds concurrency itself)
+    #: rows that may wait at once; None: no bound in rows (``runners.batching.max_queue_size``
+    #: sets one; by default a queue is bounded by time and memory, not rows)
     max_queue_rows: int | None = None
+    #: bytes of inputs that may wait at once (``containers.nbytes``); None: no bound in bytes
+    max_queue_bytes: int | None = None
     #: cut a call larger than max_batch_size into pieces (else it runs alone, whole)
     split_oversized: bool = True
     input_dim: int = 0

@@ -28,7 +28,7 @@ class RemoteRunnerHandle:
     ``max_latency_ms`` apply here as well as in the runner. Each frame says how long its oldest
     call has waited here, and the runner counts ``max_latency_ms`` from then: the two queues
     together hold a call no longer than the limit. A call larger than ``max_batch_size`` goes
-    alone, and the runner cuts it.
+    alone, and the runner cuts it where its policy says so.
     """
 
     def __init__(

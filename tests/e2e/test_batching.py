@@ -103,12 +103,22 @@ def test_a_call_larger_than_max_batch_size_is_split(batching_server: str) -> Non
     assert after["8.0"] == after["+Inf"]
 
 
-def test_a_full_queue_sheds_with_503_and_retry_after(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ("runners.batching.max_queue_size=2", "rows waiting, limit 2"),
+        # one float64 row: the queue holds a call beyond the one it took unmeasured
+        ("runners.batching.max_queue_bytes=8", "would exceed its memory bound"),
+    ],
+)
+def test_a_full_queue_sheds_with_503_and_retry_after(
+    tmp_path: Path, option: str, says: str
+) -> None:
     env = {
         "BENTOML_HOME": str(tmp_path / "home"),
         "MAX_BATCH": "2",
         "BATCH_SLEEP": "0.3",
-        "BENTOML_CONFIG_OPTIONS": "runners.batching.max_queue_size=2",
+        "BENTOML_CONFIG_OPTIONS": option,
     }
     with serve_subprocess(SERVICE, cwd=E2E_SERVICES, env=env) as (url, _):
         responses = concurrently(
@@ -125,6 +135,7 @@ def test_a_full_queue_sheds_with_503_and_retry_after(tmp_path: Path) -> None:
                 error = response.json()["error"]
                 assert error["type"] == "ServiceUnavailable"
                 assert "queue is full" in error["message"]
+                assert says in error["message"]
         # shedding is not a failure of the server: it answers normally again
         response = httpx.post(f"{url}/double", json=[1.5], timeout=30)
         assert response.status_code == 200 and response.json() == [3.0]

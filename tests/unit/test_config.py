@@ -50,8 +50,11 @@ def test_defaults() -> None:
     assert config.api_server.traffic.max_concurrency is None
     assert config.api_server.max_request_size == 20 * 1024 * 1024
     assert config.runners.batching.enabled is True
-    assert config.runners.batching.max_batch_size == 100
+    # unset: 100 rows a batch, larger calls not cut (runner/test_policies.py)
+    assert config.runners.batching.max_batch_size is None
     assert config.runners.batching.max_latency_ms == 10_000.0
+    assert config.runners.batching.max_queue_size is None
+    assert config.runners.batching.max_queue_bytes is None
     assert config.runners.workers_per_resource == 1.0
     assert config.runners.resources is None
     assert config.runners.timeout == 300.0

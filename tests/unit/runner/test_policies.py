@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bentoml_classic.batching.policy import DEFAULT_QUEUE_BATCHES, BatchPolicy
-from bentoml_classic.config import build_config
+from bentoml_classic.batching.memory import QUEUE_MEMORY_SHARE, default_queue_bytes, memory_limit
+from bentoml_classic.batching.policy import BatchPolicy
+from bentoml_classic.config import as_settings, build_config
 from bentoml_classic.runner import Runnable, Runner
-from bentoml_classic.runner.policies import resolve_policy
+from bentoml_classic.runner.policies import DEFAULT_MAX_BATCH_SIZE, resolve_policy
 
 # --- resolve_policy --------------------------------------------------------------------------
 
@@ -42,17 +43,47 @@ LAYERED = {
 }
 
 
-def test_default_policy() -> None:
+def test_default_policy_bounds_the_queue_by_time_and_memory_not_rows() -> None:
     policy = policy_for({})
     assert policy == BatchPolicy(
         max_batch_size=100,
         max_latency_s=10.0,
-        max_queue_rows=100 * DEFAULT_QUEUE_BATCHES,
-        split_oversized=True,
+        max_queue_rows=None,
+        max_queue_bytes=default_queue_bytes(),
+        # no max_batch_size was given: a call of more rows runs whole
+        split_oversized=False,
         input_dim=1,
         output_dim=0,
     )
-    assert DEFAULT_QUEUE_BATCHES == 32
+    assert DEFAULT_MAX_BATCH_SIZE == 100
+    assert default_queue_bytes() == int(memory_limit() * QUEUE_MEMORY_SHARE)
+
+
+def test_a_given_max_batch_size_cuts_larger_calls_wherever_it_is_given() -> None:
+    assert policy_for({"runners": {"batching": {"max_batch_size": 100}}}).split_oversized
+    assert policy_for({"runners": {"special": {"batching": {"max_batch_size": 9}}}}).split_oversized
+    assert policy_for({}, max_batch_size=100).split_oversized
+    assert policy_for({}, method_configs={"predict": {"max_batch_size": 7}}).split_oversized
+    # only the method given one: its sibling keeps the default, and runs large calls whole
+    sibling = policy_for({}, method="embed", method_configs={"predict": {"max_batch_size": 7}})
+    assert sibling is not None and not sibling.split_oversized
+
+
+def test_an_unset_max_batch_size_stays_unset_through_the_settings_handed_to_workers() -> None:
+    # the arbiter hands its workers the configuration as settings; "not given" must survive
+    config = build_config(as_settings(build_config({"runners": {"special": {"timeout": 5}}})))
+    assert config.runner("special").batching.max_batch_size is None
+    assert not resolve_policy(
+        Runner(Model, name="special").runner_methods["predict"], config.runner("special")
+    ).split_oversized
+
+
+def test_max_queue_bytes_is_configurable() -> None:
+    raw = {"runners": {"batching": {"max_queue_bytes": 12345}}}
+    policy = policy_for(raw)
+    assert policy is not None
+    assert policy.max_queue_bytes == 12345
+    assert policy.max_queue_rows is None
 
 
 def test_runners_config_applies_to_every_runner() -> None:
@@ -60,7 +91,7 @@ def test_runners_config_applies_to_every_runner() -> None:
     assert policy is not None
     assert policy.max_batch_size == 8
     assert policy.max_latency_s == 0.25
-    assert policy.max_queue_rows == 8 * DEFAULT_QUEUE_BATCHES
+    assert policy.max_queue_rows is None
 
 
 def test_runner_section_overrides_runners_config() -> None:
@@ -68,7 +99,7 @@ def test_runner_section_overrides_runners_config() -> None:
     assert policy is not None
     assert policy.max_batch_size == 16
     assert policy.max_latency_s == 0.5
-    assert policy.max_queue_rows == 16 * DEFAULT_QUEUE_BATCHES
+    assert policy.max_queue_rows is None
 
 
 def test_to_runner_arguments_override_the_runner_section() -> None:
@@ -76,7 +107,7 @@ def test_to_runner_arguments_override_the_runner_section() -> None:
     assert policy is not None
     assert policy.max_batch_size == 5
     assert policy.max_latency_s == 0.04
-    assert policy.max_queue_rows == 5 * DEFAULT_QUEUE_BATCHES
+    assert policy.max_queue_rows is None
 
 
 def test_method_configs_override_to_runner_arguments() -> None:
@@ -105,11 +136,12 @@ def test_method_configs_can_override_one_option_only() -> None:
     assert policy.max_latency_s == 0.04
 
 
-def test_max_queue_size_is_configurable() -> None:
+def test_max_queue_size_is_an_explicit_row_bound_beside_the_memory_bound() -> None:
     raw = {"runners": {"batching": {"max_batch_size": 8, "max_queue_size": 20}}}
     policy = policy_for(raw)
     assert policy is not None
     assert policy.max_queue_rows == 20
+    assert policy.max_queue_bytes == default_queue_bytes()
 
 
 def test_a_queue_always_holds_at_least_one_batch() -> None:
