@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench
+.PHONY: install serve test lint bench bench-torch
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,torch]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -44,3 +44,9 @@ $(BENCH_VENV)/.installed: pyproject.toml
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_iris.py
+
+# The PyTorch example with batching on and off, and a 16 MiB tensor through a runner call;
+# writes its section of docs/benchmarks.md. The bench venv plus the torch extra.
+bench-torch: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[torch]'
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench_torch.py

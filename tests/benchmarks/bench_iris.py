@@ -351,14 +351,15 @@ MARK_BEGIN = "<!-- bench_iris: begin -->"
 MARK_END = "<!-- bench_iris: end -->"
 
 
-def write_report(path: Path, table: str) -> None:
-    """Replace the generated section of docs/benchmarks.md, keeping the prose around it."""
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK_BEGIN}\n{MARK_END}\n"
-    if MARK_BEGIN not in text:
-        text += f"\n{MARK_BEGIN}\n{MARK_END}\n"
-    head, rest = text.split(MARK_BEGIN, 1)
-    _, tail = rest.split(MARK_END, 1)
-    path.write_text(f"{head}{MARK_BEGIN}\n{table}\n{MARK_END}{tail}")
+def write_report(path: Path, table: str, begin: str = MARK_BEGIN, end: str = MARK_END) -> None:
+    """Replace the generated section of docs/benchmarks.md (between the ``begin`` and ``end``
+    marks: each benchmark has its own), keeping the prose and the other sections around it."""
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{begin}\n{end}\n"
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{table}\n{end}{tail}")
     print(f"wrote {path}")
 
 
