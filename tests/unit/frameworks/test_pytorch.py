@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,22 @@ def test_saved_file_is_a_torch_pickle(bentoml_home: Path) -> None:
     saved = bento_pytorch.save_model("mlp", TinyMLP())
     with pytest.raises(pickle.UnpicklingError):
         torch.load(saved.path_of(bento_pytorch.MODEL_FILENAME), weights_only=True)
+
+
+# Regression: torch.ops has the relative __file__ "_ops.py" and answers every attribute, so with
+# torch loaded (a PyTorch runner worker) every class pickled in __main__ was ambiguous there.
+def test_a_class_of_main_is_found_where_torch_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bentoml_classic.protocol.user_classes import find_user_class
+
+    (tmp_path / "torch_user_module.py").write_text("class Reading:\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import torch_user_module  # type: ignore[import-not-found]
+
+    try:
+        assert "torch.ops" in sys.modules
+        assert find_user_class("__main__", "Reading") is torch_user_module.Reading
+    finally:
+        sys.modules.pop("torch_user_module", None)
