@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench bench-bulk
+.PHONY: install serve test lint bench bench-bulk bench-torch
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,torch]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -54,3 +54,8 @@ bench: $(BENCH_VENV)/.installed
 # orjson is what the limit app parses and renders with.
 bench-bulk: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_bulk.py $(BENCH_BULK_ARGS)
+
+# The PyTorch example with batching on and off, and a 16 MiB tensor through a runner call;
+# writes its section of docs/benchmarks.md. Same venv (it has the torch extra).
+bench-torch: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench_torch.py $(BENCH_TORCH_ARGS)

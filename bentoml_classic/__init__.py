@@ -22,7 +22,7 @@ from .tag import Tag
 
 if TYPE_CHECKING:
     from . import client, io, metrics, models
-    from .frameworks import picklable_model, sklearn
+    from .frameworks import picklable_model, pytorch, sklearn
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ _LAZY_MODULES = {
     "models": "bentoml_classic.models",
     "sklearn": "bentoml_classic.frameworks.sklearn",
     "picklable_model": "bentoml_classic.frameworks.picklable_model",
+    "pytorch": "bentoml_classic.frameworks.pytorch",
 }
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "metrics",
     "models",
     "picklable_model",
+    "pytorch",
     "sklearn",
 ]
 

@@ -201,10 +201,14 @@ def build_runnable(
     class_name: str,
     supported_resources: tuple[str, ...] = ("cpu",),
     supports_cpu_multi_threading: bool = True,
+    make_method: Callable[[str, Mapping[str, Any] | None], Callable[..., Any]] | None = None,
 ) -> type[Runnable]:
     """A fresh Runnable subclass whose ``__init__`` loads ``model`` with ``load`` and which has
     one runnable method per signature, forwarding to the loaded object's method of that name
     (with the keyword arguments of ``model.with_options(partial_kwargs=...)`` bound in).
+
+    ``make_method(name, partial_kwargs)`` builds a method instead, for a framework that turns
+    arguments and results on their way (``pytorch.py``: tensors, device, inference mode).
 
     A new class per call keeps models apart: two runners of one framework never share methods.
     """
@@ -224,9 +228,10 @@ def build_runnable(
         },
     )
     partial_kwargs = model.info.options.get("partial_kwargs") or {}
+    make = make_method or _runnable_method
     for method, sig in model.info.signatures.items():
         runnable_cls.add_method(
-            _runnable_method(method, partial_kwargs.get(method)),
+            make(method, partial_kwargs.get(method)),
             method,
             RunnableMethodConfig(batchable=sig.batchable, batch_dim=sig.batch_dim),
         )

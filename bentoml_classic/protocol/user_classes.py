@@ -54,7 +54,9 @@ def find_user_class(module: str, name: str) -> Any:
     found: list[Any] = []
     for loaded_name, loaded in list(sys.modules.items()):
         path = getattr(loaded, "__file__", None)
-        if not path or not os.path.abspath(path).startswith(root):
+        # a relative __file__ is no file of the user's: torch.ops says "_ops.py", and answers
+        # every attribute, which made every class of __main__ ambiguous where torch is loaded
+        if not path or not os.path.isabs(path) or not os.path.abspath(path).startswith(root):
             continue
         if module != "__main__" and loaded_name.rpartition(".")[2] != last:
             continue

@@ -10,7 +10,7 @@ from .arbiter import make_arbiter, quiet_circus
 from .arguments import http_tier
 from .hooks import run_deployment_hooks
 from .metrics_dir import metrics_directory
-from .resources import available_cpus
+from .resources import available_cpus, place_gpus
 from .sockets import private_socket_dir, tcp_socket
 from .watchers import api_watcher, runner_sockets, runner_watcher
 
@@ -64,6 +64,8 @@ def serve_production(
     port = config.api_server.http.port if port is None else port
     workers = api_workers or config.api_server.workers or available_cpus()
     svc = import_service(target, working_dir)
+    # runners asking for a number of GPUs get different ones (resources.py)
+    config = place_gpus(config, [(r.name, r.runnable_class) for r in svc.runners if not r.embedded])
     run_deployment_hooks(svc)
     quiet_circus()
     with private_socket_dir() as socket_dir:

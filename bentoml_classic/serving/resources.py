@@ -7,11 +7,17 @@ The variables are set before the worker imports its framework, which reads them 
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
 
-from ..config import ResourcesConfig, RunnerConfig
+from ..config import BentoMLConfig, ResourcesConfig, RunnerConfig
 from ..exceptions import BentoMLConfigException
 from ..runner.runnable import Runnable
+
+logger = logging.getLogger(__name__)
 
 GPU = "nvidia.com/gpu"
 
@@ -56,9 +62,9 @@ def worker_envs(runnable: type[Runnable], config: RunnerConfig) -> list[dict[str
     per_resource = config.workers_per_resource
     gpus = _gpu_ids(resources.nvidia_gpu)
     if gpus and GPU in runnable.SUPPORTED_RESOURCES:
-        copies = max(1, round(per_resource))
         return [
-            {"CUDA_VISIBLE_DEVICES": gpu, **thread_env(1)} for gpu in gpus for _ in range(copies)
+            {"CUDA_VISIBLE_DEVICES": ",".join(group), **thread_env(1)}
+            for group in _gpu_groups(gpus, per_resource)
         ]
     if "cpu" not in runnable.SUPPORTED_RESOURCES:
         raise BentoMLConfigException(
@@ -74,3 +80,101 @@ def worker_envs(runnable: type[Runnable], config: RunnerConfig) -> list[dict[str
         workers = max(1, round(cpus * per_resource))
         threads = 1
     return [{"CUDA_VISIBLE_DEVICES": "", **thread_env(threads)} for _ in range(workers)]
+
+
+def _gpu_groups(gpus: list[str], per_resource: float) -> list[list[str]]:
+    """The GPUs of each worker: ``workers_per_resource`` workers on each GPU (2: two workers
+    share each one), or, below 1, one worker on each group of ``1 / workers_per_resource``
+    GPUs (0.5: a worker sees two)."""
+    if per_resource >= 1:
+        return [[gpu] for gpu in gpus for _ in range(round(per_resource))]
+    size = round(1 / per_resource)
+    if len(gpus) % size:
+        raise BentoMLConfigException(
+            f"runners.workers_per_resource {per_resource} gives each worker {size} GPUs, which "
+            f"the {len(gpus)} GPU(s) of runners.resources.{GPU} ({gpus}) do not divide into"
+        )
+    return [gpus[i : i + size] for i in range(0, len(gpus), size)]
+
+
+def machine_gpus() -> list[str] | None:
+    """The GPUs this process may hand out: ``CUDA_VISIBLE_DEVICES`` when set, else the indices
+    ``nvidia-smi`` lists; None when neither says (no NVIDIA driver here, say)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [gpu.strip() for gpu in visible.split(",") if gpu.strip()]
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        listed = subprocess.run(
+            [smi, "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [line.strip() for line in listed.splitlines() if line.strip()]
+
+
+def place_gpus(
+    config: BentoMLConfig,
+    runners: Sequence[tuple[str, type[Runnable]]],
+    machine: Callable[[], Sequence[str] | None] = machine_gpus,
+) -> BentoMLConfig:
+    """``config`` with every GPU count of these runners turned into a list of GPU ids, so that
+    runners asking for a number of GPUs get different ones.
+
+    Classic BentoML gave each runner GPUs 0..n-1, so two runners of ``nvidia.com/gpu: 2`` on a
+    4-GPU machine both ran on GPUs 0 and 1 while 2 and 3 idled. Here counts are served in the
+    order of the runners, from the GPUs ``machine()`` lists (``machine_gpus``, asked only when
+    a count is configured; the tests give lists of their own) that no runner has yet, lists of
+    ids being taken as written. Once every GPU has a runner, further counts wrap around and
+    share (with a warning): what classic accepted still starts. When ``machine()`` knows no
+    list, ids 0, 1, ... are handed out without a bound.
+    """
+    explicit: set[str] = set()
+    counted: list[tuple[str, int]] = []
+    for name, runnable in runners:
+        resources = config.runner(name).resources
+        if resources is None or GPU not in runnable.SUPPORTED_RESOURCES:
+            continue
+        if isinstance(resources.nvidia_gpu, list):
+            explicit.update(_gpu_ids(resources.nvidia_gpu))
+        elif isinstance(resources.nvidia_gpu, int) and resources.nvidia_gpu > 0:
+            counted.append((name, resources.nvidia_gpu))
+    if not counted:
+        return config
+    listed = machine()
+    if listed is None:
+        pool = [str(i) for i in range(sum(count for _, count in counted) + len(explicit))]
+    else:
+        pool = [str(gpu) for gpu in listed]
+    if not pool:
+        raise BentoMLConfigException(
+            f"runners {[name for name, _ in counted]} ask for runners.resources.{GPU}, and "
+            "this machine has no GPU (nvidia-smi lists none, or CUDA_VISIBLE_DEVICES is empty)"
+        )
+    free = [gpu for gpu in pool if gpu not in explicit] or list(pool)
+    overrides = dict(config.runner_overrides)
+    cursor = 0
+    for name, count in counted:
+        # a runner asking for more GPUs than exist gets each of them once
+        taken = list(dict.fromkeys(free[(cursor + k) % len(free)] for k in range(count)))
+        if cursor + count > len(free):
+            logger.warning(
+                "runner %s shares GPU(s) %s with another runner: the runners ask for more "
+                "GPUs than the %d free on this machine (%s)",
+                name,
+                sorted(set(taken)),
+                len(free),
+                ",".join(free),
+            )
+        cursor += count
+        runner_config = config.runner(name)
+        assert runner_config.resources is not None  # counted only where resources are set
+        resources = runner_config.resources.model_copy(update={"nvidia_gpu": taken})
+        overrides[name] = runner_config.model_copy(update={"resources": resources})
+    return config.model_copy(update={"runner_overrides": overrides})
