@@ -1,9 +1,11 @@
 """PyTorch adapter: ``bentoml.pytorch.save_model/load_model/get`` for ``torch.nn.Module``.
 
 The module is written whole with ``torch.save`` (a pickle that names its classes, plus the
-tensors' storages), as classic BentoML did. Loading it back needs ``weights_only=False``, which
-torch 2.6 and later no longer assume: an explicit choice here, because a whole module is code.
-Loading runs whatever the pickle names; the store is trusted as the directory of its owner
+tensors' storages), as classic BentoML did; classes defined in the training script itself
+(``__main__``) are written by value with cloudpickle, which classic used for every module.
+Loading it back needs ``weights_only=False``, which torch 2.6 and later no longer assume: an
+explicit choice here, because a whole module is code. Loading runs whatever the pickle names;
+the store is trusted as the directory of its owner
 (docs/architecture.md, "Model store": who can write it, and what loading executes).
 
 A call's arrays become tensors without a dtype change, unless the signature's ``input_spec``
@@ -114,22 +116,22 @@ def save_model(
             f"bentoml.pytorch.save_model takes a torch.nn.Module, got {type(model).__name__}",
             detail={"expected": "torch.nn.Module", "got": type(model).__name__},
         )
-    in_main = _classes_in_main(model)
-    if in_main:
-        # the runner worker imports the service, not the training script: a class of __main__
-        # would not be found when the model loads there
-        raise InvalidArgument(
-            f"the module's classes {in_main} are defined in the script being run (__main__): "
-            "move them into a module that the service imports, so that a runner worker finds "
-            "them when it loads the model"
-        )
+    # a class defined in the script being run (__main__) is not importable where the model
+    # loads (a runner worker imports the service, not the training script): such a module is
+    # pickled with cloudpickle, which writes those classes by value, as classic BentoML did
+    by_value = bool(_classes_in_main(model))
     plain_signatures, specs = _split_input_specs(signatures)
     for method, method_specs in specs.items():
         check_dtype_names(method, method_specs)
 
     def write(saved: Model) -> None:
         with adapter.explain_pickling_errors(model):
-            torch.save(model, saved.path_of(MODEL_FILENAME))
+            if by_value:
+                import cloudpickle
+
+                torch.save(model, saved.path_of(MODEL_FILENAME), pickle_module=cloudpickle)
+            else:
+                torch.save(model, saved.path_of(MODEL_FILENAME))
         unknown = sorted(set(specs) - set(saved.info.signatures))
         if unknown:
             raise InvalidArgument(f"input_spec given for {unknown}, which no signature names")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,11 +119,28 @@ def test_save_refuses_what_is_not_a_module(bentoml_home: Path) -> None:
         bento_pytorch.save_model("weights", TinyMLP().state_dict())
 
 
-def test_save_refuses_a_class_of_main(bentoml_home: Path) -> None:
-    in_main = type("Scripted", (torch.nn.Module,), {"__module__": "__main__"})
-    with pytest.raises(InvalidArgument, match=r"\['Scripted'\].*__main__"):
-        bento_pytorch.save_model("scripted", in_main())
-    assert not (bentoml_home / "models" / "scripted").exists()
+def test_a_class_of_main_is_saved_by_value_and_loads_in_another_process(
+    bentoml_home: Path,
+) -> None:
+    """A module whose class the training script defines (classic accepted it, via cloudpickle)
+    loads where that script was never imported, as in a runner worker."""
+    in_main = type(
+        "Scripted",
+        (torch.nn.Module,),
+        {"__module__": "__main__", "forward": lambda self, x: x * 3},
+    )
+    bento_pytorch.save_model("scripted", in_main())
+    script = (
+        "import torch, bentoml_classic as b\n"
+        "m = b.pytorch.load_model('scripted')\n"
+        "print(type(m).__name__, m(torch.ones(2)).tolist())\n"
+    )
+    env = {**os.environ, "BENTOML_HOME": str(bentoml_home)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["Scripted", "[3.0,", "3.0]"]
 
 
 @pytest.mark.parametrize(
