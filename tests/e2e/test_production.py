@@ -18,6 +18,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.support import metrics
 from tests.support.configs import needs_default_scheduling_policy
 from tests.support.servers import E2E_SERVICES, IRIS, output_of, serve_subprocess
 from tests.support.waiting import wait_for
@@ -289,6 +290,11 @@ def test_killed_runner_gives_clean_503s_and_service_resumes(home_env: dict[str, 
         assert len(after) == len(before) and victim.pid not in after
 
 
+def _runner_calls_in_progress(url: str, method: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return metrics.value(metrics.parse(text), "bentoml_runner_request_in_progress", endpoint=method)
+
+
 def test_sigterm_drains_in_flight_requests_then_everything_exits(
     home_env: dict[str, str],
 ) -> None:
@@ -302,7 +308,8 @@ def test_sigterm_drains_in_flight_requests_then_everything_exits(
         callers = [threading.Thread(target=slow_call) for _ in range(3)]
         for caller in callers:
             caller.start()
-        time.sleep(0.5)  # the calls are in the runner now
+        # the calls are in the runner (a fixed sleep here failed at load average 16)
+        assert wait_for(lambda: _runner_calls_in_progress(url, "/sleep") == 3, 20)
         socket_dirs = {
             os.path.dirname(path)
             for child in family[1:]
