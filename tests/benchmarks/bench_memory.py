@@ -46,6 +46,11 @@ IRIS_BODY = "[[5.9,3,5.1,1.8]]"
 
 def role(process: psutil.Process) -> str:
     command = " ".join(process.cmdline())
+    if "serving.prefork" in command:
+        kind = "API" if "prefork api" in command else "runner"
+        parent = process.parent()
+        forked = parent is not None and " ".join(parent.cmdline()) == command
+        return f"{kind} worker (forked)" if forked else f"{kind} preforker"
     for marker, name in (
         ("serving.api_worker", "API worker"),
         ("serving.runner_worker", "runner worker"),
@@ -86,6 +91,10 @@ def exercise(url: str, body: str, requests: int) -> None:
         raise RuntimeError(f"{url} answered {sorted(set(codes))}")
 
 
+#: the configuration of the preforked topology (serving/prefork.py)
+PRELOAD = {"BENTOML_CONFIG_OPTIONS": "api_server.preload=true runners.preload=true"}
+
+
 def measure(
     command: list[str], cwd: Path, env: dict[str, str], path: str, body: str, requests: int
 ) -> list[tuple[str, float, list[str]]]:
@@ -117,6 +126,12 @@ def render(results: dict[str, list[tuple[str, float, list[str]]]], requests: int
         f"{totals['iris, bentoml_classic'] / totals['iris, raw app']:.2f}x the raw app's",
         f"- bulk rows: bentoml_classic {totals['rows, bentoml_classic']:.0f} MiB, "
         f"{totals['rows, bentoml_classic'] / totals['rows, raw app']:.2f}x the raw app's",
+        *(
+            f"- {workload}, preforked workers (`api_server.preload=true runners.preload=true`): "
+            f"{preloaded:.0f} MiB, {preloaded / totals[f'{workload}, raw app']:.2f}x the raw app's"
+            for workload in ("iris", "rows")
+            for preloaded in [totals[f"{workload}, bentoml_classic, preload"]]
+        ),
         f"- after {requests} requests each, 8 at a time; {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, installed: "
         + ", ".join(_installed(name) for name in ("pandas", "pyarrow", "torch", "scikit-learn"))
@@ -153,15 +168,19 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
+        iris = [*serve, "service:svc"]
+        rows = [*serve, "rows_service:svc"]
         plans = {
-            "iris, raw app": ([*raw, "raw_app:app"], HERE, "/classify", IRIS_BODY),
-            "iris, bentoml_classic": ([*serve, "service:svc"], IRIS, "/classify", IRIS_BODY),
-            "rows, raw app": ([*raw, "raw_rows_app:app"], HERE, "/sum_rows", ROWS_BODY),
-            "rows, bentoml_classic": ([*serve, "rows_service:svc"], HERE, "/sum_rows", ROWS_BODY),
+            "iris, raw app": ([*raw, "raw_app:app"], HERE, "/classify", IRIS_BODY, {}),
+            "iris, bentoml_classic": (iris, IRIS, "/classify", IRIS_BODY, {}),
+            "iris, bentoml_classic, preload": (iris, IRIS, "/classify", IRIS_BODY, PRELOAD),
+            "rows, raw app": ([*raw, "raw_rows_app:app"], HERE, "/sum_rows", ROWS_BODY, {}),
+            "rows, bentoml_classic": (rows, HERE, "/sum_rows", ROWS_BODY, {}),
+            "rows, bentoml_classic, preload": (rows, HERE, "/sum_rows", ROWS_BODY, PRELOAD),
         }
         results = {}
-        for name, (command, cwd, path, body) in plans.items():
-            results[name] = measure(command, cwd, env, path, body, args.requests)
+        for name, (command, cwd, path, body, extra_env) in plans.items():
+            results[name] = measure(command, cwd, {**env, **extra_env}, path, body, args.requests)
             print(f"  {name}: {sum(pss for _, pss, _ in results[name]):.0f} MiB", flush=True)
     report = render(results, args.requests)
     print(report)
