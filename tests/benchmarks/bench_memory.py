@@ -93,6 +93,14 @@ def exercise(url: str, body: str, requests: int) -> None:
 
 #: the configuration of the preforked topology (serving/prefork.py)
 PRELOAD = {"BENTOML_CONFIG_OPTIONS": "api_server.preload=true runners.preload=true"}
+#: 8 requests of 1,000 rows at a time overflow the default row-counted queue bound (issue 17
+#: item 1, being changed elsewhere): memory is what is measured here, so the bound is raised
+ROOMY = {"BENTOML_CONFIG_OPTIONS": "runners.batching.max_queue_size=100000"}
+ROOMY_PRELOAD = {
+    "BENTOML_CONFIG_OPTIONS": " ".join(
+        options["BENTOML_CONFIG_OPTIONS"] for options in (PRELOAD, ROOMY)
+    )
+}
 
 
 def measure(
@@ -102,7 +110,8 @@ def measure(
     command = [*command, "--port", str(port)]
     ready = f"http://127.0.0.1:{port}/readyz" if "serve" in command else ""
     url = f"http://127.0.0.1:{port}{path}"
-    with server(command, cwd, env, ready or url):
+    # a raw app answers only POSTs: it is ready once one is answered
+    with server(command, cwd, env, ready or url, body=None if ready else body.encode()):
         exercise(url, body, requests)
         return tree(server_root(port))
 
@@ -175,8 +184,8 @@ def main() -> None:
             "iris, bentoml_classic": (iris, IRIS, "/classify", IRIS_BODY, {}),
             "iris, bentoml_classic, preload": (iris, IRIS, "/classify", IRIS_BODY, PRELOAD),
             "rows, raw app": ([*raw, "raw_rows_app:app"], HERE, "/sum_rows", ROWS_BODY, {}),
-            "rows, bentoml_classic": (rows, HERE, "/sum_rows", ROWS_BODY, {}),
-            "rows, bentoml_classic, preload": (rows, HERE, "/sum_rows", ROWS_BODY, PRELOAD),
+            "rows, bentoml_classic": (rows, HERE, "/sum_rows", ROWS_BODY, ROOMY),
+            "rows, bentoml_classic, preload": (rows, HERE, "/sum_rows", ROWS_BODY, ROOMY_PRELOAD),
         }
         results = {}
         for name, (command, cwd, path, body, extra_env) in plans.items():
