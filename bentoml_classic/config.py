@@ -241,6 +241,9 @@ class ApiServerConfig(_Strict):
     #: Linux scheduling policy of the API workers' threads (server/scheduling.py): batch
     #: (SCHED_BATCH: a woken thread does not preempt the one that woke it) or inherit
     scheduling_policy: Literal["batch", "inherit"] = "batch"
+    #: fork the API workers from one process that imported the service and the HTTP stack
+    #: first, so that they share those pages (serving/prefork.py); off: each imports its own
+    preload: bool = False
     metrics: ApiMetricsConfig = ApiMetricsConfig()
     logging: ApiServerLoggingConfig = ApiServerLoggingConfig()
 
@@ -277,6 +280,9 @@ class RunnerConfig(_Strict):
     #: as ``api_server.scheduling_policy``, for the runner's workers; inherit by default: a
     #: runner worker on iris runs its model on the loop thread, and batch did not pay there
     scheduling_policy: Literal["batch", "inherit"] = "inherit"
+    #: as ``api_server.preload``, for a runner whose workers share one environment (not one
+    #: worker per GPU): they are forked from a process that imported the service module
+    preload: bool = False
     metrics: RunnerMetricsConfig = RunnerMetricsConfig()
     logging: RunnerLoggingConfig = RunnerLoggingConfig()
 

@@ -48,7 +48,29 @@ def main() -> None:
     parser.add_argument("--fd", type=int, required=True, help="listening socket from Circus")
     parser.add_argument("--wid", type=int, default=1, help="this worker's number (1-based)")
     args = parser.parse_args()
-    configure_server_logging(api_worker_component(args.wid))
+    serve_api_worker(args.fd, args.wid)
+
+
+def preload_api_worker() -> None:
+    """Import what every API worker imports, before a preforking parent forks them
+    (``prefork.py``): the HTTP stack and the service module. Nothing that starts a thread or
+    an event loop: each worker starts its own after the fork."""
+    spec = WorkerSpec.from_env()
+    import uvicorn  # noqa: F401
+
+    from ..config import build_config  # noqa: F401
+    from ..http.app import build_app  # noqa: F401
+    from ..http.uvicorn_protocol import http_protocol  # noqa: F401
+    from ..loader import import_service
+    from ..protocol.remote import RemoteRunnerHandle  # noqa: F401
+
+    os.chdir(spec.working_dir)
+    import_service(spec.target, spec.working_dir)
+
+
+def serve_api_worker(fd: int, wid: int) -> None:
+    """Serve the spec's service on the listening socket ``fd`` until SIGTERM or SIGINT."""
+    configure_server_logging(api_worker_component(wid))
     die_with_parent()
     spec = WorkerSpec.from_env()
     apply_scheduling_policy(spec.scheduling_policy)
@@ -121,7 +143,7 @@ def main() -> None:
         svc.name,
     )
     freeze_startup_objects()
-    server.run(sockets=[_listening_socket(args.fd)])
+    server.run(sockets=[_listening_socket(fd)])
 
 
 if __name__ == "__main__":

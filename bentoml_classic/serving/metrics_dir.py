@@ -33,12 +33,41 @@ def metrics_env(metrics_dir: str | None) -> dict[str, str]:
     return {MULTIPROCESS_DIR_ENV: metrics_dir} if metrics_dir else {}
 
 
-def reap_hooks(metrics_dir: str | None) -> dict[str, tuple[Any, bool]]:
+def reap_hooks(metrics_dir: str | None, *, preforked: bool = False) -> dict[str, tuple[Any, bool]]:
     """Circus hooks for a watcher whose workers write to ``metrics_dir`` (failures ignored: a
-    missing file must never stop the arbiter from replacing a worker)."""
+    missing file must never stop the arbiter from replacing a worker).
+
+    ``preforked``: Circus sees only the preforking parent (``prefork.py``), which drops the
+    gauges of each worker it reaps; when that parent itself dies (killed), its workers die with
+    it unreaped by it, so every process whose gauges are there and which is gone is dropped."""
     if not metrics_dir:
         return {}
-    return {_AFTER_REAP: (partial(_forget_dead_worker, metrics_dir), True)}
+    forget = _forget_dead_processes if preforked else _forget_dead_worker
+    return {_AFTER_REAP: (partial(forget, metrics_dir), True)}
+
+
+def _forget_dead_processes(metrics_dir: str, *, process_pid: int, **_: Any) -> bool:
+    _forget_dead_worker(metrics_dir, process_pid=process_pid)
+    for pid in _pids_with_live_gauges(metrics_dir):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _forget_dead_worker(metrics_dir, process_pid=pid)
+        except PermissionError:
+            pass
+    return True
+
+
+def _pids_with_live_gauges(metrics_dir: str) -> set[int]:
+    """The processes that wrote live gauges (prometheus_client names those files
+    ``gauge_live<mode>_<pid>.db``)."""
+    pids = set()
+    for name in os.listdir(metrics_dir):
+        if name.startswith("gauge_live") and name.endswith(".db"):
+            pid = name[: -len(".db")].rpartition("_")[2]
+            if pid.isdigit():
+                pids.add(int(pid))
+    return pids
 
 
 def _forget_dead_worker(metrics_dir: str, *, process_pid: int, **_: Any) -> bool:

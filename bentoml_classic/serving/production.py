@@ -8,9 +8,9 @@ from ..config import BentoMLConfig, load_config
 from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
 from .arguments import http_tier
-from .hooks import run_deployment_hooks
+from .deployment_plan import plan_deployment
 from .metrics_dir import metrics_directory
-from .resources import available_cpus, place_gpus
+from .resources import available_cpus
 from .sockets import private_socket_dir, tcp_socket
 from .watchers import api_watcher, runner_sockets, runner_watcher
 
@@ -42,8 +42,6 @@ def serve_production(
     other arguments, when given, win over their keys (``serving/arguments.py``); a bad TLS
     setting stops here, before anything starts.
     """
-    from ..loader import import_service
-
     configure_server_logging(SUPERVISOR)
     working_dir = os.path.abspath(working_dir)
     config, https = http_tier(
@@ -63,14 +61,14 @@ def serve_production(
     host = host or config.api_server.http.host
     port = config.api_server.http.port if port is None else port
     workers = api_workers or config.api_server.workers or available_cpus()
-    svc = import_service(target, working_dir)
-    # runners asking for a number of GPUs get different ones (resources.py)
-    config = place_gpus(config, [(r.name, r.runnable_class) for r in svc.runners if not r.embedded])
-    run_deployment_hooks(svc)
+    # the service is imported, its runners' GPUs placed and its on_deployment hooks run, in a
+    # child process
+    plan = plan_deployment(target, working_dir, config)
+    plan.apply_environment()
     quiet_circus()
     with private_socket_dir() as socket_dir:
         metrics_dir = metrics_directory(socket_dir)
-        by_runner = runner_sockets(svc, config, socket_dir)
+        by_runner = runner_sockets(plan.runners, socket_dir)
         watchers = [
             runner_watcher(
                 target,
@@ -83,8 +81,7 @@ def serve_production(
                 foreign_sockets=("api",),
                 metrics_dir=metrics_dir,
             )
-            for runner in svc.runners
-            if runner.name in by_runner
+            for runner in plan.runners
         ]
         runner_map = {
             name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
@@ -105,8 +102,9 @@ def serve_production(
         )
         sockets = [public, *(sock for socks in by_runner.values() for sock in socks)]
         arbiter = make_arbiter(watchers, sockets, socket_dir, public=("api",))
+        url = public_url(host, public.port, https is not None)
         print(
-            f"Serving {svc.name} on {public_url(host, public.port, https is not None)} with "
+            f"Serving {plan.service_name} on {url} with "
             f"{workers} API worker(s) and {sum(len(s) for s in by_runner.values())} runner "
             "worker(s) (Press CTRL+C to quit)",
             flush=True,

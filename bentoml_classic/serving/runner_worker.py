@@ -39,19 +39,41 @@ def main() -> None:
     parser.add_argument("--wid", type=int, default=1, help="this worker's number (1-based)")
     parser.add_argument("--close-fds", default="", help="inherited sockets this worker closes")
     args = parser.parse_args()
+    for fd in filter(None, args.close_fds.split(",")):
+        os.close(int(fd))  # the public socket: it must close with the API workers' copies
+    serve_runner_worker([int(fd) for fd in args.fds.split(",")], args.wid)
+
+
+def preload_runner_worker() -> None:
+    """Before a preforking parent forks this runner's workers (``prefork.py``): apply their
+    environment (one for all: only such runners are preforked, since thread counts must be set
+    before the framework loads) and import the service module, and with it the model's
+    libraries. A module that fails to import is left to each worker, which reports it and
+    waits before exiting as an unforked worker does."""
     spec = WorkerSpec.from_env()
-    configure_server_logging(runner_component(spec.runner or "?", args.wid))
+    if spec.worker_envs:
+        os.environ.update(spec.worker_envs[0])
+    from ..loader import import_service
+
+    os.chdir(spec.working_dir)
+    try:
+        import_service(spec.target, spec.working_dir)
+    except Exception as exc:  # each worker fails on it again, with the restart backoff
+        logger.warning("preloading %s failed (%s): the workers will report it", spec.target, exc)
+
+
+def serve_runner_worker(fds: list[int], wid: int) -> None:
+    """Serve the spec's runner as worker ``wid`` on ``fds[(wid - 1) % len(fds)]``."""
+    spec = WorkerSpec.from_env()
+    configure_server_logging(runner_component(spec.runner or "?", wid))
     # The arbiter decides when we stop: a terminal's Ctrl-C reaches the whole process group, and
     # a runner that quit at once would fail the requests the API workers are still draining.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
     apply_scheduling_policy(spec.scheduling_policy)
-    for fd in filter(None, args.close_fds.split(",")):
-        os.close(int(fd))  # the public socket: it must close with the API workers' copies
-    fds = [int(fd) for fd in args.fds.split(",")]
     if spec.worker_envs:
-        os.environ.update(spec.worker_envs[(args.wid - 1) % len(spec.worker_envs)])
-    serve_runner(spec, [socket.socket(fileno=fds[(args.wid - 1) % len(fds)])], args.wid)
+        os.environ.update(spec.worker_envs[(wid - 1) % len(spec.worker_envs)])
+    serve_runner(spec, [socket.socket(fileno=fds[(wid - 1) % len(fds)])], wid)
 
 
 def serve_runner(spec: WorkerSpec, sockets: list[socket.socket], worker_index: int = 1) -> None:

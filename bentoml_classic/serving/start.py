@@ -25,6 +25,7 @@ from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
 from .arguments import bento_identifier as identifier_of
 from .arguments import http_tier, runner_settings
+from .deployment_plan import runner_plan
 from .hooks import run_deployment_hooks
 from .metrics_dir import metrics_directory
 from .production import public_url
@@ -95,7 +96,7 @@ def start_runner_server(
         watcher = runner_watcher(
             target,
             working_dir,
-            runner,
+            runner_plan(runner, svc.runners.index(runner), config),
             config,
             [public],
             grace_seconds=config.grace_seconds,

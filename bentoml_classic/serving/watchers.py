@@ -10,17 +10,15 @@ directory, then supervises
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from typing import TYPE_CHECKING
 
 from ..config import BentoMLConfig, as_settings
-from ..runner.runner import Runner
-from ..service import Service
+from .deployment_plan import RunnerPlan
 from .http_tls import HttpTls
 from .metrics_dir import metrics_env, reap_hooks
-from .resources import thread_env, worker_envs
+from .resources import thread_env
 from .sockets import unix_socket
 from .stuck_model import STUCK_GRACE_S
 from .worker_process import ARBITER_PID_ENV
@@ -47,7 +45,7 @@ def _worker_env(spec_env: dict[str, str], metrics_dir: str | None) -> dict[str, 
 def runner_watcher(
     target: str,
     working_dir: str,
-    runner: Runner,
+    runner: RunnerPlan,
     config: BentoMLConfig,
     sockets: list[CircusSocket],
     *,
@@ -70,17 +68,13 @@ def runner_watcher(
     from circus.watcher import Watcher
 
     runner_config = config.runner(runner.name)
-    policies = {
-        name: dataclasses.asdict(policy)
-        for name, policy in runner.batch_policies(runner_config).items()
-    }
     spec = WorkerSpec(
         target=target,
         working_dir=working_dir,
         runner=runner.name,
-        worker_envs=worker_envs(runner.runnable_class, runner_config),
+        worker_envs=runner.worker_envs,
         grace_seconds=grace_seconds,
-        batch_policies=policies,
+        batch_policies=runner.batch_policies,
         scheduling_policy=runner_config.scheduling_policy,
         state_dir=state_dir,
         stuck_after_s=runner_config.timeout + STUCK_GRACE_S,
@@ -89,9 +83,20 @@ def runner_watcher(
         metrics=runner_config.metrics.model_dump(),
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
-    cmd, args = _python(
-        "bentoml_classic.serving.runner_worker", "--fds", fds, "--wid", "$(circus.wid)"
-    )
+    workers = numprocesses or len(sockets)
+    # longer than the API workers' grace: they still call us while they drain
+    graceful_timeout = grace_seconds + 5
+    # one environment for all workers (no GPU per worker): they may be forked from one parent
+    preforked = runner_config.preload and len({str(env) for env in runner.worker_envs}) <= 1
+    if preforked:
+        cmd, args = _python(
+            "bentoml_classic.serving.prefork", "runner", "--workers", str(workers),
+            "--fds", fds, "--grace", str(graceful_timeout - 0.5), "--name", runner.name,
+        )  # fmt: skip
+    else:
+        cmd, args = _python(
+            "bentoml_classic.serving.runner_worker", "--fds", fds, "--wid", "$(circus.wid)"
+        )
     if foreign_sockets:
         foreign = ",".join(f"$(circus.sockets.{name})" for name in foreign_sockets)
         args += ["--close-fds", foreign]
@@ -99,14 +104,13 @@ def runner_watcher(
         name=f"runner_{runner.name}",
         cmd=cmd,
         args=args,
-        numprocesses=numprocesses or len(sockets),
+        numprocesses=1 if preforked else workers,
         use_sockets=True,
         copy_env=True,
         env=_worker_env(spec.to_env(), metrics_dir),
-        hooks=reap_hooks(metrics_dir),
+        hooks=reap_hooks(metrics_dir, preforked=preforked),
         stop_signal=15,
-        # longer than the API workers' grace: they still call us while they drain
-        graceful_timeout=grace_seconds + 5,
+        graceful_timeout=graceful_timeout + (1 if preforked else 0),
         max_retry=-1,
         priority=10,
     )
@@ -146,40 +150,41 @@ def api_watcher(
         http_tls=http_tls.to_spec() if http_tls else {},
         runner_metrics_elsewhere=runner_metrics_elsewhere,
     )
-    cmd, args = _python(
-        "bentoml_classic.serving.api_worker",
-        "--fd",
-        f"$(circus.sockets.{socket_name})",
-        "--wid",
-        "$(circus.wid)",
-    )
+    fd = f"$(circus.sockets.{socket_name})"
+    graceful_timeout = grace_seconds + 1
+    preforked = config.api_server.preload
+    if preforked:
+        cmd, args = _python(
+            "bentoml_classic.serving.prefork", "api", "--workers", str(workers),
+            "--fd", fd, "--grace", str(graceful_timeout - 0.5), "--name", "api_server",
+        )  # fmt: skip
+    else:
+        cmd, args = _python(
+            "bentoml_classic.serving.api_worker", "--fd", fd, "--wid", "$(circus.wid)"
+        )
     return Watcher(
         name="api_server",
         cmd=cmd,
         args=args,
-        numprocesses=workers,
+        numprocesses=1 if preforked else workers,
         use_sockets=True,
         copy_env=True,
         env=_worker_env({**spec.to_env(), **thread_env(1)}, metrics_dir),
-        hooks=reap_hooks(metrics_dir),
+        hooks=reap_hooks(metrics_dir, preforked=preforked),
         stop_signal=15,
-        graceful_timeout=grace_seconds + 1,
+        graceful_timeout=graceful_timeout + (1 if preforked else 0),
         max_retry=-1,
         priority=1,
     )
 
 
-def runner_sockets(
-    svc: Service, config: BentoMLConfig, socket_dir: str
-) -> dict[str, list[CircusSocket]]:
+def runner_sockets(runners: list[RunnerPlan], socket_dir: str) -> dict[str, list[CircusSocket]]:
     """One Unix socket per worker of each runner that does not run embedded in API workers."""
     plan: dict[str, list[CircusSocket]] = {}
-    for index, runner in enumerate(svc.runners):
-        if runner.embedded:
-            continue
-        count = len(worker_envs(runner.runnable_class, config.runner(runner.name)))
+    for runner in runners:
+        index = runner.index
         plan[runner.name] = [
             unix_socket(f"runner{index}_{k}", os.path.join(socket_dir, f"r{index}-{k}.sock"))
-            for k in range(1, count + 1)
+            for k in range(1, len(runner.worker_envs) + 1)
         ]
     return plan

@@ -28,16 +28,21 @@ ORPHAN_GRACE_SECONDS = 5.0
 def die_with_parent() -> None:
     """Arrange to stop when the arbiter (our parent) goes away, however it goes."""
     expected = int(os.environ.get(ARBITER_PID_ENV) or os.getppid())
-    if sys.platform.startswith("linux"):
-        libc_name = ctypes.util.find_library("c")
-        if libc_name:
-            libc = ctypes.CDLL(libc_name, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    set_parent_death_signal()
     if os.getppid() != expected:
         os.kill(os.getpid(), signal.SIGTERM)
     threading.Thread(
         target=_watch_parent, args=(expected,), name="parent-watch", daemon=True
     ).start()
+
+
+def set_parent_death_signal() -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (a fork clears it)."""
+    if sys.platform.startswith("linux"):
+        libc_name = ctypes.util.find_library("c")
+        if libc_name:
+            libc = ctypes.CDLL(libc_name, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _watch_parent(expected: int) -> None:

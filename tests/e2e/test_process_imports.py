@@ -52,3 +52,31 @@ def test_every_process_of_a_numpy_service_imports_only_what_it_needs(tmp_path: P
     assert supervisor_libraries == set(), supervisor_libraries
     assert len(worker_libraries) == 2
     assert all(libraries == set() for libraries in worker_libraries.values()), worker_libraries
+
+
+def test_the_supervisor_imports_no_service_and_the_deployment_hooks_env_reaches_workers(
+    tmp_path: Path,
+) -> None:
+    """The service module imports pandas: its workers map pandas, the supervisor does not
+    (a short-lived child imported the service and ran its on_deployment hook), and the
+    variable the hook set is in every worker's environment."""
+    env = {"BENTOML_HOME": str(tmp_path / "home")}
+    with serve_subprocess(
+        ["deployment_service:svc", "--api-workers", "1"], cwd=E2E_SERVICES, env=env
+    ) as (url, process):
+        response = httpx.post(f"{url}/environment", json={}, timeout=30)
+        assert response.status_code == 200, response.text
+        seen = json.loads(response.text)
+        workers = psutil.Process(process.pid).children(recursive=True)
+        supervisor_libraries = mapped_libraries(process.pid)
+        worker_libraries = [mapped_libraries(worker.pid) for worker in workers]
+
+    hook_value = seen["api"]["hook"]
+    assert hook_value and hook_value.startswith("set in process "), seen
+    # it ran once, in a process that is neither the supervisor nor a worker
+    hook_pid = int(hook_value.split()[3].rstrip(","))
+    assert hook_pid not in {process.pid, seen["api"]["pid"], seen["runner"]["pid"]}
+    assert seen["runner"]["hook"] == hook_value, seen
+    assert "/pandas/_libs/" not in supervisor_libraries, supervisor_libraries
+    assert len(worker_libraries) >= 2  # an API worker and the runner's (one per CPU)
+    assert all("/pandas/_libs/" in libraries for libraries in worker_libraries), worker_libraries

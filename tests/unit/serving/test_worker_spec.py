@@ -12,6 +12,7 @@ import pytest
 import bentoml_classic as bentoml
 from bentoml_classic.batching.policy import BatchPolicy
 from bentoml_classic.config import BentoMLConfig
+from bentoml_classic.serving.deployment_plan import runner_plan
 from bentoml_classic.serving.watchers import runner_watcher
 from bentoml_classic.serving.worker_spec import SPEC_ENV, WorkerSpec
 from tests.support.configs import config_of
@@ -32,9 +33,11 @@ class Model(bentoml.Runnable):
 
 
 def spec_of(runner: bentoml.Runner, config: BentoMLConfig | None = None) -> WorkerSpec:
+    config = config or config_of()
     watcher = runner_watcher(
-        "service:svc", "/srv", runner, config or config_of(), [], grace_seconds=5, numprocesses=1
-    )
+        "service:svc", "/srv", runner_plan(runner, 0, config), config, [],
+        grace_seconds=5, numprocesses=1,
+    )  # fmt: skip
     return WorkerSpec(**json.loads(watcher.env[SPEC_ENV]))
 
 
@@ -83,8 +86,8 @@ def test_api_workers_are_handed_the_arbiters_configuration_and_https() -> None:
 
 def test_a_runner_worker_listens_with_the_backlog_it_is_given() -> None:
     watcher = runner_watcher(
-        "service:svc", "/srv", bentoml.Runner(Model, name="model"), config_of(), [],
-        grace_seconds=5, numprocesses=1, backlog=32,
+        "service:svc", "/srv", runner_plan(bentoml.Runner(Model, name="model"), 0, config_of()),
+        config_of(), [], grace_seconds=5, numprocesses=1, backlog=32,
     )  # fmt: skip
     assert WorkerSpec(**json.loads(watcher.env[SPEC_ENV])).backlog == 32
 

@@ -1,0 +1,258 @@
+"""A preforking process: imports what a watcher's workers need once, then forks them.
+
+Each worker that imports pandas, the HTTP stack or a framework on its own holds its own copy of
+their Python objects. Forked from a parent that imported them, the workers share those pages
+until they write to them; ``gc.freeze()`` before the fork keeps the collector from writing to
+every object it visits (docs/architecture.md, "Memory: what each process imports").
+
+Circus starts one of these per preforked watcher and sees only it. It does for its workers what
+Circus did for them: starts ``--workers`` of them, numbered 1..N as ``circus.wid`` numbered
+them; starts a new one, with the same number, as soon as one exits (a runner worker that failed
+to load waits before exiting, as it did under Circus: ``restart_backoff.py``); on SIGTERM (and
+SIGINT for API workers, which uvicorn stops on too) relays SIGTERM and exits once they have
+drained, killing any still there after ``--grace`` seconds; drops the live gauges of each worker
+it reaps, as Circus's ``after_reap`` hook did. It dies with the arbiter (``PR_SET_PDEATHSIG``,
+and a check of its parent on every wake-up), and its workers die with it the same way.
+
+Forking is safe here because this process runs no thread but its main one and no event loop:
+each worker makes its own (uvloop's included) after the fork.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import logging
+import os
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from types import FrameType
+
+from ..log_format import configure_server_logging
+from .worker_process import ARBITER_PID_ENV, set_parent_death_signal
+
+logger = logging.getLogger("bentoml_classic.prefork")
+
+#: seconds between two looks at the parent when nothing else wakes the preforker
+_POLL_S = 0.5
+
+
+class Preforker:
+    """Keeps ``count`` workers, each ``start_worker(wid)`` in a forked child, alive."""
+
+    def __init__(
+        self,
+        count: int,
+        start_worker: Callable[[int], None],
+        *,
+        grace_seconds: float,
+        stop_on_sigint: bool,
+        close_on_stop: tuple[int, ...] = (),
+        metrics_dir: str | None = None,
+    ) -> None:
+        self.count = count
+        self.start_worker = start_worker
+        self.grace_seconds = grace_seconds
+        self.stop_on_sigint = stop_on_sigint
+        self.close_on_stop = close_on_stop
+        self.metrics_dir = metrics_dir
+        self.children: dict[int, int] = {}  # pid -> wid
+        self.stopping_since: float | None = None
+        self.parent = os.getppid()
+        self._wake_read, self._wake_write = os.pipe()
+
+    def run(self) -> int:
+        for fd in (self._wake_read, self._wake_write):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self._wake_write)
+        signal.signal(signal.SIGCHLD, _ignore)
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(
+            signal.SIGINT, self._on_stop_signal if self.stop_on_sigint else signal.SIG_IGN
+        )
+        # the workers learn who their parent is from here (worker_process.die_with_parent)
+        os.environ[ARBITER_PID_ENV] = str(os.getpid())
+        for wid in range(1, self.count + 1):
+            self._spawn(wid)
+        while self.children:
+            select.select([self._wake_read], [], [], _POLL_S)
+            _drain(self._wake_read)
+            if self.stopping_since is None and os.getppid() != self.parent:
+                logger.warning("the supervisor is gone: stopping the workers")
+                self.stop()
+            self._reap()
+            if (
+                self.stopping_since is not None
+                and time.monotonic() - self.stopping_since > self.grace_seconds
+            ):
+                self._kill_the_rest()
+        return 0
+
+    def stop(self) -> None:
+        if self.stopping_since is not None:
+            return
+        self.stopping_since = time.monotonic()
+        for fd in self.close_on_stop:
+            # the public socket: once the workers close theirs, new clients must be refused
+            # at once, not wait in a backlog that nobody accepts from
+            _close_quietly(fd)
+        for pid in list(self.children):
+            _signal_quietly(pid, signal.SIGTERM)
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop()
+
+    def _spawn(self, wid: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            self._become_worker(wid)  # never returns
+        self.children[pid] = wid
+
+    def _become_worker(self, wid: int) -> None:
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            os.close(self._wake_read)
+            os.close(self._wake_write)
+            self.start_worker(wid)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            wid = self.children.pop(pid, None)
+            if wid is None:
+                continue
+            self._forget(pid)
+            if self.stopping_since is None:
+                logger.warning(
+                    "worker %d exited (%s): starting it again", wid, _how_it_ended(status)
+                )
+                self._spawn(wid)
+
+    def _forget(self, pid: int) -> None:
+        if not self.metrics_dir:
+            return
+        from ..metrics.registry import forget_live_gauges
+
+        try:
+            forget_live_gauges(pid, self.metrics_dir)
+        except OSError as exc:
+            logger.warning("could not drop the live gauges of worker %d: %s", pid, exc)
+
+    def _kill_the_rest(self) -> None:
+        for pid in list(self.children):
+            _signal_quietly(pid, signal.SIGKILL)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """SIGCHLD's handler: its only job is to wake the loop through the wake-up fd."""
+
+
+def _drain(fd: int) -> None:
+    with contextlib.suppress(BlockingIOError):
+        while os.read(fd, 512):
+            pass
+
+
+def _close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _signal_quietly(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _how_it_ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"code {os.waitstatus_to_exitcode(status)}"
+
+
+def freeze_before_fork() -> None:
+    """Everything imported so far, out of the collector's sight: a forked worker then shares
+    those pages with its siblings instead of copying each one the collector writes to."""
+    gc.collect()
+    gc.freeze()
+    extra = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    if extra:
+        logger.warning("threads started before the fork, absent in the workers: %s", extra)
+
+
+def _api_main(args: argparse.Namespace) -> int:
+    from .api_worker import preload_api_worker, serve_api_worker
+
+    preload_api_worker()
+    freeze_before_fork()
+    return Preforker(
+        args.workers,
+        lambda wid: serve_api_worker(args.fd, wid),
+        grace_seconds=args.grace,
+        stop_on_sigint=True,
+        close_on_stop=(args.fd,),
+        metrics_dir=args.metrics_dir,
+    ).run()
+
+
+def _runner_main(args: argparse.Namespace) -> int:
+    from .runner_worker import preload_runner_worker, serve_runner_worker
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the arbiter decides when runners stop
+    for fd in filter(None, args.close_fds.split(",")):
+        os.close(int(fd))  # the public socket: it must close with the API workers' copies
+    fds = [int(fd) for fd in args.fds.split(",")]
+    preload_runner_worker()
+    freeze_before_fork()
+    return Preforker(
+        args.workers,
+        lambda wid: serve_runner_worker(fds, wid),
+        grace_seconds=args.grace,
+        stop_on_sigint=False,
+        metrics_dir=args.metrics_dir,
+    ).run()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="bentoml_classic preforking worker parent")
+    parser.add_argument("role", choices=("api", "runner"))
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--fd", type=int, help="API workers: the listening socket")
+    parser.add_argument("--fds", default="", help="runner workers: their sockets, by wid")
+    parser.add_argument("--close-fds", default="", help="inherited sockets to close")
+    parser.add_argument("--grace", type=float, required=True, help="seconds workers drain")
+    parser.add_argument("--name", default="", help="what the log lines say this is")
+    args = parser.parse_args()
+    args.metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    configure_server_logging(f"{args.name or args.role}:prefork")
+    set_parent_death_signal()
+    if os.getppid() != int(os.environ.get(ARBITER_PID_ENV) or os.getppid()):
+        sys.exit(1)  # the arbiter died before we could ask to die with it
+    sys.exit(_api_main(args) if args.role == "api" else _runner_main(args))
+
+
+if __name__ == "__main__":
+    main()
