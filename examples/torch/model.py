@@ -15,16 +15,16 @@ HIDDEN = 1024
 
 
 class MLP(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, hidden: int = HIDDEN) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Linear(FEATURES, HIDDEN),
+            nn.Linear(FEATURES, hidden),
             nn.ReLU(),
-            nn.Linear(HIDDEN, HIDDEN),
+            nn.Linear(hidden, hidden),
             nn.ReLU(),
-            nn.Linear(HIDDEN, HIDDEN),
+            nn.Linear(hidden, hidden),
             nn.ReLU(),
-            nn.Linear(HIDDEN, CLASSES),
+            nn.Linear(hidden, CLASSES),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,9 +4,11 @@ The feature means and spreads, which the service's pre-processing runner needs, 
 the model as a custom object.
 """
 
+import argparse
+
 import numpy as np
 import torch
-from model import CLASSES, FEATURES, MLP
+from model import CLASSES, FEATURES, HIDDEN, MLP
 
 import bentoml_classic as bentoml
 
@@ -25,12 +27,15 @@ def synthetic_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hidden", type=int, default=HIDDEN, help="width of the hidden layers")
+    args = parser.parse_args()
     torch.manual_seed(SEED)
     x, y = synthetic_data()
     mean, std = x.mean(axis=0), x.std(axis=0)
     inputs = torch.from_numpy((x - mean) / std).float()
     targets = torch.from_numpy(y)
-    model = MLP()
+    model = MLP(args.hidden)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(8):  # full batches: a few seconds on a laptop's CPU
         optimiser.zero_grad()

@@ -165,7 +165,8 @@ def render(
         f"{runner_gibs:.2f} GiB/s; a plain copy of the same bytes (`numpy.copyto`): "
         f"{copy_gibs:.2f} GiB/s; ratio {runner_gibs / copy_gibs:.2f} (medians of {args.calls} "
         "calls)",
-        f"- `examples/torch/service.py:svc`, `/classify`, one row per request; {args.duration} s "
+        f"- `examples/torch/service.py:svc` trained with `--hidden {args.hidden}`, `/classify`, "
+        f"one row per request; {args.duration} s "
         f"per server in {args.rounds} alternating slices, wrk, {os.cpu_count()} CPUs, CPU only "
         f"(torch {_torch_version()}), Python {platform.python_version()}, measured "
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}",
@@ -187,13 +188,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="alternating slices")
     parser.add_argument("--level", type=int, default=64, help="wrk's concurrency")
     parser.add_argument("--calls", type=int, default=20, help="16 MiB calls to time")
+    parser.add_argument(
+        "--hidden",
+        type=int,
+        default=4096,
+        help="the MLP's hidden width (train.py --hidden): how much of a call is the model's",
+    )
     parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
     args = parser.parse_args()
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-torch-") as tmp:
         env = {"BENTOML_HOME": os.path.join(tmp, "home")}
         subprocess.run(
-            [sys.executable, "train.py"],
+            [sys.executable, "train.py", "--hidden", str(args.hidden)],
             cwd=EXAMPLE,
             env={**os.environ, **env},
             check=True,
