@@ -23,7 +23,6 @@ import contextlib
 import datetime
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from tests.benchmarks.harness import (  # noqa: E402
     ensure_wrk,
     measure_interleaved,
     process_group,
+    trained_home,
     wait_ready,
     warm_up,
 )
@@ -158,14 +158,7 @@ def main() -> None:
     print(f"per request, in process: {per_request_costs():.2f} us of CPU", flush=True)
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-access-") as tmp:
-        env = {"BENTOML_HOME": os.path.join(tmp, "home")}
-        subprocess.run(
-            [sys.executable, "train.py"],
-            cwd=IRIS,
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        env = trained_home(tmp, IRIS)
         script = Path(tmp, "post.lua")
         script.write_text(LUA)
         on_log, off_log = Path(tmp, "on.log"), Path(tmp, "off.log")

@@ -18,7 +18,6 @@ import datetime
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,6 +33,7 @@ from tests.benchmarks.harness import (  # noqa: E402
     pss_mib,
     server,
     server_root,
+    trained_home,
     uvicorn_command,
     warm_up,
     write_report,
@@ -72,14 +72,7 @@ def main() -> None:
     levels = [int(x) for x in args.levels.split(",")]
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        env = {"BENTOML_HOME": os.path.join(tmp, "home")}
-        subprocess.run(
-            [sys.executable, "train.py"],
-            cwd=IRIS,
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        env = trained_home(tmp, IRIS)
         script = Path(tmp, "post.lua")
         script.write_text(LUA)
         base_port, ours_port, async_port = free_port(), free_port(), free_port()

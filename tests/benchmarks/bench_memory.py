@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +31,12 @@ import psutil
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script: tests.support is found from the repository root
 
-from tests.benchmarks.harness import server, server_root, write_report  # noqa: E402
+from tests.benchmarks.harness import (  # noqa: E402
+    server,
+    server_root,
+    trained_home,
+    write_report,
+)
 from tests.support.servers import free_port  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -169,14 +173,7 @@ def main() -> None:
     raw = [str(BIN / "uvicorn"), "--workers", "2", "--log-level", "warning", "--no-access-log"]
     serve = [str(BIN / "bentoml"), "serve", "--api-workers", "2"]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        env = {"BENTOML_HOME": os.path.join(tmp, "home")}
-        subprocess.run(
-            [sys.executable, "train.py"],
-            cwd=IRIS,
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        env = trained_home(tmp, IRIS)
         iris = [*serve, "service:svc"]
         rows = [*serve, "rows_service:svc"]
         plans = {

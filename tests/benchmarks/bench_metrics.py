@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ from tests.benchmarks.harness import (  # noqa: E402
     ensure_wrk,
     server,
     server_root,
+    trained_home,
     warm_up,
 )
 from tests.support.servers import free_port  # noqa: E402
@@ -118,14 +117,7 @@ def main() -> None:
     slice_seconds = max(1, round(args.duration / args.rounds))
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
-        env = {"BENTOML_HOME": os.path.join(tmp, "home")}
-        subprocess.run(
-            [sys.executable, "train.py"],
-            cwd=IRIS,
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        env = trained_home(tmp, IRIS)
         script = Path(tmp, "post.lua")
         script.write_text(LUA)
         rows = []

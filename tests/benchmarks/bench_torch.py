@@ -40,6 +40,7 @@ from tests.benchmarks.harness import (  # noqa: E402
     drive,
     ensure_wrk,
     server,
+    trained_home,
     write_report,
 )
 from tests.support.servers import free_port, serve_subprocess  # noqa: E402
@@ -198,14 +199,7 @@ def main() -> None:
     args = parser.parse_args()
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-torch-") as tmp:
-        env = {"BENTOML_HOME": os.path.join(tmp, "home")}
-        subprocess.run(
-            [sys.executable, "train.py", "--hidden", str(args.hidden)],
-            cwd=EXAMPLE,
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        env = trained_home(tmp, EXAMPLE, "--hidden", str(args.hidden))
         script = Path(tmp, "post.lua")
         script.write_text(LUA)
         print(f"batching on and off at c={args.level} ...", flush=True)

@@ -269,3 +269,17 @@ def write_report(path: Path, table: str, marker: str = "bench_iris") -> None:
     _, tail = rest.split(end, 1)
     path.write_text(f"{head}{begin}\n{table}\n{end}{tail}")
     print(f"wrote {path}")
+
+
+def trained_home(tmp: str, example: Path, *train_args: str) -> dict[str, str]:
+    """A fresh model store under ``tmp`` holding what ``example``'s train.py saves; the
+    environment that points servers at it."""
+    env = {"BENTOML_HOME": os.path.join(tmp, "home")}
+    subprocess.run(
+        [sys.executable, "train.py", *train_args],
+        cwd=example,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    return env
