@@ -110,7 +110,10 @@ def _metric_namespace(value: str) -> str:
     return value
 
 
-#: prometheus_client's defaults, as classic's default configuration listed them
+#: prometheus_client's defaults, as classic's default configuration listed them. The same list
+#: is metrics/builtin.py's ``DEFAULT_DURATION_BUCKETS``, written twice on purpose: this module
+#: may not import metrics (the layers), and runner workers import metrics but not this module
+#: (nor pydantic); tests/unit/test_config.py checks the two agree
 _DEFAULT_DURATION_BUCKETS = (
     0.005,
     0.01,

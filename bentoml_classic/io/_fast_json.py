@@ -40,14 +40,6 @@ _FLOAT_FORM_DIFFERS = (
 _SCAN_FROM = 4096
 
 
-def decode(body: bytes) -> Any:
-    """msgspec's value of ``body``; raises (``msgspec.DecodeError``, ``RecursionError``) where
-    it does not take it, and then ``json.loads`` decides."""
-    if has_huge_exponents(body):
-        raise msgspec.DecodeError("numbers with three-digit exponents: read by json.loads")
-    return _decoder.decode(body)
-
-
 def decode_or_none(body: bytes) -> tuple[bool, Any]:
     """``(True, value)`` where msgspec reads ``body``, else ``(False, None)``."""
     if has_huge_exponents(body):

@@ -53,22 +53,28 @@ _MAX_DIMS = 64
 #: what a parsed number costs as a Python object (a float, and its place in a list), in bytes
 _OBJECT_BYTES = 32
 #: the fast path is taken where a body's numbers as objects would exceed this many times it
-_OBJECT_FACTOR = 3
+TEXT_PATH_OBJECT_FACTOR = 3
 #: below this many times the body, the objects (and the array made of them) stay within issue
 #: 15's bound of ten times the body, and a plain body is read by msgspec, ten times faster than
 #: numpy's text parser (a 100x784 body of ``0.1234, ``: objects 4x, 4 ms against 38 ms)
 AFFORDABLE_OBJECT_FACTOR = 6
 
 
-def worth_reading_as_text(body: bytes, factor: float = _OBJECT_FACTOR) -> bool:
+def object_factor(body: bytes) -> float:
+    """How many times its size a large body's numbers would take as Python objects, at most
+    (``[1, 0, 1, ...]``: ten times; ``0.8427931`` written in full: about three); 0 for a body
+    below ``MIN_BODY``. Counting commas is one pass in C."""
+    if len(body) < MIN_BODY:
+        return 0.0
+    return (body.count(b",") + 1) * _OBJECT_BYTES / len(body)
+
+
+def worth_reading_as_text(body: bytes) -> bool:
     """Whether a large body is better read by this module than parsed into objects (by
     msgspec, some ten times faster than numpy's text parser): when its numbers are short, so
-    that as Python objects they would take more than ``_OBJECT_FACTOR`` times the body
-    (``[1, 0, 1, ...]``: ten times). Numbers written in full (``0.8427931``) cost less than
-    that as objects, and are parsed as such. Counting commas is one pass in C."""
-    if len(body) < MIN_BODY:
-        return False
-    return (body.count(b",") + 1) * _OBJECT_BYTES > factor * len(body)
+    that as Python objects they would take more than ``TEXT_PATH_OBJECT_FACTOR`` times the body.
+    Numbers written in full cost less than that as objects, and are parsed as such."""
+    return object_factor(body) > TEXT_PATH_OBJECT_FACTOR
 
 
 def parse_numeric_array(body: bytes) -> np.ndarray[Any, Any] | None:

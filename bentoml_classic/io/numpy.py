@@ -36,9 +36,10 @@ from ._array_paths import first_non_number, not_a_number_error, ragged_error, st
 from ._fast_json import as_written, decode_or_none, encode_numbers
 from ._numeric_json import (
     AFFORDABLE_OBJECT_FACTOR,
+    TEXT_PATH_OBJECT_FACTOR,
+    object_factor,
     parse_numeric_array,
     unquote_numbers,
-    worth_reading_as_text,
 )
 from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
@@ -115,8 +116,9 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         """JSON bytes -> validated array: the one path for request bodies and multipart parts."""
         if not body:
             require_nonempty(body, where)
-        if worth_reading_as_text(body):
-            if b'"' not in body and not worth_reading_as_text(body, AFFORDABLE_OBJECT_FACTOR):
+        factor = object_factor(body)
+        if factor > TEXT_PATH_OBJECT_FACTOR:
+            if b'"' not in body and factor <= AFFORDABLE_OBJECT_FACTOR:
                 # numbers written at some length: their objects are affordable, and msgspec
                 # reads them ten times faster; what it refuses (1e999) goes the text way
                 parsed, obj = decode_or_none(body)

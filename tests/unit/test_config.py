@@ -546,3 +546,11 @@ def test_a_namespace_must_make_metric_names(section: str) -> None:
         build_config({section: {"metrics": {"namespace": "my api"}}})
     assert f"{section}.metrics.namespace" in str(caught.value)
     assert "'my api' is not a valid metric name prefix" in str(caught.value)
+
+
+def test_the_default_duration_buckets_are_the_metrics_defaults() -> None:
+    """config.py and metrics/builtin.py each list them (the layers keep them apart)."""
+    from bentoml_classic.config import BentoMLConfig
+    from bentoml_classic.metrics.builtin import DEFAULT_DURATION_BUCKETS
+
+    assert BentoMLConfig().api_server.metrics.duration.bounds() == DEFAULT_DURATION_BUCKETS
