@@ -40,6 +40,10 @@ pytestmark = pytest.mark.skipif(
 #: Bodies of many tiny objects or strings cost 12 to 17 times their size there, over the 10x
 #: target (docs/reliability.md).
 OBJECTS = 18.0
+#: ``1,2\n`` rows: the int64 frame they make is itself 8 times the body (two 8-byte numbers from
+#: four bytes), so pandas' parse cannot stay under 10x; measured 9.6-10.2x depending on the
+#: allocator's state, which made the 10x bound fail now and then
+DENSE_CSV = 12.0
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ CASES = [
     Case("long unknown key", "json_model", model_with_long_key),
     Case("many invalid items", "json_model", model_with_many_bad_tags, OBJECTS),
     Case("long CSV cell", "dataframe", csv_long_cell),
-    Case("many CSV rows", "dataframe", csv_many_rows),
+    Case("many CSV rows", "dataframe", csv_many_rows, DENSE_CSV),
     Case("many JSON records", "dataframe", json_records, OBJECTS),
     Case("JSON columns to records", "dataframe", json_columns),
     Case("many values", "series", series_many),
