@@ -30,8 +30,8 @@ API_NAMESPACE = "bentoml_api_server"
 RUNNER_NAMESPACE = "bentoml_runner"
 #: ``service_version`` of a service served from its module rather than a built bento
 NO_VERSION = "not available"
-#: prometheus_client's default buckets, which classic used for request durations (config.py
-#: lists them again for its defaults: see there why)
+#: prometheus_client's default buckets, which classic used for request durations
+#: (config/observability.py lists them again for its defaults: see there why)
 DEFAULT_DURATION_BUCKETS: tuple[float, ...] = (
     0.005,
     0.01,

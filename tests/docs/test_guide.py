@@ -59,7 +59,7 @@ def test_configuration_page_lists_every_key_with_its_default() -> None:
         **_config_keys(ApiServerConfig, "api_server"),
         **_config_keys(RunnerConfig, "runners"),
     }
-    assert set(documented) == set(actual), "keys in the table but not in config.py, or the reverse"
+    assert set(documented) == set(actual), "keys in the table but not in config/, or the reverse"
     for key, default in actual.items():
         assert documented[key] == default, f"{key}: the page says {documented[key]!r}"
     assert set(BentoMLConfig.model_fields) == {"api_server", "runners", "runner_overrides"}

@@ -233,7 +233,7 @@ def test_unknown_keys_are_named(raw: dict[str, Any], key: str) -> None:
 
 # Regression test (a bug, fixed since): an unknown key under the runner defaults
 # (runners.batching.*) is reported without its "runners." prefix: "unknown configuration key
-# 'batching.max_batch_sise'" (config.py, build_config: RunnerConfig.model_validate(defaults) fails
+# 'batching.max_batch_sise'" (config, build_config: RunnerConfig.model_validate(defaults) fails
 # inside the outer try, which calls _explain(exc, "") instead of _explain(exc, "runners")).
 def test_unknown_key_under_runners_batching_is_named_in_full() -> None:
     with pytest.raises(BentoMLConfigException) as caught:
@@ -242,7 +242,7 @@ def test_unknown_key_under_runners_batching_is_named_in_full() -> None:
 
 
 # Regression test (a bug, fixed since): same as above for bad values: "timeout: Input should be
-# greater than 0" instead of naming runners.timeout (config.py, build_config, _explain(exc, "")).
+# greater than 0" instead of naming runners.timeout (config, build_config, _explain(exc, "")).
 def test_bad_value_under_runners_is_named_in_full() -> None:
     with pytest.raises(BentoMLConfigException) as caught:
         build_config({"runners": {"timeout": -1}})
@@ -273,7 +273,7 @@ def test_configuration_must_be_a_mapping() -> None:
 
 
 # Regression test (a bug, fixed since): a `runners` value that is not a mapping raises
-# TypeError/ValueError from dict() instead of BentoMLConfigException (config.py, build_config:
+# TypeError/ValueError from dict() instead of BentoMLConfigException (config, build_config:
 # `dict(raw.get("runners") or {})` runs before the isinstance check, which can then never fail).
 @pytest.mark.parametrize("value", [5, "fast", [1, 2]])
 def test_runners_must_be_a_mapping(value: Any) -> None:
@@ -549,7 +549,8 @@ def test_a_namespace_must_make_metric_names(section: str) -> None:
 
 
 def test_the_default_duration_buckets_are_the_metrics_defaults() -> None:
-    """config.py and metrics/builtin.py each list them (the layers keep them apart)."""
+    """config/observability.py and metrics/builtin.py each list them (the layers keep them
+    apart)."""
     from bentoml_classic.config import BentoMLConfig
     from bentoml_classic.metrics.builtin import DEFAULT_DURATION_BUCKETS
 

@@ -187,7 +187,7 @@ def test_invalid_gpu_setting(gpus: Any) -> None:
 
 # Regression test (a bug, fixed since): `runners.resources` accepts any key and worker_envs ignores
 # the ones it does not know, so a typo (`cpus`, `nvidia.com/gpus`) or an unsupported resource
-# silently falls back to the defaults (resources.py, worker_envs; config.py, RunnerConfig.resources
+# silently falls back to the defaults (resources.py, worker_envs; config, RunnerConfig.resources
 # is dict[str, Any]). DESIGN §6: unknown keys are an error that names the key.
 @pytest.mark.parametrize("key", ["cpus", "nvidia.com/gpus", "google.com/tpu"])
 def test_unknown_resource_is_a_config_error(key: str) -> None:
