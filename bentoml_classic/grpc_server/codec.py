@@ -95,9 +95,8 @@ async def _read(kind: str, descriptor: Any, field: str, value: Any, api_name: st
                     "with a declared dtype can read; send an ndarray",
                     detail={"field": field, "reason": "no dtype declared"},
                 )
-            return descriptor.validate_array(
-                wire.ndarray_from_bytes(value, descriptor.dtype, field)
-            )
+            flat = wire.ndarray_from_bytes(value, descriptor.dtype, field)
+            return descriptor.validate_array(_shaped(flat, descriptor.shape))
         return descriptor.validate_array(wire.ndarray_to_numpy(value, field))
     if kind == "bentoml.io.PandasDataFrame":
         return descriptor.validate(_frame(field, value))
@@ -121,6 +120,17 @@ async def _read(kind: str, descriptor: Any, field: str, value: Any, api_name: st
         return await descriptor.from_bytes(data, media_type)
     assert kind == "bentoml.io.Multipart"
     return await _multipart(descriptor, value, api_name)
+
+
+def _shaped(flat: Any, shape: tuple[int, ...] | None) -> Any:
+    """Raw bytes carry no shape: the declared one is applied where the size allows (one -1 at
+    most), and what does not fit is left flat for the descriptor to judge."""
+    if shape is None or list(shape).count(-1) > 1:
+        return flat
+    try:
+        return flat.reshape(shape)
+    except ValueError:
+        return flat
 
 
 def _file(field: str, value: Any) -> tuple[bytes, MediaType | None]:
