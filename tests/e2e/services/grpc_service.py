@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -23,6 +24,10 @@ from bentoml_classic.io import (
 )
 
 svc = bentoml.Service("grpc_test")
+
+#: the test opens this gate to let the calls held by `hold` finish; `holding` counts them
+gate = threading.Event()
+holding: list[str] = []
 
 
 class Point(BaseModel):
@@ -111,3 +116,15 @@ async def sleepy(text: str) -> str:
 def busy(text: str) -> str:
     time.sleep(float(text))
     return "done"
+
+
+@svc.api(input=Text(), output=Text())
+async def hold(text: str) -> str:
+    holding.append(text)
+    await asyncio.to_thread(gate.wait, 30)
+    return "released"
+
+
+@svc.api(input=Text(), output=Text())
+def overloaded(text: str) -> str:
+    raise bentoml.exceptions.ServiceUnavailable("runner 'model' is down; retry shortly")
