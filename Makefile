@@ -65,3 +65,8 @@ bench-torch: $(BENCH_VENV)/.installed
 grpc-stubs: install
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. \
 		bentoml_classic/grpc/v1/service.proto
+
+# Iris classify over gRPC against the same service over HTTP, same run, one load generator
+# (bench_grpc.py's); writes its section of docs/benchmarks.md. Needs the grpc extra.
+bench-grpc: install
+	$(BIN)/python tests/benchmarks/bench_grpc.py $(BENCH_GRPC_ARGS)

@@ -46,7 +46,18 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
 
 
 def descriptor_id(descriptor: IODescriptor[Any]) -> str:
-    return str(descriptor.to_spec().get("id", ""))
+    """The descriptor's ``to_spec()`` id, worked out once per descriptor (a spec is a dict
+    built anew on each call, and every request asks)."""
+    known = _IDS.get(id(descriptor))
+    if known is not None and known[0] is descriptor:
+        return known[1]
+    found = str(descriptor.to_spec().get("id", ""))
+    _IDS[id(descriptor)] = (descriptor, found)
+    return found
+
+
+#: id(descriptor) -> (the descriptor, its spec id); descriptors live as long as their service
+_IDS: dict[int, tuple[IODescriptor[Any], str]] = {}
 
 
 @contextlib.contextmanager

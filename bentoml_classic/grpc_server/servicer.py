@@ -3,9 +3,8 @@
 
 A call goes the HTTP endpoint's way (``http/endpoint.py``): the worker's traffic control
 (``max_concurrency`` answered RESOURCE_EXHAUSTED, the ``timeout`` DEADLINE_EXCEEDED), the input
-descriptor (through ``codec.py``), the function (async on the loop, sync in the pool or inline
-when lone and proven quick: ``http/sync_calls.py``; classic ran every sync handler on one
-thread), the output descriptor. Every failure is aborted with its status code and the JSON
+descriptor (through ``codec.py``), the function (async on the loop, sync in the pool: ``http/sync_calls.py``; classic ran every sync
+handler on one thread), the output descriptor. Every failure is aborted with its status code and the JSON
 envelope in the trailing metadata (``grpc/codes.py``); a user's exception is INTERNAL naming its
 type only, as over HTTP. A client's own deadline cancels the handler, as gRPC does.
 """
@@ -172,8 +171,11 @@ class BentoServicer:
             return "".join(chunks)
         if api.is_async:
             return await func(*args, **kwargs)
-        lone = self.traffic.in_progress() == 1
-        return await self.callers[api.name].call(func, args, kwargs, lone)
+        # Always the pool: running a quick sync function on the loop thread is safe only when no
+        # other call waits, and calls gRPC has accepted but not yet handed over are not counted
+        # anywhere this can see (uvicorn counts them for HTTP). Measured with the iris service
+        # at c=64, inline calls halved the throughput (docs/benchmarks.md).
+        return await self.callers[api.name].call(func, args, kwargs, False)
 
     def _unknown_api(self, name: str) -> BadInput:
         known = list(self.apis)

@@ -51,10 +51,6 @@ class TrafficControl:
             detail={"max_concurrency": limit},
         )
 
-    def in_progress(self) -> int:
-        """How many requests this worker is serving (the gRPC server's "lone request")."""
-        return len(self._deadlines)
-
     def enter(self, task: asyncio.Task[object]) -> None:
         self._deadlines[task] = self._clock() + self.timeout_s
         if self._timer is None:
