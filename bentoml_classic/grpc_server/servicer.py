@@ -3,10 +3,11 @@
 
 A call goes the HTTP endpoint's way (``http/endpoint.py``): the worker's traffic control
 (``max_concurrency`` answered RESOURCE_EXHAUSTED, the ``timeout`` DEADLINE_EXCEEDED), the input
-descriptor (through ``codec.py``), the function (async on the loop, sync in the pool: ``http/sync_calls.py``; classic ran every sync
-handler on one thread), the output descriptor. Every failure is aborted with its status code and the JSON
-envelope in the trailing metadata (``grpc/codes.py``); a user's exception is INTERNAL naming its
-type only, as over HTTP. A client's own deadline cancels the handler, as gRPC does.
+descriptor (through ``codec.py``), the function (async on the loop, sync in the pool:
+``http/sync_calls.py``; classic ran every sync handler on one thread), the output descriptor.
+Every failure is aborted with its status code and the JSON envelope in the trailing metadata
+(``grpc/codes.py``); a user's exception is INTERNAL naming its type only, as over HTTP. A
+client's own deadline cancels the handler, as gRPC does.
 """
 
 from __future__ import annotations

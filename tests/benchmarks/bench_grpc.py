@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import shutil
 import statistics
@@ -198,6 +199,12 @@ def render(results: dict[str, list[Result]], args: argparse.Namespace) -> str:
             f"| {http.level} | {http.rps:.0f} | {grpc.rps:.0f} | {grpc.rps / http.rps:.2f}x | "
             f"{http.p50_ms:.2f} | {grpc.p50_ms:.2f} | {http.errors + grpc.errors} |"
         )
+    load = os.getloadavg()[0]
+    lines += [
+        "",
+        f"- measured {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC on "
+        f"{os.cpu_count()} CPUs, 1-minute load average {load:.1f} at the end",
+    ]
     return "\n".join(lines)
 
 

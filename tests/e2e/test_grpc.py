@@ -31,7 +31,7 @@ from bentoml_classic.config import BentoMLConfig, config_from_options  # noqa: E
 from bentoml_classic.grpc.codes import ENVELOPE_KEY  # noqa: E402
 from bentoml_classic.grpc.v1 import service_pb2 as pb  # noqa: E402
 from bentoml_classic.grpc.v1 import service_pb2_grpc  # noqa: E402
-from bentoml_classic.grpc_server.server import GrpcApiServer  # noqa: E402
+from bentoml_classic.grpc_server.server import GrpcApiServer, GrpcTls  # noqa: E402
 from bentoml_classic.loader import import_service  # noqa: E402
 from tests.support.servers import E2E_SERVICES, IRIS, free_port, serve_subprocess  # noqa: E402
 
@@ -41,10 +41,10 @@ CALL_TIMEOUT = 30.0
 class ThreadedGrpcServer:
     """A real ``GrpcApiServer`` on 127.0.0.1 (a free port), its event loop in a thread."""
 
-    def __init__(self, svc: Any, config: BentoMLConfig) -> None:
+    def __init__(self, svc: Any, config: BentoMLConfig, tls: GrpcTls | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server = GrpcApiServer(svc, config, metrics_port=False)
+        self.server = GrpcApiServer(svc, config, metrics_port=False, tls=tls)
 
     def __enter__(self) -> str:
         self.thread.start()
@@ -327,9 +327,16 @@ def test_unavailable_and_client_deadline(stub: Any) -> None:
 def test_server_timeout_and_max_concurrency(service_module: Any) -> None:
     config = config_from_options(
         "api_server.traffic.timeout=1 api_server.traffic.max_concurrency=2"
+        " api_server.grpc.channelz.enabled=true"
     )
     with ThreadedGrpcServer(service_module.svc, config) as address:
         channel = grpc.insecure_channel(address)
+        from grpc_channelz.v1 import channelz_pb2, channelz_pb2_grpc
+
+        servers = channelz_pb2_grpc.ChannelzStub(channel).GetServers(
+            channelz_pb2.GetServersRequest(), timeout=CALL_TIMEOUT
+        )
+        assert len(servers.server) >= 1  # channelz switched on answers
         limited = service_pb2_grpc.BentoServiceStub(channel)
         code, error, _ = _refused(limited, api_name="sleepy", text={"value": "10"})
         assert code == grpc.StatusCode.DEADLINE_EXCEEDED
@@ -349,6 +356,34 @@ def test_server_timeout_and_max_concurrency(service_module: Any) -> None:
             service_module.gate.set()
         assert [f.result(30).text.value for f in held] == ["released", "released"]
         assert _call(limited, api_name="shout", text={"value": "ok"}).text.value == "OK"
+        channel.close()
+
+
+def test_tls_with_client_certificates(service_module: Any, tmp_path: Any) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    client_cert = ca.issue_cert("client")
+    tls = GrpcTls(str(cert_file), str(key_file), str(ca_file))
+    with ThreadedGrpcServer(service_module.svc, BentoMLConfig(), tls=tls) as address:
+        trusted = grpc.ssl_channel_credentials(
+            root_certificates=ca.cert_pem.bytes(),
+            private_key=client_cert.private_key_pem.bytes(),
+            certificate_chain=client_cert.cert_chain_pems[0].bytes(),
+        )
+        with GrpcClient.from_url(address, credentials=trusted) as client:
+            assert client.shout("tls") == "TLS"
+        anonymous = grpc.ssl_channel_credentials(root_certificates=ca.cert_pem.bytes())
+        channel = grpc.secure_channel(address, anonymous)
+        with pytest.raises(grpc.RpcError):  # no client certificate: the handshake fails
+            service_pb2_grpc.BentoServiceStub(channel).Call(
+                pb.Request(api_name="shout", text={"value": "x"}), timeout=10
+            )
         channel.close()
 
 
