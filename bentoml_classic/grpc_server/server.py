@@ -188,7 +188,16 @@ class GrpcApiServer:
         self.port = bound
         if self._metrics is not None:
             metrics = grpc_config.metrics
-            await self._metrics.start(metrics.host, metrics.port)
+            try:
+                await self._metrics.start(metrics.host, metrics.port)
+            except OSError as exc:  # another program's port: serve the calls all the same
+                logger.error(
+                    "no /metrics: cannot listen on %s:%s (api_server.grpc.metrics): %s",
+                    metrics.host,
+                    metrics.port,
+                    exc.strerror or exc,
+                )
+                self._metrics = None
         self._ready_task = asyncio.get_running_loop().create_task(self._announce_ready())
         return int(bound)
 

@@ -106,30 +106,38 @@ class BentoServicer:
         if meter is not None:
             meter.enter()
         status = 500
+        error: BentoMLException | None = None
         task = asyncio.current_task()
         assert task is not None
         traffic.enter(task)
         try:
-            response, status = await self._handle(request, context)
+            response = await self._handle(request, context)
+            status = 200
             return response
+        except _Refused as refusal:
+            error = refusal.error
         except asyncio.CancelledError:
             if not traffic.expired(task):
                 raise  # the client's deadline or cancellation, or the server stopping
+            task.uncancel()
+            error = traffic.timed_out(request.api_name)
         finally:
             traffic.leave(task)
             if meter is not None:
-                meter.leave(status, time.perf_counter() - started)
-        task.uncancel()
-        await _abort(context, traffic.timed_out(request.api_name))
+                answered = status if error is None else error.http_status
+                meter.leave(answered, time.perf_counter() - started)
+        assert error is not None
+        await _abort(context, error)
 
-    async def _handle(self, request: Any, context: Any) -> tuple[Any, int]:
+    async def _handle(self, request: Any, context: Any) -> Any:
+        """The response, or ``_Refused`` carrying the error to answer with."""
         api = self.apis.get(request.api_name)
         if api is None:
-            await _abort(context, self._unknown_api(request.api_name))
+            raise _Refused(self._unknown_api(request.api_name))
         try:
             value = await read_content(api.input, request, "content", api.name)
         except BentoMLException as exc:
-            await _abort(context, exc)
+            raise _Refused(exc) from None
         ctx = None
         kwargs: dict[str, Any] = {}
         if api.ctx_param:
@@ -142,24 +150,23 @@ class BentoServicer:
         try:
             result = await self._run(api, args, kwargs)
         except Exception as exc:
-            await _abort(context, from_user_exception(exc, api.name, self.development))
+            raise _Refused(from_user_exception(exc, api.name, self.development)) from None
         response = self.pb.Response()
         try:
             await write_content(api.output, result, response)
         except Exception as exc:
-            await _abort(
-                context,
+            raise _Refused(
                 InternalServerError(
                     f"API {api.name!r} returned {type(result).__name__}, which its output "
                     f"descriptor {type(api.output).__name__} cannot render: {excerpt(exc)}",
                     detail={"exception": type(exc).__name__},
-                ),
-            )
+                )
+            ) from None
         if ctx is not None and (wanted := response_wanted(ctx)) is not None:
             items = [(key.lower(), value) for key, value in wanted.header_items()]
             if items:
                 context.set_trailing_metadata(tuple(items))
-        return response, 200
+        return response
 
     async def _run(self, api: InferenceAPI, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         func = api.func
@@ -189,6 +196,15 @@ class BentoServicer:
             f"unknown API {excerpt(name, 100)!r}: this service has the APIs {known}",
             detail={"field": "api_name", "api_name": excerpt(name, 100), "apis": known},
         )
+
+
+class _Refused(Exception):
+    """How ``_handle`` hands ``Call`` the error to answer with, so the call is metered with
+    its status before the answer ends it."""
+
+    def __init__(self, error: BentoMLException) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 async def _abort(context: Any, exc: BentoMLException) -> NoReturn:

@@ -454,8 +454,15 @@ def test_serve_grpc_production(iris_env: dict[str, str]) -> None:
         with GrpcClient.from_url(f"127.0.0.1:{port}") as client:
             assert client.health() == "SERVING"
             assert client.classify(np.array([[5.9, 3.0, 5.1, 1.8]])).tolist() == [2]
+            with pytest.raises(ClientRequestError):
+                client.classify(np.array([[1.0]]))
             services = ProtoReflectionDescriptorDatabase(client._channel).get_services()
             assert "bentoml.grpc.v1.BentoService" in services
-        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        # each answer counted under its status, the refused call as the 400 it is over HTTP;
+        # a worker writes its counts a few times a second, so the other may not have them yet
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        _wait_for(lambda: 'http_response_code="400"' in httpx.get(url, timeout=10).text)
+        metrics = httpx.get(url, timeout=10).text
         assert 'endpoint="/classify"' in metrics
+        assert 'http_response_code="200"' in metrics
         assert "bentoml_runner" in metrics or "iris_clf" in metrics
