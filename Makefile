@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench bench-bulk bench-torch
+.PHONY: install serve test lint bench bench-bulk bench-torch grpc-stubs bench-grpc
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,torch]'
+	$(BIN)/python -m pip install --quiet -e '.[test,torch,grpc]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -59,3 +59,14 @@ bench-bulk: $(BENCH_VENV)/.installed
 # writes its section of docs/benchmarks.md. Same venv (it has the torch extra).
 bench-torch: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_torch.py $(BENCH_TORCH_ARGS)
+
+# The gRPC stubs in bentoml_classic/grpc/v1/ from its service.proto (grpcio-tools, pinned in the
+# test extra); tests/unit/grpc/test_stubs.py fails when the committed ones differ.
+grpc-stubs: install
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. \
+		bentoml_classic/grpc/v1/service.proto
+
+# Iris classify over gRPC against the same service over HTTP, same run, one load generator
+# (bench_grpc.py's); writes its section of docs/benchmarks.md. Needs the grpc extra.
+bench-grpc: install
+	$(BIN)/python tests/benchmarks/bench_grpc.py $(BENCH_GRPC_ARGS)

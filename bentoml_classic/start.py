@@ -10,6 +10,18 @@ module is its public name.
 
 from __future__ import annotations
 
-from .serving.start import RUNNER_MAP_ENV, parse_runner_map, start_http_server, start_runner_server
+from .serving.start import (
+    RUNNER_MAP_ENV,
+    parse_runner_map,
+    start_grpc_server,
+    start_http_server,
+    start_runner_server,
+)
 
-__all__ = ["RUNNER_MAP_ENV", "parse_runner_map", "start_http_server", "start_runner_server"]
+__all__ = [
+    "RUNNER_MAP_ENV",
+    "parse_runner_map",
+    "start_grpc_server",
+    "start_http_server",
+    "start_runner_server",
+]

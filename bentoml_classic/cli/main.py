@@ -9,6 +9,7 @@ import click
 
 from .. import __version__
 from ..exceptions import BentoMLException
+from .grpc import serve_grpc, start_grpc_server_command
 from .models import models
 from .serve import serve
 from .start import start_http_server_command, start_runner_server_command
@@ -44,6 +45,8 @@ cli.add_command(serve)
 cli.add_command(models)
 cli.add_command(start_runner_server_command)
 cli.add_command(start_http_server_command)
+cli.add_command(serve_grpc)
+cli.add_command(start_grpc_server_command)
 
 
 def main() -> None:

@@ -11,7 +11,9 @@
 Every API becomes a method named after it, taking and returning the Python types of its IO
 descriptors (ndarray, DataFrame, Series, JSON values, str, PIL images, files; a Multipart API
 takes its parts as keyword arguments and returns a dict). ``AsyncClient`` is the all-async
-twin. What each module does: ``description`` reads /docs.json, ``registry`` picks a codec per
+twin. ``GrpcClient`` / ``AsyncGrpcClient`` do the same over gRPC (``bentoml serve-grpc``),
+read from ``ServiceMetadata`` (``grpc_client.py``, ``grpc_codec.py``; the ``grpc`` extra).
+What each module does: ``description`` reads /docs.json, ``registry`` picks a codec per
 descriptor (``arrays``, ``media``, ``multipart``), ``endpoint`` makes requests and reads
 answers, ``errors`` says what can go wrong.
 
@@ -33,11 +35,13 @@ from .errors import (
     ServerNotReady,
     ServiceDescriptionError,
 )
+from .grpc_client import AsyncGrpcClient, GrpcClient
 from .media import ReceivedFile
 from .sync_client import Client, HTTPClient
 
 __all__ = [
     "AsyncClient",
+    "AsyncGrpcClient",
     "AsyncHTTPClient",
     "Client",
     "ClientConnectionError",
@@ -45,6 +49,7 @@ __all__ = [
     "ClientRequestError",
     "ClientResponseError",
     "ClientTimeoutError",
+    "GrpcClient",
     "HTTPClient",
     "ReceivedFile",
     "ResponseDecodeError",

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from .base import NameList, _Strict
+from .grpc import GrpcConfig
 from .observability import ApiMetricsConfig, ApiServerLoggingConfig
 
 
@@ -103,3 +104,4 @@ class ApiServerConfig(_Strict):
     preload: bool = False
     metrics: ApiMetricsConfig = ApiMetricsConfig()
     logging: ApiServerLoggingConfig = ApiServerLoggingConfig()
+    grpc: GrpcConfig = GrpcConfig()

@@ -96,6 +96,13 @@ class File(IODescriptor[Any]):
         with naming_part(part.name):
             return self._to_file(part.data, part.media_type, part.filename)
 
+    def from_bytes(
+        self, data: bytes, media_type: MediaType | None, filename: str | None = None
+    ) -> FileInput:
+        """A file's bytes of a stated type (a gRPC ``File`` with its ``kind``), checked as a
+        request's Content-Type is."""
+        return self._to_file(data, media_type, filename)
+
     def _to_file(
         self, data: bytes, media_type: MediaType | None, filename: str | None
     ) -> FileInput:

@@ -123,18 +123,24 @@ class Image(IODescriptor["PIL.Image.Image"]):
 
     async def from_part(self, part: Part) -> PIL.Image.Image:
         with naming_part(part.name):
-            media_type = part.media_type
-            untyped = media_type is None or media_type.essence in _UNTYPED
-            if media_type is not None and not untyped and not self._allows(media_type):
-                raise UnsupportedMediaType(
-                    f"unsupported Content-Type {media_type.essence!r} for the {PART_BODY}: "
-                    f"expected {self._allowed_text()}",
-                    detail={
-                        "content_type": media_type.essence,
-                        "expected": self.allowed_mime_types,
-                    },
-                )
-            return await self._decode_in_thread(part.data, PART_BODY)
+            return await self.from_bytes(part.data, part.media_type, PART_BODY)
+
+    async def from_bytes(
+        self, data: bytes, media_type: MediaType | None, where: str = REQUEST_BODY
+    ) -> PIL.Image.Image:
+        """An image's bytes of a stated type (None, or octet-stream, for unstated): a part,
+        or a gRPC ``File`` whose ``kind`` is the type."""
+        untyped = media_type is None or media_type.essence in _UNTYPED
+        if media_type is not None and not untyped and not self._allows(media_type):
+            raise UnsupportedMediaType(
+                f"unsupported Content-Type {media_type.essence!r} for the {where}: "
+                f"expected {self._allowed_text()}",
+                detail={
+                    "content_type": media_type.essence,
+                    "expected": self.allowed_mime_types,
+                },
+            )
+        return await self._decode_in_thread(data, where)
 
     def _rank(self, media_type: MediaType | None) -> int:
         """Which file of a form to read: the first of an allowed type, else an untyped one."""

@@ -86,6 +86,11 @@ class JSON(JsonBodyDescriptor[Any]):
         rules differ (strict models, JSON-only config such as base64 bytes).
         """
         obj = load_json_body(require_nonempty(body, where), where)
+        return self.validate_value(obj, where)
+
+    def validate_value(self, obj: Any, where: str = REQUEST_BODY) -> Any:
+        """An already parsed JSON value (a gRPC ``google.protobuf.Value``) -> the value the
+        function receives: the model's instance when one is declared."""
         if self.pydantic_model is None:
             return obj
         from pydantic import ValidationError

@@ -36,7 +36,13 @@ from .sockets import private_socket_dir, tcp_socket
 from .watchers import api_watcher, runner_watcher
 from .worker_spec import TOKEN_ENV
 
-__all__ = ["RUNNER_MAP_ENV", "parse_runner_map", "start_http_server", "start_runner_server"]
+__all__ = [
+    "RUNNER_MAP_ENV",
+    "parse_runner_map",
+    "start_grpc_server",
+    "start_http_server",
+    "start_runner_server",
+]
 
 logger = logging.getLogger("bentoml_classic.start")
 
@@ -228,3 +234,72 @@ def start_http_server(
             flush=True,
         )
         make_arbiter([watcher], [public], socket_dir, public=("api",)).start()
+
+
+def start_grpc_server(
+    bento_identifier: str | None = None,
+    runner_map: Mapping[str, str | list[str]] | str | None = None,
+    working_dir: str = ".",
+    port: int | None = None,
+    host: str | None = None,
+    backlog: int | None = None,
+    api_workers: int | None = None,
+    reflection: bool | None = None,
+    channelz: bool | None = None,
+    max_concurrent_streams: int | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_ca_certs: str | None = None,
+    protocol_version: str = "v1",
+    *,
+    bento: str | None = None,
+    token: str | None = None,
+    config: BentoMLConfig | None = None,
+) -> None:
+    """Serve the APIs of ``bento_identifier`` over gRPC (``bentoml.grpc.v1``), calling its
+    runners at the addresses in ``runner_map`` (a mapping or its JSON; default
+    ``BENTOML_RUNNER_MAP``), as ``start_http_server`` does over HTTP.
+
+    Each argument left None takes its ``api_server.grpc.*`` key (``port``, ``host``,
+    ``reflection.enabled``, ``channelz.enabled``, ``max_concurrent_streams``);
+    ``api_workers`` ``api_server.workers``. ``ssl_*``: TLS on the gRPC port (with
+    ``ssl_ca_certs``, clients must present a certificate it signed). ``backlog`` is accepted
+    for classic's signature: gRPC sizes its own listen queue. ``protocol_version``: only
+    ``"v1"`` (classic's ``v1alpha1`` is not served).
+    """
+    from ..loader import import_service
+    from .grpc_tier import serve_grpc_production
+
+    configure_server_logging(SUPERVISOR)
+    if protocol_version != "v1":
+        raise InvalidArgument(
+            f"protocol_version {protocol_version!r}: this server speaks bentoml.grpc.v1 only"
+        )
+    target = identifier_of(bento_identifier, bento)
+    working_dir = os.path.abspath(working_dir)
+    addresses = parse_runner_map(runner_map)
+    svc = import_service(target, working_dir)
+    missing = [r.name for r in svc.runners if not r.embedded and r.name not in addresses]
+    if missing:
+        raise InvalidArgument(
+            f"runner map has no address for runner(s) {missing} of service {svc.name!r}; "
+            f"it names {sorted(addresses)}"
+        )
+    secret = http_server_token(token, [url for urls in addresses.values() for url in urls])
+    if secret is not None:
+        os.environ[TOKEN_ENV] = secret  # inherited by the workers through Circus's copy_env
+    serve_grpc_production(
+        target,
+        working_dir=working_dir,
+        host=host,
+        port=port,
+        api_workers=api_workers,
+        config=config or load_config(),
+        reflection=reflection,
+        channelz=channelz,
+        max_concurrent_streams=max_concurrent_streams,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        ssl_ca_certs=ssl_ca_certs,
+        runner_map=addresses,
+    )

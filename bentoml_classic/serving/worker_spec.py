@@ -53,6 +53,8 @@ class WorkerSpec:
     #: API workers: the runners are servers started on their own, which write their metrics
     #: elsewhere; ``/metrics`` asks them over the runner protocol
     runner_metrics_elsewhere: bool = False
+    #: gRPC API workers: TLS on the gRPC port (certfile, keyfile, ca_certs); empty: plaintext
+    grpc_tls: dict[str, str | None] = field(default_factory=dict)
 
     def to_env(self) -> dict[str, str]:
         return {SPEC_ENV: json.dumps(asdict(self))}

@@ -53,7 +53,14 @@ READY_TIMEOUT = 90.0
 #: a command (or a server stopping) that takes longer than this has failed
 COMMAND_TIMEOUT = 120.0
 #: the server commands that keep running, and the port each listens on by default
-SERVER_DEFAULT_PORTS = {"serve": 3000, "start-http-server": 3000, "start-runner-server": 3001}
+SERVER_DEFAULT_PORTS = {
+    "serve": 3000,
+    "start-http-server": 3000,
+    "start-runner-server": 3001,
+    "serve-grpc": 3000,
+}
+#: servers that speak no HTTP: ready once their port accepts connections
+_PORT_ONLY = ("start-runner-server", "serve-grpc")
 
 _PORT = re.compile(r"(?P<before>:|--port[ =]|port=|port: )(?P<port>30\d\d)\b")
 #: the line a server started from Python prints first (``bentoml_classic.start``)
@@ -249,7 +256,7 @@ class ConsoleSession:
             if "--port" not in args:
                 args = [*args, "--port", str(self.ports.port(SERVER_DEFAULT_PORTS[args[0]]))]
             port = int(args[args.index("--port") + 1])
-            is_runner = args[0] == "start-runner-server"
+            is_runner = args[0] in _PORT_ONLY
             return ServerCommand([*bentoml_command(), *args], port, is_runner)
         started = _STARTUP_LINE.match(normalise(shown))
         if program == "python" and started:

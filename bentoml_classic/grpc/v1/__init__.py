@@ -1,0 +1,1 @@
+"""Generated from service.proto by grpcio-tools; regenerate with ``make grpc-stubs``."""
