@@ -116,7 +116,7 @@ def test_a_killed_dependency_worker_gives_clean_503s_then_answers(pipeline: Any)
 
 def test_sigterm_stops_the_whole_graph(pipeline: Any) -> None:
     """Last in this module: it stops the module's server."""
-    url, process = pipeline
+    _url, process = pipeline
     family = psutil.Process(process.pid).children(recursive=True)
     assert len(family) >= 5  # API worker, three services, the runner
     socket_dirs = {
