@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench bench-bulk bench-torch
+.PHONY: install serve test lint bench bench-bulk bench-torch bench-compose
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,8 @@ bench-bulk: $(BENCH_VENV)/.installed
 # writes its section of docs/benchmarks.md. Same venv (it has the torch extra).
 bench-torch: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_torch.py $(BENCH_TORCH_ARGS)
+
+# The iris model behind one dependency hop (entry -> model service -> runner) against the single
+# service, same run; writes its section of docs/benchmarks.md. Same venv.
+bench-compose: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench_composition.py $(BENCH_COMPOSE_ARGS)

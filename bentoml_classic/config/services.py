@@ -19,6 +19,9 @@ class ServiceTrafficConfig(_Strict):
 
 
 class ServiceConfig(_Strict):
-    #: worker processes of this service; None: as many as the entry has API workers
+    #: worker processes of this service; None: one. A worker runs async APIs side by side on
+    #: its event loop and sync ones in a thread pool; more workers help CPU-heavy Python code,
+    #: and cost a relay-like dependency more than they give on a small machine
+    #: (docs/benchmarks.md)
     workers: int | None = Field(None, gt=0)
     traffic: ServiceTrafficConfig = ServiceTrafficConfig()

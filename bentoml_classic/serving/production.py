@@ -92,7 +92,7 @@ def serve_production(
         runner_map = {
             name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
         }
-        by_service = service_sockets(plan, config, workers, socket_dir)
+        by_service = service_sockets(plan, config, socket_dir)
         service_map = {
             name: [f"file://{sock.path}" for sock in socks] for name, socks in by_service.items()
         }

@@ -43,6 +43,15 @@ def main() -> None:
     serve_service(spec, [socket.socket(fileno=fds[(args.wid - 1) % len(fds)])])
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed, as in runner workers: a dependency's worker is mostly frames."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 async def _call_hooks(hooks: list[Any], ctx: Any) -> None:
     for hook in hooks:
         result = hook(ctx)
@@ -104,7 +113,7 @@ def serve_service(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
             await _call_hooks(svc.shutdown_hooks, hook_ctx)
             server.shutdown()
 
-    with asyncio.Runner() as event_loop:
+    with asyncio.Runner(loop_factory=_new_loop) as event_loop:
         event_loop.run(run())
 
 

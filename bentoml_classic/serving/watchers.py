@@ -211,7 +211,8 @@ def service_watcher(
         runner_map=runner_map,
         service_map=service_map,
         grace_seconds=grace_seconds,
-        scheduling_policy=config.api_server.scheduling_policy,
+        # a relay between callers and runners, woken per frame as a runner is: not SCHED_BATCH
+        scheduling_policy="inherit",
         state_dir=state_dir,
         config=as_settings(config),
     )
@@ -238,12 +239,12 @@ def service_watcher(
 
 
 def service_sockets(
-    plan: DeploymentPlan, config: BentoMLConfig, default_workers: int, socket_dir: str
+    plan: DeploymentPlan, config: BentoMLConfig, socket_dir: str
 ) -> dict[str, list[CircusSocket]]:
     """One Unix socket per worker of each dependency service of the plan's graph."""
     sockets: dict[str, list[CircusSocket]] = {}
     for index, node in enumerate(plan.dependencies):
-        workers = config.service(node.name).workers or default_workers
+        workers = config.service(node.name).workers or 1
         sockets[node.name] = [
             unix_socket(f"service{index}_{k}", os.path.join(socket_dir, f"s{index}-{k}.sock"))
             for k in range(1, workers + 1)
