@@ -113,7 +113,8 @@ def render(
         f"- total PSS of the serving processes: single {single_pss:.0f} MiB, composed "
         f"{composed_pss:.0f} MiB (the model service's worker added)",
         f"- {args.api_workers} API workers each, the model service one worker (the default); "
-        f"{args.duration} s per level and server in {args.rounds} alternating slices, wrk, {os.cpu_count()} CPUs, "
+        f"{args.duration} s per level and server in {args.rounds} alternating slices, wrk, "
+        f"{os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, measured "
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}",
     ]
