@@ -11,7 +11,11 @@ from .. import __version__
 from ..exceptions import BentoMLException
 from .models import models
 from .serve import serve
-from .start import start_http_server_command, start_runner_server_command
+from .start import (
+    start_http_server_command,
+    start_runner_server_command,
+    start_service_server_command,
+)
 
 
 class _Group(click.Group):
@@ -43,6 +47,7 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(models)
 cli.add_command(start_runner_server_command)
+cli.add_command(start_service_server_command)
 cli.add_command(start_http_server_command)
 
 

@@ -102,7 +102,7 @@ def serve_api_worker(fd: int, wid: int) -> None:
     def start_runner(runner: Runner) -> None:
         start_runner_from_spec(runner, svc.name, spec, config, ssl_context)
 
-    attach_dependencies(spec, config, ssl_context)
+    attach_dependencies(svc, spec, config, ssl_context)
     app = build_app(
         svc,
         config,

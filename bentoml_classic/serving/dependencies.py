@@ -66,14 +66,23 @@ def start_runner(
     )
 
 
+def service_addresses(svc: Any, spec: WorkerSpec) -> dict[str, list[str]]:
+    """Where each service of ``svc``'s graph is: the spec's service map (``bentoml serve``),
+    and the runner map's entries that name a dependency (``start-http-server``, whose runner
+    map gives the addresses of runner servers and of ``start-service-server``s alike)."""
+    dependencies = set(svc.all_services()) - {svc.name}
+    found = {name: urls for name, urls in spec.runner_map.items() if name in dependencies}
+    return {**found, **spec.service_map}
+
+
 def attach_dependencies(
-    spec: WorkerSpec, config: BentoMLConfig, ssl_context: ssl.SSLContext | None
+    svc: Any, spec: WorkerSpec, config: BentoMLConfig, ssl_context: ssl.SSLContext | None
 ) -> None:
-    """Send this process's calls to every service of the spec's service map to its workers."""
+    """Send this process's calls to every service it knows an address of to its workers."""
     from ..composition.handle import attach_transport
     from ..protocol.remote import RemoteRunnerHandle
 
-    for name, addresses in spec.service_map.items():
+    for name, addresses in service_addresses(svc, spec).items():
         attach_transport(
             name,
             RemoteRunnerHandle(
@@ -90,7 +99,7 @@ def attach_remote(
     svc: Any, spec: WorkerSpec, config: BentoMLConfig, ssl_context: ssl.SSLContext | None
 ) -> None:
     """A dependency's worker: its runners and its own dependencies, before it serves."""
-    attach_dependencies(spec, config, ssl_context)
+    attach_dependencies(svc, spec, config, ssl_context)
     for runner in svc.runners:
         start_runner(runner, svc.name, spec, config, ssl_context)
 
@@ -102,17 +111,18 @@ def graph_readiness(
     dependency service's workers, and the runners that only dependencies use."""
     from ..composition.handle import attached_transport
 
-    if not spec.service_map:
+    services = service_addresses(svc, spec)
+    if not services:
         return None
     own = {runner.name for runner in svc.runners}
     others = {
         name: runner_client(name, addresses, spec, config, ssl_context)
         for name, addresses in spec.runner_map.items()
-        if name not in own
+        if name not in own and name not in services
     }
 
     async def check() -> str | None:
-        for name in spec.service_map:
+        for name in services:
             transport = attached_transport(name)
             if transport is None or not await transport.is_ready():
                 return f"service {name!r}"

@@ -193,9 +193,11 @@ def service_watcher(
     foreign_sockets: tuple[str, ...] = (),
     metrics_dir: str | None = None,
     position: int = 0,
+    numprocesses: int | None = None,
 ) -> Watcher:
     """Watcher for a dependency's workers (``service_worker.py``); worker ``wid`` serves on
-    ``sockets[(wid - 1) % n]``, one socket per worker as for runners.
+    ``sockets[(wid - 1) % n]``, one socket per worker as for runners (``numprocesses``
+    defaults to that; workers may also share one TCP socket).
 
     Circus stops watchers from the lowest priority up: the API workers (1), then the
     dependencies in the order the graph lists them (``position``: a caller is listed before
@@ -226,7 +228,7 @@ def service_watcher(
         name=f"service_{service}",
         cmd=cmd,
         args=args,
-        numprocesses=len(sockets),
+        numprocesses=numprocesses or len(sockets),
         use_sockets=True,
         copy_env=True,
         env=_worker_env({**spec.to_env(), **thread_env(1)}, metrics_dir),

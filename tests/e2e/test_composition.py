@@ -4,19 +4,22 @@ stopped."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 import pytest
 
-from tests.support.servers import REPO, serve_subprocess
+from tests.support.servers import E2E_SERVICES, REPO, serve_subprocess
 from tests.support.waiting import wait_for
 
 PIPELINE = REPO / "examples" / "pipeline"
@@ -138,3 +141,38 @@ def test_a_diamond_in_development_runs_in_one_process(iris_env: dict[str, str]) 
         answer = httpx.post(f"{url}/ratios", json=FLOWERS).json()
         assert answer == {"sepal": [1.967, 1.457], "petal": [2.833, 7.0]}
         assert psutil.Process(process.pid).children(recursive=True) == []
+
+
+def test_one_service_alone_on_tcp_called_through_the_runner_map(home_env_dir: Path) -> None:
+    """start-service-server serves ``back`` on TCP (the runner servers' token rules: on one host
+    the generated token); start-http-server's runner map names its address."""
+    env = {"BENTOML_HOME": str(home_env_dir)}
+    args = ["compose_service:front", "--service-name", "back"]
+    with serve_subprocess(
+        args, cwd=E2E_SERVICES, env=env, command="start-service-server", ready_path=""
+    ) as (url, _):
+        address = f"tcp://{url.removeprefix('http://')}"
+        assert wait_for(lambda: _accepts(address), 30)
+        front_env = {**env, "BENTOML_RUNNER_MAP": json.dumps({"back": address})}
+        front_args = ["compose_service:front", "--api-workers", "1"]
+        with serve_subprocess(
+            front_args, cwd=E2E_SERVICES, env=front_env, command="start-http-server"
+        ) as (front_url, _):
+            answer = httpx.post(f"{front_url}/doubled", json=[1, 2.5])
+            assert answer.json() == {"doubled": [2, 5.0]}
+        # without the token, the service's port reads nothing and answers HTTP with a 401
+        assert httpx.get(url).status_code == 401
+
+
+def _accepts(address: str) -> bool:
+    host, port = address.removeprefix("tcp://").rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def home_env_dir(tmp_path: Path) -> Path:
+    return tmp_path / "home"
