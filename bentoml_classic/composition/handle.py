@@ -178,10 +178,12 @@ class DependencyHandle:
 
 
 def depends(service: Any) -> DependencyHandle:
-    """Declare that the APIs of the service about to use the result call ``service``'s APIs.
+    """A handle on ``service``'s APIs: ``handle.<api>.run(...)``, ``await
+    handle.<api>.async_run(...)``.
 
-    The service whose API functions (or the functions of its module they call) refer to the
-    handle depends on ``service``: ``Service.all_services()`` finds it there."""
+    A service whose API functions (or lifecycle hooks, or the functions of their module they
+    call) use the handle depends on ``service``: ``Service.all_services()`` finds it there, and
+    ``bentoml serve`` starts ``service`` in processes of its own."""
     if not (isinstance(getattr(service, "name", None), str) and hasattr(service, "apis")):
         raise InvalidArgument(f"depends() takes a bentoml.Service, got {service!r}")
     return DependencyHandle(service)
