@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench bench-bulk bench-torch grpc-stubs bench-grpc
+.PHONY: install serve test lint bench bench-bulk bench-torch grpc-stubs bench-grpc bench-compose
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,3 +70,8 @@ grpc-stubs: install
 # (bench_grpc.py's); writes its section of docs/benchmarks.md. Needs the grpc extra.
 bench-grpc: install
 	$(BIN)/python tests/benchmarks/bench_grpc.py $(BENCH_GRPC_ARGS)
+
+# The iris model behind one dependency hop (entry -> model service -> runner) against the single
+# service, same run; writes its section of docs/benchmarks.md. Same venv.
+bench-compose: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench_composition.py $(BENCH_COMPOSE_ARGS)

@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import exceptions
+from .composition import depends
 from .context import Context, Cookie
 from .runner import Runnable, Runner
 from .service import Service
@@ -45,6 +46,7 @@ __all__ = [
     "Tag",
     "__version__",
     "client",
+    "depends",
     "exceptions",
     "io",
     "metrics",

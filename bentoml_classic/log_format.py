@@ -38,6 +38,11 @@ def runner_component(runner_name: str, worker_id: int) -> str:
     return f"runner:{runner_name}:{worker_id}"
 
 
+def service_component(service_name: str, worker_id: int) -> str:
+    """A dependency's worker (``bentoml_classic.depends``)."""
+    return f"service:{service_name}:{worker_id}"
+
+
 def component() -> str:
     """The component of this process's lines (set by ``configure_server_logging``)."""
     return _component

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .composition.graph import ServiceGraph, describe, direct_dependencies, walk
 from .context import Context
 from .exceptions import InvalidArgument
 from .runner.runner import Runner
@@ -310,6 +311,30 @@ class Service:
                 f"as middleware_cls(app, **options); got {middleware_cls!r}"
             )
         self.middlewares.append((middleware_cls, options))
+
+    def dependencies(self) -> list[Service]:
+        """The services this one's API functions and hooks call through ``depends()``."""
+        functions = [api.func for api in self.apis.values()]
+        functions += [*self.startup_hooks, *self.shutdown_hooks]
+        return direct_dependencies(functions)
+
+    def all_services(self) -> dict[str, Service]:
+        """This service and every service it depends on, transitively: ``{name: service}``,
+        this one first. Two services with one name, a cycle, or a dependency named like a
+        runner of the graph are errors that name them."""
+        found: dict[str, Service] = walk(self, Service.dependencies)
+        runners = {runner.name for service in found.values() for runner in service.runners}
+        clash = sorted(name for name in list(found)[1:] if name in runners)
+        if clash:
+            raise InvalidArgument(
+                f"service(s) {clash} of the graph of {self.name!r} have the name of a runner: "
+                "dependencies and runners share the runner map, give one another name"
+            )
+        return found
+
+    def graph(self) -> ServiceGraph:
+        """``all_services()`` as data: each service's dependencies and runners by name."""
+        return describe(self.all_services(), Service.dependencies)
 
     def __repr__(self) -> str:
         return (

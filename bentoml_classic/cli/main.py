@@ -12,7 +12,11 @@ from ..exceptions import BentoMLException
 from .grpc import serve_grpc, start_grpc_server_command
 from .models import models
 from .serve import serve
-from .start import start_http_server_command, start_runner_server_command
+from .start import (
+    start_http_server_command,
+    start_runner_server_command,
+    start_service_server_command,
+)
 
 
 class _Group(click.Group):
@@ -44,6 +48,7 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(models)
 cli.add_command(start_runner_server_command)
+cli.add_command(start_service_server_command)
 cli.add_command(start_http_server_command)
 cli.add_command(serve_grpc)
 cli.add_command(start_grpc_server_command)

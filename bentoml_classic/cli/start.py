@@ -1,4 +1,5 @@
-"""``bentoml start-runner-server`` and ``bentoml start-http-server``: one tier per host."""
+"""``bentoml start-runner-server``, ``start-http-server`` and ``start-service-server``: one tier
+(or one service of a composed graph) per host."""
 
 from __future__ import annotations
 
@@ -120,3 +121,33 @@ def start_http_server_command(
     os.chdir(working_dir)
     settings = with_access_log(load_config(), access_log)
     start_http_server(target, working_dir=".", config=settings, **options)
+
+
+@click.command(name="start-service-server")
+@click.argument("bento", required=False)
+@click.option(
+    "--service-name", required=True, help="Which service of BENTO's graph to serve alone."
+)
+@click.option(
+    "--runner-map",
+    default=None,
+    help='JSON: {"runner or service": "tcp://host:port"}, what this service calls '
+    "[default: $BENTOML_RUNNER_MAP].",
+)
+@working_dir_option
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3002, show_default=True, type=click.IntRange(0, 65535))
+@_token
+def start_service_server_command(
+    bento: str | None, working_dir: str, config: str | None, service_name: str, **options: Any
+) -> None:
+    """Serve one service of BENTO's graph (MODULE:SVC, the entry; default: bentofile.yaml's
+    service) alone on tcp://HOST:PORT, for callers on other hosts (bentoml.depends)."""
+    target, working_dir = resolve_target(bento, working_dir)
+    use_config_file(config)
+    from ..config import load_config
+    from ..serving.service_server import start_service_server
+
+    os.chdir(working_dir)
+    start_service_server(target, service_name, working_dir=".", config=load_config(), **options)

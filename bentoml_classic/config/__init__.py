@@ -18,6 +18,7 @@ from .loading import (
 )
 from .observability import AccessLogConfig, ApiMetricsConfig, RunnerMetricsConfig
 from .runners import BatchingConfig, ResourcesConfig, RunnerConfig
+from .services import ServiceConfig, ServiceTrafficConfig
 
 __all__ = [
     "CONFIG_ENV",
@@ -32,6 +33,8 @@ __all__ = [
     "ResourcesConfig",
     "RunnerConfig",
     "RunnerMetricsConfig",
+    "ServiceConfig",
+    "ServiceTrafficConfig",
     "SslConfig",
     "TimeoutsConfig",
     "as_settings",

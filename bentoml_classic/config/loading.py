@@ -12,6 +12,7 @@ from ..exceptions import BentoMLConfigException
 from .api_server import ApiServerConfig
 from .base import _Strict
 from .runners import RunnerConfig
+from .services import ServiceConfig
 
 CONFIG_ENV = "BENTOML_CONFIG"
 OPTIONS_ENV = "BENTOML_CONFIG_OPTIONS"
@@ -22,9 +23,14 @@ class BentoMLConfig(_Strict):
     runners: RunnerConfig = RunnerConfig()
     #: per-runner overrides, already merged over ``runners``
     runner_overrides: dict[str, RunnerConfig] = {}
+    #: the dependencies of a composed service, by name (``services.py``)
+    services: dict[str, ServiceConfig] = {}
 
     def runner(self, name: str) -> RunnerConfig:
         return self.runner_overrides.get(name, self.runners)
+
+    def service(self, name: str) -> ServiceConfig:
+        return self.services.get(name) or ServiceConfig()
 
     @property
     def grace_seconds(self) -> float:

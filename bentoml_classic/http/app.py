@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from ..composition.in_process import start_dependencies_here
 from ..config import ApiMetricsConfig, BentoMLConfig
 from ..context import Context
 from ..exceptions import ServiceUnavailable
@@ -43,6 +44,8 @@ from .traffic import TrafficControl
 
 #: how a worker brings up a runner before serving (in process, or a client to a runner process)
 RunnerStarter = Callable[[Runner], Awaitable[None] | None]
+#: what /readyz asks of the rest of a composed graph: None, or what does not answer yet
+GraphReadiness = Callable[[], Awaitable[str | None]]
 
 
 async def _call(func: Callable[..., Any], *args: Any) -> Any:
@@ -89,14 +92,18 @@ def build_app(
     *,
     development: bool = False,
     start_runner: RunnerStarter | None = None,
+    graph_ready: GraphReadiness | None = None,
 ) -> ASGIApp:
     """Make the ASGI app of ``svc`` under ``config`` (the defaults when None).
 
     Runners are started by ``start_runner`` in the lifespan; by default each runs in this
-    process (``init_local``) with its section of ``config``.
+    process (``init_local``) with its section of ``config``, and so do the service's
+    dependencies (``composition/in_process.py``); a worker that reaches them elsewhere passes
+    its ``start_runner``, and ``graph_ready`` for ``/readyz`` to wait for them.
     """
     config = config or BentoMLConfig()
     api_server_config = config.api_server
+    graph_here = start_runner is None
     if start_runner is None:
         start_runner = partial(_init_runner_locally, config, svc)
     state: dict[str, Any] = {}
@@ -115,6 +122,7 @@ def build_app(
             access_log.start()
         for runner in svc.runners:
             await _call(start_runner, runner)
+        stop_graph = await start_dependencies_here(svc, config) if graph_here else None
         hook_ctx = Context(state=state)
         for hook in svc.startup_hooks:
             await _call(hook, hook_ctx)
@@ -125,6 +133,8 @@ def build_app(
             readiness["ready"] = False
             for hook in svc.shutdown_hooks:
                 await _call(hook, hook_ctx)
+            if stop_graph is not None:
+                await stop_graph()
             for runner in svc.runners:
                 runner.destroy()
             pool.shutdown()
@@ -143,6 +153,9 @@ def build_app(
                 return error_response(
                     ServiceUnavailable(f"not ready: runner {runner.name!r} does not answer yet")
                 )
+        missing = None if graph_ready is None else await graph_ready()
+        if missing is not None:
+            return error_response(ServiceUnavailable(f"not ready: {missing} does not answer yet"))
         return PlainTextResponse("ok")
 
     async def metrics_text(request: Request) -> Response:

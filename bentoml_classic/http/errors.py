@@ -91,6 +91,8 @@ def _hidden(
     who = f"API {api_name!r}"
     if isinstance(exc, RunnerError) and "runner" in detail and "method" in detail:
         who = f"runner {detail['runner']!r} method {detail['method']!r}"
+    elif isinstance(exc, RunnerError) and "service" in detail and "api" in detail:
+        who = f"service {detail['service']!r} API {detail['api']!r}"  # a dependency's API
     named = detail.get("exception", type(exc).__name__)
     where = f" (request id {request_id})" if request_id else ""
     return _like(exc, f"{who} raised {named}; the server log has the details{where}", detail)

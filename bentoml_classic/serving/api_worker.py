@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..log_format import api_worker_component, configure_server_logging
 from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
-from .worker_spec import WorkerSpec, runner_token
+from .worker_spec import WorkerSpec
 
 if TYPE_CHECKING:
     import uvicorn
@@ -87,37 +87,29 @@ def serve_api_worker(fd: int, wid: int) -> None:
     from ..http.uvicorn_protocol import http_protocol
     from ..loader import import_service
     from ..protocol import tls
-    from ..protocol.remote import RemoteRunnerHandle
     from ..runner.runner import Runner
+    from .dependencies import attach_dependencies, graph_readiness
+    from .dependencies import start_runner as start_runner_from_spec
     from .http_tls import http_tls_from_spec
 
     os.chdir(spec.working_dir)
     svc = import_service(spec.target, spec.working_dir)
     # the arbiter's configuration, with its command line's arguments written over it
     config = build_config(spec.config) if spec.config else load_config()
-    token = runner_token()
     https = http_tls_from_spec(spec.http_tls)
     ssl_context = tls.from_settings(spec.tls, server=False)
 
     def start_runner(runner: Runner) -> None:
-        addresses = spec.runner_map.get(runner.name)
-        runner_config = config.runner(runner.name)
-        if addresses is None:  # embedded: this process hosts it
-            runner.init_local(quiet=True, config=runner_config, service_name=svc.name)
-            return
-        runner.attach(
-            RemoteRunnerHandle(
-                runner.name,
-                addresses,
-                token=token,
-                timeout=runner_config.timeout,
-                batch_policies=runner.batch_policies(runner_config),
-                ssl_context=ssl_context,
-                metrics_elsewhere=spec.runner_metrics_elsewhere,
-            )
-        )
+        start_runner_from_spec(runner, svc.name, spec, config, ssl_context)
 
-    app = build_app(svc, config, development=spec.development, start_runner=start_runner)
+    attach_dependencies(svc, spec, config, ssl_context)
+    app = build_app(
+        svc,
+        config,
+        development=spec.development,
+        start_runner=start_runner,
+        graph_ready=graph_readiness(svc, spec, config, ssl_context),
+    )
     server = _server(
         uvicorn.Config(
             app,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
+from ..composition.graph import ServiceGraph, ServiceNode
 from ..config import BentoMLConfig, as_settings
 from ..exceptions import BentoMLException
 from .resources import place_gpus, worker_envs
@@ -51,6 +52,8 @@ class RunnerPlan:
 class DeploymentPlan:
     service_name: str
     runners: list[RunnerPlan] = field(default_factory=list)
+    #: the service graph (``composition/graph.py``): the entry, its dependencies, their runners
+    graph: ServiceGraph | None = None
     #: the environment variables the hooks (or the module's import) set, and those they removed
     env_set: dict[str, str] = field(default_factory=dict)
     env_unset: list[str] = field(default_factory=list)
@@ -64,7 +67,18 @@ class DeploymentPlan:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> DeploymentPlan:
         runners = [RunnerPlan(**runner) for runner in raw.pop("runners")]
-        return cls(runners=runners, **raw)
+        graph = raw.pop("graph", None)
+        if graph is not None:
+            nodes = tuple(
+                ServiceNode(node["name"], tuple(node["depends_on"]), tuple(node["runners"]))
+                for node in graph["services"]
+            )
+            graph = ServiceGraph(graph["entry"], nodes)
+        return cls(runners=runners, graph=graph, **raw)
+
+    @property
+    def dependencies(self) -> tuple[ServiceNode, ...]:
+        return () if self.graph is None else self.graph.dependencies
 
 
 def runner_plan(runner: Runner, index: int, config: BentoMLConfig) -> RunnerPlan:
@@ -127,15 +141,20 @@ def _make_plan(target: str, working_dir: str) -> DeploymentPlan:
     before = dict(os.environ)
     config = build_config(json.loads(os.environ.pop(_CONFIG_ENV)))
     svc = import_service(target, working_dir)
+    services = svc.all_services()
+    # each runner once, however many services of the graph use it, in the order found
+    runners = list({r.name: r for s in services.values() for r in s.runners}.values())
     # runners asking for a number of GPUs get different ones (resources.py)
-    config = place_gpus(config, [(r.name, r.runnable_class) for r in svc.runners if not r.embedded])
-    run_deployment_hooks(svc)
+    config = place_gpus(config, [(r.name, r.runnable_class) for r in runners if not r.embedded])
+    for service in services.values():
+        run_deployment_hooks(service)
     after = dict(os.environ)
     return DeploymentPlan(
         service_name=svc.name,
+        graph=svc.graph(),
         runners=[
             runner_plan(runner, index, config)
-            for index, runner in enumerate(svc.runners)
+            for index, runner in enumerate(runners)
             if not runner.embedded
         ],
         env_set={k: v for k, v in after.items() if before.get(k) != v},

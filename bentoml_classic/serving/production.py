@@ -12,7 +12,13 @@ from .deployment_plan import plan_deployment
 from .metrics_dir import metrics_directory
 from .resources import available_cpus
 from .sockets import private_socket_dir, tcp_socket
-from .watchers import api_watcher, runner_sockets, runner_watcher
+from .watchers import (
+    api_watcher,
+    runner_sockets,
+    runner_watcher,
+    service_sockets,
+    service_watcher,
+)
 
 
 def serve_production(
@@ -86,6 +92,26 @@ def serve_production(
         runner_map = {
             name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
         }
+        by_service = service_sockets(plan, config, socket_dir)
+        service_map = {
+            name: [f"file://{sock.path}" for sock in socks] for name, socks in by_service.items()
+        }
+        watchers += [
+            service_watcher(
+                target,
+                working_dir,
+                name,
+                config,
+                socks,
+                runner_map=runner_map,
+                service_map=service_map,
+                state_dir=socket_dir,
+                foreign_sockets=("api",),
+                metrics_dir=metrics_dir,
+                position=position,
+            )
+            for position, (name, socks) in enumerate(by_service.items())
+        ]
         public = tcp_socket("api", host, port, config.api_server.backlog)
         watchers.append(
             api_watcher(
@@ -94,19 +120,26 @@ def serve_production(
                 "api",
                 runner_map,
                 config,
+                service_map=service_map,
                 workers=workers,
                 development=development,
                 http_tls=https,
                 metrics_dir=metrics_dir,
             )
         )
-        sockets = [public, *(sock for socks in by_runner.values() for sock in socks)]
+        sockets = [
+            public,
+            *(sock for socks in by_runner.values() for sock in socks),
+            *(sock for socks in by_service.values() for sock in socks),
+        ]
         arbiter = make_arbiter(watchers, sockets, socket_dir, public=("api",))
         url = public_url(host, public.port, https is not None)
         print(
             f"Serving {plan.service_name} on {url} with "
-            f"{workers} API worker(s) and {sum(len(s) for s in by_runner.values())} runner "
-            "worker(s) (Press CTRL+C to quit)",
+            f"{workers} API worker(s)"
+            + "".join(f", {len(s)} worker(s) of {n}" for n, s in by_service.items())
+            + f" and {sum(len(s) for s in by_runner.values())} runner worker(s) "
+            "(Press CTRL+C to quit)",
             flush=True,
         )
         arbiter.start()

@@ -89,11 +89,12 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket], worker_index: i
     failures = StartFailures(spec.state_dir, spec.runner or "")
     try:
         svc = import_service(spec.target, spec.working_dir)
-        runner = next((r for r in svc.runners if r.name == spec.runner), None)
+        # a runner of the entry, or of a service it depends on
+        runners = {r.name: r for s in svc.all_services().values() for r in s.runners}
+        runner = runners.get(spec.runner or "")
         if runner is None:
             raise SystemExit(
-                f"service {svc.name!r} has no runner {spec.runner!r}; it has "
-                f"{[r.name for r in svc.runners]}"
+                f"service {svc.name!r} has no runner {spec.runner!r}; its graph has {list(runners)}"
             )
         instance = runner.runnable_class(**runner.runnable_init_params)
     except BaseException as exc:

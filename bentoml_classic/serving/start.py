@@ -201,7 +201,14 @@ def start_http_server(
             f"runner map has no address for runner(s) {missing} of service {svc.name!r}; "
             f"it names {sorted(addresses)}"
         )
-    unknown = sorted(set(addresses) - {r.name for r in svc.runners})
+    # a dependency service (bentoml_classic.depends) is reached at its address in the map too
+    missing = [d.name for d in svc.dependencies() if d.name not in addresses]
+    if missing:
+        raise InvalidArgument(
+            f"runner map has no address for the service(s) {missing} that {svc.name!r} "
+            f"depends on (bentoml start-service-server); it names {sorted(addresses)}"
+        )
+    unknown = sorted(set(addresses) - {r.name for r in svc.runners} - set(svc.all_services()))
     if unknown:
         logger.warning("runner map names runners the service does not have: %s", unknown)
     secret = http_server_token(token, [url for urls in addresses.values() for url in urls])

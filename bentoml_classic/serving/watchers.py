@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..config import BentoMLConfig, as_settings
-from .deployment_plan import RunnerPlan
+from .deployment_plan import DeploymentPlan, RunnerPlan
 from .http_tls import HttpTls
 from .metrics_dir import metrics_env, reap_hooks
 from .resources import thread_env
@@ -129,6 +129,7 @@ def api_watcher(
     http_tls: HttpTls | None = None,
     metrics_dir: str | None = None,
     runner_metrics_elsewhere: bool = False,
+    service_map: dict[str, list[str]] | None = None,
 ) -> Watcher:
     """Watcher for the API workers. ``config`` (arguments already written over it) travels in
     their spec; ``tls``: the files for calling ``tcps://`` runners; ``http_tls``: HTTPS on the
@@ -143,6 +144,7 @@ def api_watcher(
         working_dir=working_dir,
         development=development,
         runner_map=runner_map,
+        service_map=dict(service_map or {}),
         grace_seconds=grace_seconds,
         scheduling_policy=config.api_server.scheduling_policy,
         tls=dict(tls or {}),
@@ -176,6 +178,80 @@ def api_watcher(
         max_retry=-1,
         priority=1,
     )
+
+
+def service_watcher(
+    target: str,
+    working_dir: str,
+    service: str,
+    config: BentoMLConfig,
+    sockets: list[CircusSocket],
+    *,
+    runner_map: dict[str, list[str]],
+    service_map: dict[str, list[str]],
+    state_dir: str | None = None,
+    foreign_sockets: tuple[str, ...] = (),
+    metrics_dir: str | None = None,
+    position: int = 0,
+    numprocesses: int | None = None,
+) -> Watcher:
+    """Watcher for a dependency's workers (``service_worker.py``); worker ``wid`` serves on
+    ``sockets[(wid - 1) % n]``, one socket per worker as for runners (``numprocesses``
+    defaults to that; workers may also share one TCP socket).
+
+    Circus stops watchers from the lowest priority up: the API workers (1), then the
+    dependencies in the order the graph lists them (``position``: a caller is listed before
+    what it calls), then the runners (10), so that each drains while what it calls still
+    serves."""
+    from circus.watcher import Watcher
+
+    grace_seconds = config.grace_seconds
+    spec = WorkerSpec(
+        target=target,
+        working_dir=working_dir,
+        service=service,
+        runner_map=runner_map,
+        service_map=service_map,
+        grace_seconds=grace_seconds,
+        # a relay between callers and runners, woken per frame as a runner is: not SCHED_BATCH
+        scheduling_policy="inherit",
+        state_dir=state_dir,
+        config=as_settings(config),
+    )
+    fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
+    cmd, args = _python(
+        "bentoml_classic.serving.service_worker", "--fds", fds, "--wid", "$(circus.wid)"
+    )
+    if foreign_sockets:
+        args += ["--close-fds", ",".join(f"$(circus.sockets.{n})" for n in foreign_sockets)]
+    return Watcher(
+        name=f"service_{service}",
+        cmd=cmd,
+        args=args,
+        numprocesses=numprocesses or len(sockets),
+        use_sockets=True,
+        copy_env=True,
+        env=_worker_env({**spec.to_env(), **thread_env(1)}, metrics_dir),
+        hooks=reap_hooks(metrics_dir, preforked=False),
+        stop_signal=15,
+        graceful_timeout=grace_seconds + 3,
+        max_retry=-1,
+        priority=min(2 + position, 9),
+    )
+
+
+def service_sockets(
+    plan: DeploymentPlan, config: BentoMLConfig, socket_dir: str
+) -> dict[str, list[CircusSocket]]:
+    """One Unix socket per worker of each dependency service of the plan's graph."""
+    sockets: dict[str, list[CircusSocket]] = {}
+    for index, node in enumerate(plan.dependencies):
+        workers = config.service(node.name).workers or 1
+        sockets[node.name] = [
+            unix_socket(f"service{index}_{k}", os.path.join(socket_dir, f"s{index}-{k}.sock"))
+            for k in range(1, workers + 1)
+        ]
+    return sockets
 
 
 def runner_sockets(runners: list[RunnerPlan], socket_dir: str) -> dict[str, list[CircusSocket]]:

@@ -22,6 +22,10 @@ class WorkerSpec:
     development: bool = False
     #: API workers: runner name -> addresses of its workers (file:///x.sock or tcp://h:p)
     runner_map: dict[str, list[str]] = field(default_factory=dict)
+    #: the dependencies of a composed service: service name -> addresses of its workers
+    service_map: dict[str, list[str]] = field(default_factory=dict)
+    #: a dependency's workers: which service of the target's graph they serve (None: the entry)
+    service: str | None = None
     #: runner workers: which runner, and the environment of worker number i (1-based wid)
     runner: str | None = None
     worker_envs: list[dict[str, str]] = field(default_factory=list)

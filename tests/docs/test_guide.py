@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from bentoml_classic.config import ApiServerConfig, BentoMLConfig, RunnerConfig
+from bentoml_classic.config import ApiServerConfig, BentoMLConfig, RunnerConfig, ServiceConfig
 from tests.docs.guide_page import GuidePage
 from tests.docs.markdown_blocks import parse_blocks
 
@@ -58,11 +58,17 @@ def test_configuration_page_lists_every_key_with_its_default() -> None:
     actual = {
         **_config_keys(ApiServerConfig, "api_server"),
         **_config_keys(RunnerConfig, "runners"),
+        **_config_keys(ServiceConfig, "services.<name>"),
     }
     assert set(documented) == set(actual), "keys in the table but not in config/, or the reverse"
     for key, default in actual.items():
         assert documented[key] == default, f"{key}: the page says {documented[key]!r}"
-    assert set(BentoMLConfig.model_fields) == {"api_server", "runners", "runner_overrides"}
+    assert set(BentoMLConfig.model_fields) == {
+        "api_server",
+        "runners",
+        "runner_overrides",
+        "services",
+    }
 
 
 def test_only_the_index_shows_untested_blocks() -> None:

@@ -555,3 +555,17 @@ def test_the_default_duration_buckets_are_the_metrics_defaults() -> None:
     from bentoml_classic.metrics.builtin import DEFAULT_DURATION_BUCKETS
 
     assert BentoMLConfig().api_server.metrics.duration.bounds() == DEFAULT_DURATION_BUCKETS
+
+
+def test_services_sections_set_a_dependency_s_workers_and_traffic() -> None:
+    config = build_config({"services": {"model": {"workers": 3, "traffic": {"timeout": 5}}}})
+    assert config.service("model").workers == 3
+    assert config.service("model").traffic.timeout == 5
+    assert config.service("other").workers is None  # no section: the defaults
+    assert build_config(as_settings(config)) == config
+    with pytest.raises(
+        BentoMLConfigException, match=r"unknown configuration key 'services\.model\.worker'"
+    ):
+        build_config({"services": {"model": {"worker": 3}}})
+    with pytest.raises(BentoMLConfigException, match=r"services\.model\.workers"):
+        build_config({"services": {"model": {"workers": 0}}})

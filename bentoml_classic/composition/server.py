@@ -1,0 +1,100 @@
+"""A dependency's workers: its APIs served as the methods of a runner protocol server.
+
+The frames, the token on TCP, the handshake, the draining on SIGTERM and the way errors travel
+are the runner server's (``protocol/server.py``); what differs is how a call runs. A runner's
+methods run one at a time in its model lane; an API function is a request handler, so calls run
+side by side as in an API worker: an ``async def`` API as a task on the event loop, a sync one
+in a thread of this server's pool. Streams (an API function that yields) go through the runner
+server's own stream machinery.
+
+``max_concurrency`` (``services.<name>.traffic.max_concurrency``) bounds the calls in progress;
+one over it is shed at once with a 503, which the caller answers with Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..batching.inline_batcher import call_alone
+from ..exceptions import ServiceUnavailable
+from ..protocol.server import RunnerServer
+from .invoke import api_callable
+
+#: threads for sync API functions, as an API worker's pool allows
+SYNC_THREADS = 40
+
+
+async def _awaited(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, BaseException | None]:
+    try:
+        return await func(*args, **kwargs), None
+    except Exception as exc:
+        return None, exc
+
+
+class ServiceServer(RunnerServer):
+    def __init__(
+        self,
+        service: Any,
+        state: dict[str, Any],
+        *,
+        token: bytes | None = None,
+        max_concurrency: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        functions = {name: api_callable(api, state) for name, api in service.apis.items()}
+        super().__init__(service.name, functions, token=token, ssl_context=ssl_context)
+        self._is_async = {name: inspect.iscoroutinefunction(f) for name, f in functions.items()}
+        self._max_concurrency = max_concurrency
+        self._in_progress = 0
+        self._pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix=f"{service.name}-api")
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def no_such_method(self, method_name: str) -> Any:
+        from ..exceptions import NotFound
+
+        return NotFound(f"service {self.runner_name!r} has no API {method_name!r}")
+
+    def submit_call(
+        self,
+        method_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        reply: Callable[[Any, Any], None],
+    ) -> None:
+        func = self.methods.get(method_name)
+        if func is None:
+            reply(None, self.no_such_method(method_name))
+            return
+        limit = self._max_concurrency
+        if limit is not None and self._in_progress >= limit:
+            reply(None, ServiceUnavailable(f"{limit} calls in progress (max_concurrency)"))
+            return
+        self._in_progress += 1
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any]
+        if self._is_async[method_name]:
+            future = loop.create_task(_awaited(func, args, kwargs))
+        else:
+            future = loop.run_in_executor(self._pool, call_alone, func, args, kwargs)
+        self._tasks.add(future)
+
+        def done(finished: asyncio.Future[Any]) -> None:
+            self._tasks.discard(finished)
+            self._in_progress -= 1
+            if finished.cancelled():
+                reply(None, ServiceUnavailable("the service is stopping"))
+                return
+            reply(*finished.result())
+
+        future.add_done_callback(done)
+
+    def shutdown(self) -> None:
+        """After ``serve()`` returned: no call is left to answer; let the threads go."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

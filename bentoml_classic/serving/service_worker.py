@@ -1,0 +1,121 @@
+"""A dependency's worker process: one service of a composed graph, serving its APIs over the
+runner protocol (``composition/server.py``) on the socket(s) the arbiter passed it.
+
+It attaches its own runners and dependencies as an API worker does (``dependencies.py``), runs
+the service's startup hooks, serves until SIGTERM, then drains and runs the shutdown hooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import socket
+import time
+from typing import Any
+
+from ..log_format import configure_server_logging, service_component
+from .restart_backoff import StartFailures
+from .scheduling import apply_scheduling_policy
+from .worker_process import die_with_parent, freeze_startup_objects
+from .worker_spec import WorkerSpec, runner_token
+
+logger = logging.getLogger("bentoml_classic.service_worker")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="bentoml_classic dependency service worker")
+    parser.add_argument("--fds", required=True, help="comma-separated listening sockets, by wid")
+    parser.add_argument("--wid", type=int, default=1, help="this worker's number (1-based)")
+    parser.add_argument("--close-fds", default="", help="inherited sockets this worker closes")
+    args = parser.parse_args()
+    for fd in filter(None, args.close_fds.split(",")):
+        os.close(int(fd))  # the public socket: it must close with the API workers' copies
+    fds = [int(fd) for fd in args.fds.split(",")]
+    spec = WorkerSpec.from_env()
+    configure_server_logging(service_component(spec.service or "?", args.wid))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the arbiter decides when we stop
+    die_with_parent()
+    apply_scheduling_policy(spec.scheduling_policy)
+    serve_service(spec, [socket.socket(fileno=fds[(args.wid - 1) % len(fds)])])
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed, as in runner workers: a dependency's worker is mostly frames."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+async def _call_hooks(hooks: list[Any], ctx: Any) -> None:
+    for hook in hooks:
+        result = hook(ctx)
+        if inspect.isawaitable(result):
+            await result
+
+
+def serve_service(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
+    """Serve the service ``spec.service`` of ``spec.target``'s graph on ``sockets``."""
+    from ..composition.server import ServiceServer
+    from ..config import build_config, load_config
+    from ..context import Context
+    from ..loader import import_service
+    from ..protocol import tls
+    from .dependencies import attach_remote
+
+    os.chdir(spec.working_dir)
+    failures = StartFailures(spec.state_dir, f"service-{spec.service}")
+    try:
+        entry = import_service(spec.target, spec.working_dir)
+        svc = entry.all_services()[spec.service or entry.name]
+        config = build_config(spec.config) if spec.config else load_config()
+    except BaseException as exc:
+        delay = failures.failed()
+        logger.error(
+            "service %s failed to start (%s): exiting in %.1f s, then the supervisor restarts it",
+            spec.service,
+            type(exc).__name__,
+            delay,
+            exc_info=exc,
+        )
+        time.sleep(delay)
+        raise
+    failures.started()
+    for sock in sockets:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ssl_context = tls.from_settings(spec.tls, server=False)
+    attach_remote(svc, spec, config, ssl_context)
+    state: dict[str, Any] = {}
+    server = ServiceServer(
+        svc,
+        state,
+        token=runner_token(),
+        max_concurrency=config.service(svc.name).traffic.max_concurrency,
+        ssl_context=tls.from_settings(spec.tls, server=True),
+    )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        hook_ctx = Context(state=state)
+        await _call_hooks(svc.startup_hooks, hook_ctx)
+        freeze_startup_objects()
+        logger.info("ready: serving service %s (process %d)", svc.name, os.getpid())
+        try:
+            await server.serve(sockets, stop, spec.grace_seconds, spec.backlog)
+        finally:
+            await _call_hooks(svc.shutdown_hooks, hook_ctx)
+            server.shutdown()
+
+    with asyncio.Runner(loop_factory=_new_loop) as event_loop:
+        event_loop.run(run())
+
+
+if __name__ == "__main__":
+    main()
