@@ -9,7 +9,14 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,torch]'
+	$(BIN)/python -m pip install --quiet -e '.[test,torch,triton]'
+	# the Triton tests' server (tests/support/triton.py): the tritonserver inside the
+	# nvidia-pytriton wheel (manylinux x86_64 only: elsewhere those tests skip), and a Python
+	# environment for its python-backend models, whose stub is built against numpy 1
+	$(BIN)/python -m pip install --quiet --upgrade --no-deps --target $(VENV)/pytriton \
+		nvidia-pytriton==0.7.0 || echo "nvidia-pytriton does not install here: Triton tests skip"
+	$(PYTHON) -m venv $(VENV)/triton-models
+	$(VENV)/triton-models/bin/python -m pip install --quiet 'numpy<2'
 	touch $(STAMP)
 
 install: $(STAMP)

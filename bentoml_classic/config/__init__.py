@@ -18,6 +18,7 @@ from .loading import (
 )
 from .observability import AccessLogConfig, ApiMetricsConfig, RunnerMetricsConfig
 from .runners import BatchingConfig, ResourcesConfig, RunnerConfig
+from .triton import TritonConfig
 
 __all__ = [
     "CONFIG_ENV",
@@ -34,6 +35,7 @@ __all__ = [
     "RunnerMetricsConfig",
     "SslConfig",
     "TimeoutsConfig",
+    "TritonConfig",
     "as_settings",
     "build_config",
     "config_from_options",
