@@ -89,7 +89,9 @@ def serve_api_worker(fd: int, wid: int) -> None:
     from ..protocol import tls
     from ..protocol.remote import RemoteRunnerHandle
     from ..runner.runner import Runner
+    from ..triton.runner import TritonRunner
     from .http_tls import http_tls_from_spec
+    from .triton_processes import triton_handle
 
     os.chdir(spec.working_dir)
     svc = import_service(spec.target, spec.working_dir)
@@ -104,6 +106,23 @@ def serve_api_worker(fd: int, wid: int) -> None:
         runner_config = config.runner(runner.name)
         if addresses is None:  # embedded: this process hosts it
             runner.init_local(quiet=True, config=runner_config, service_name=svc.name)
+            return
+        if isinstance(runner, TritonRunner):
+            runner.attach(
+                triton_handle(
+                    runner,
+                    addresses,
+                    runner_config,
+                    lambda: RemoteRunnerHandle(
+                        runner.name,
+                        addresses,
+                        token=token,
+                        timeout=runner_config.timeout,
+                        ssl_context=ssl_context,
+                        metrics_elsewhere=spec.runner_metrics_elsewhere,
+                    ),
+                )
+            )
             return
         runner.attach(
             RemoteRunnerHandle(

@@ -52,6 +52,9 @@ def from_triton(runner: str, model: str, exc: Exception, timeout: float) -> Bent
     """The error to raise for ``exc``, which a call for ``model`` raised."""
     status = str(getattr(exc, "status", lambda: None)() or "")
     message = _REQUEST_ID.sub("", str(getattr(exc, "message", lambda: exc)() or exc))
+    # Triton's advice to whoever wrote config.pbtxt ("NOTE: Setting a non-zero max_batch_size
+    # ...") is not the client's business, and would push the rest out of the excerpt
+    message = message.split(" NOTE: ")[0]
     if status in _BAD_REQUEST:
         named = _INPUT_NAME.search(message)
         return bad_call(runner, model, message, named[1] if named else None)
