@@ -16,11 +16,13 @@ repository Triton refuses or an option it does not know stops start-up with the 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..config import RunnerConfig
 from ..runner.handle import RunnerHandle
+from ..triton.calls import TRITON_ADDRESS_ENV
 from ..triton.executable import find_tritonserver
 from ..triton.local import start_timeout
 from ..triton.process import TritonLaunch, free_port, preflight
@@ -72,6 +74,16 @@ def triton_server(runner: RunnerPlan, grace_seconds: float) -> tuple[Watcher, li
     port = free_port()
     address = f"{DIRECT_SCHEME}{runner.triton['protocol']}://127.0.0.1:{port}"
     return triton_watcher(runner.triton, port, grace_seconds), [address]
+
+
+def forwarded_triton(runner: RunnerPlan, grace_seconds: float) -> Watcher:
+    """For ``start_runner_server``: the watcher of the runner's ``tritonserver`` on a free
+    127.0.0.1 port, which the forwarding runner workers find in their environment (so call
+    this before making their watcher: Circus copies the environment then)."""
+    assert runner.triton is not None
+    port = free_port()
+    os.environ[TRITON_ADDRESS_ENV] = f"127.0.0.1:{port}"
+    return triton_watcher(runner.triton, port, grace_seconds)
 
 
 def triton_handle(

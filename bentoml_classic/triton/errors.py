@@ -48,6 +48,12 @@ def bad_call(runner: str, model: str, message: str, input_name: str | None) -> B
     return BadInput(excerpt(message), detail=detail)
 
 
+def input_named(message: str) -> str | None:
+    """The input a Triton message (or ours) is about, if it names one."""
+    named = _INPUT_NAME.search(message)
+    return named[1] if named else None
+
+
 def from_triton(runner: str, model: str, exc: Exception, timeout: float) -> BentoMLException:
     """The error to raise for ``exc``, which a call for ``model`` raised."""
     status = str(getattr(exc, "status", lambda: None)() or "")
@@ -56,8 +62,7 @@ def from_triton(runner: str, model: str, exc: Exception, timeout: float) -> Bent
     # ...") is not the client's business, and would push the rest out of the excerpt
     message = message.split(" NOTE: ")[0]
     if status in _BAD_REQUEST:
-        named = _INPUT_NAME.search(message)
-        return bad_call(runner, model, message, named[1] if named else None)
+        return bad_call(runner, model, message, input_named(message))
     if status in _TIMEOUT or "Deadline Exceeded" in message:
         return GatewayTimeout(
             f"Triton runner {runner!r} model {model!r} did not answer within {timeout:g}s",

@@ -22,9 +22,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import BadInput, InvalidArgument, RunnerError, StateException
+from ..exceptions import InvalidArgument, RunnerError, StateException
 from ..runner.runnable import Runnable, RunnableMethodConfig
 from .calls import MANAGE, TRITON_ADDRESS_ENV
+from .errors import bad_call, input_named
 
 if TYPE_CHECKING:
     from ..runner.handle import RunnerHandle
@@ -125,7 +126,7 @@ class ForwardedHandle:
         try:
             answer = self._remote.run_method(name, call, {})
         except RunnerError as exc:
-            raise _as_raised(exc) from None
+            raise self._as_raised(method, exc) from None
         return unpack(answer) if name == "infer" else answer
 
     async def async_run_method(
@@ -135,7 +136,7 @@ class ForwardedHandle:
         try:
             answer = await self._remote.async_run_method(name, call, {})
         except RunnerError as exc:
-            raise _as_raised(exc) from None
+            raise self._as_raised(method, exc) from None
         return unpack(answer) if name == "infer" else answer
 
     def stream_method(
@@ -157,11 +158,12 @@ class ForwardedHandle:
     def close(self) -> None:
         self._remote.close()
 
-
-def _as_raised(exc: RunnerError) -> Exception:
-    """A forwarder's ``BadInput`` (a wrong tensor) as a ``BadInput`` here too, with Triton's
-    message: the client's 400 is the same in both topologies."""
-    if exc.http_status == 400:
+    def _as_raised(self, method: str, exc: RunnerError) -> Exception:
+        """A forwarder's ``BadInput`` (a wrong tensor) as a ``BadInput`` here too, naming the
+        model and the input: the client's 400 is the same in both topologies."""
+        if exc.http_status != 400:
+            return exc
         _, _, message = exc.message.partition("raised BadInput: ")
-        return BadInput(message or exc.message, detail={"runner": exc.detail.get("runner")})
-    return exc
+        message = message or exc.message
+        model = "" if method.startswith(MANAGE) else method
+        return bad_call(self._runner, model, message, input_named(message))
