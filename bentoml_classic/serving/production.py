@@ -90,7 +90,8 @@ def serve_production(
             name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
         }
         for runner in tritons:  # one tritonserver each, called directly (triton_processes.py)
-            watcher, runner_map[runner.name] = triton_server(runner, config.grace_seconds)
+            assert runner.triton is not None
+            watcher, runner_map[runner.name] = triton_server(runner.triton, config.grace_seconds)
             watchers.append(watcher)
         public = tcp_socket("api", host, port, config.api_server.backlog)
         watchers.append(

@@ -96,7 +96,9 @@ def start_runner_server(
         count = len(worker_envs(runner.runnable_class, config.runner(runner.name)))
         plan = runner_plan(runner, svc.runners.index(runner), config)
         # a Triton runner: its tritonserver on a private port, forwarded to (triton_processes.py)
-        watchers = [] if plan.triton is None else [forwarded_triton(plan, config.grace_seconds)]
+        watchers = (
+            [] if plan.triton is None else [forwarded_triton(plan.triton, config.grace_seconds)]
+        )
         watcher = runner_watcher(
             target,
             working_dir,

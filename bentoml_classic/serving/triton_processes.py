@@ -31,8 +31,6 @@ from ..triton.runner import TritonRunner
 if TYPE_CHECKING:
     from circus.watcher import Watcher
 
-    from .deployment_plan import RunnerPlan
-
 #: the scheme of a runner-map entry that names a tritonserver the API workers call directly
 DIRECT_SCHEME = "triton+"
 
@@ -67,23 +65,21 @@ def triton_watcher(plan: dict[str, Any], port: int, grace_seconds: float) -> Wat
     )
 
 
-def triton_server(runner: RunnerPlan, grace_seconds: float) -> tuple[Watcher, list[str]]:
-    """The watcher of a Triton runner's ``tritonserver`` on a free port of 127.0.0.1, and the
-    runner-map entry by which the API workers call it directly."""
-    assert runner.triton is not None
+def triton_server(plan: dict[str, Any], grace_seconds: float) -> tuple[Watcher, list[str]]:
+    """The watcher of a Triton runner's ``tritonserver`` (``plan``: ``triton_plan``'s) on a
+    free port of 127.0.0.1, and the runner-map entry by which the API workers call it."""
     port = free_port()
-    address = f"{DIRECT_SCHEME}{runner.triton['protocol']}://127.0.0.1:{port}"
-    return triton_watcher(runner.triton, port, grace_seconds), [address]
+    address = f"{DIRECT_SCHEME}{plan['protocol']}://127.0.0.1:{port}"
+    return triton_watcher(plan, port, grace_seconds), [address]
 
 
-def forwarded_triton(runner: RunnerPlan, grace_seconds: float) -> Watcher:
+def forwarded_triton(plan: dict[str, Any], grace_seconds: float) -> Watcher:
     """For ``start_runner_server``: the watcher of the runner's ``tritonserver`` on a free
     127.0.0.1 port, which the forwarding runner workers find in their environment (so call
     this before making their watcher: Circus copies the environment then)."""
-    assert runner.triton is not None
     port = free_port()
     os.environ[TRITON_ADDRESS_ENV] = f"127.0.0.1:{port}"
-    return triton_watcher(runner.triton, port, grace_seconds)
+    return triton_watcher(plan, port, grace_seconds)
 
 
 def triton_handle(
