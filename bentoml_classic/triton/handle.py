@@ -15,6 +15,7 @@ first call and kept; ``load_model`` and ``unload_model`` forget them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -250,4 +251,6 @@ def _close_client(loop: asyncio.AbstractEventLoop, client: Any) -> None:
     if running is loop:
         loop.create_task(client.close())
     elif loop.is_running():
-        asyncio.run_coroutine_threadsafe(client.close(), loop)
+        closing = asyncio.run_coroutine_threadsafe(client.close(), loop)
+        with contextlib.suppress(Exception):
+            closing.result(timeout=_READY_TIMEOUT)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import ctypes.util
+import re
 import signal
 import socket
 import subprocess
@@ -26,8 +27,11 @@ from ..exceptions import BentoMLException
 
 #: lines of Triton's output kept to explain a failed start
 _KEPT_LINES = 40
-#: lines of Triton's start-up table and informational log that say nothing about a failure
-_NOISE_PREFIXES = ("I", "W", "+", "|")
+#: what the lines that say why Triton stopped contain (its usage text, printed after an
+#: unknown option, is long and says nothing)
+_WHY = re.compile(r"(?i)error|unrecognized|invalid|failed|unknown|cannot|not found")
+#: lines that match but are there on every start without a GPU
+_HARMLESS = re.compile(r"CudaDriverHelper|NVML|CUDA driver")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -87,6 +91,7 @@ class TritonProcess:
     def __init__(self, runner_name: str, command: list[str], *, die_with_us: bool) -> None:
         self.runner_name = runner_name
         self._lines: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
+        self._why: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES // 4)
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -105,6 +110,9 @@ class TritonProcess:
         for raw in self.process.stdout:
             line = raw.decode(errors="replace")
             self._lines.append(line.rstrip("\n"))
+            # indented lines are its usage text
+            if line[:1] not in (" ", "\t") and _WHY.search(line) and not _HARMLESS.search(line):
+                self._why.append(line.strip())
             sys.stderr.write(line)
 
     def wait_serving(self, host: str, port: int, timeout: float) -> None:
@@ -130,10 +138,9 @@ class TritonProcess:
         )
 
     def triton_message(self) -> str:
-        """Triton's error lines among its last ones (all of them when none looks like one)."""
-        lines = [line for line in self._lines if line.strip()]
-        errors = [line for line in lines if not line.startswith(_NOISE_PREFIXES)]
-        return " / ".join(errors or lines[-5:]) or "(no output)"
+        """The lines where Triton said what went wrong (its last lines when none does)."""
+        lines = list(self._why) or [line for line in self._lines if line.strip()][-5:]
+        return " / ".join(lines) or "(no output)"
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds."""
