@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench bench-bulk bench-torch
+.PHONY: install serve test lint bench bench-bulk bench-torch bench-triton
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,3 +66,9 @@ bench-bulk: $(BENCH_VENV)/.installed
 # writes its section of docs/benchmarks.md. Same venv (it has the torch extra).
 bench-torch: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_torch.py $(BENCH_TORCH_ARGS)
+
+# The Triton example's numpy model behind a Triton runner and behind our batching runner, c=1 and
+# c=64, same run; writes its section of docs/benchmarks.md. The test venv: it has the [triton]
+# extra and the tests' tritonserver (.venv/pytriton).
+bench-triton: install
+	$(BIN)/python tests/benchmarks/bench_triton.py $(BENCH_TRITON_ARGS)

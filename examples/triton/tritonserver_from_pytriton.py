@@ -2,7 +2,8 @@
 wheel (0.7.0), for machines without an NVIDIA container or a Triton install.
 
     pip install --no-deps --target ./pytriton nvidia-pytriton==0.7.0
-    python tritonserver_from_pytriton.py ./pytriton ./triton-bin
+    python3 -m venv ./triton-models && ./triton-models/bin/pip install 'numpy<2'
+    python tritonserver_from_pytriton.py ./pytriton ./triton-bin ./triton-models/bin/python
     export BENTOML_TRITONSERVER=$PWD/triton-bin/tritonserver
 
 The wheel's server needs three things its own Python package would otherwise arrange: its
@@ -10,9 +11,10 @@ bundled libraries on ``LD_LIBRARY_PATH``, ``--backend-directory`` pointing at a 
 and the python backend's stub for this Python version copied into that folder's ``python/``.
 The stub embeds the system's ``libpython3.X`` and finds its packages through the ``python3`` it
 finds on PATH (a virtual environment's included), not through ``PYTHONPATH``; so the command
-puts this interpreter's folder first on PATH, and a model's ``import numpy`` finds this
-environment's numpy. ``--no-deps`` because the wheel asks for numpy < 2, which only its own
-Python package needs; the server binary needs none of its dependencies.
+puts the models' interpreter's folder first on PATH, and a model's ``import numpy`` finds that
+environment's numpy, which must be numpy 1: the stub is built against it. ``--no-deps`` because
+the wheel asks for numpy < 2, which only its own Python package needs; the server binary needs
+none of its dependencies.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ def write_tritonserver(pytriton_dir: Path, out_dir: Path, python: str = sys.exec
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python tritonserver_from_pytriton.py PYTRITON_DIR OUT_DIR")
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: python tritonserver_from_pytriton.py PYTRITON_DIR OUT_DIR [PYTHON]")
     out = Path(sys.argv[2]).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    print(write_tritonserver(Path(sys.argv[1]).resolve(), out))
+    python = str(Path(sys.argv[3]).absolute()) if len(sys.argv) == 4 else sys.executable
+    print(write_tritonserver(Path(sys.argv[1]).resolve(), out, python=python))
