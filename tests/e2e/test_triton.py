@@ -76,6 +76,7 @@ def test_kill_9_restarts_tritonserver_and_calls_meanwhile_get_503(
     url, process = served
     (killed,) = tritonservers(process.pid)
     killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=10)  # gone before the first call, which so cannot be its last answer
     answers: list[httpx.Response] = []
 
     def answered_again() -> bool:
