@@ -91,7 +91,6 @@ def serve_api_worker(fd: int, wid: int) -> None:
     from ..runner.runner import Runner
     from ..triton.runner import TritonRunner
     from .http_tls import http_tls_from_spec
-    from .triton_processes import triton_handle
 
     os.chdir(spec.working_dir)
     svc = import_service(spec.target, spec.working_dir)
@@ -108,6 +107,8 @@ def serve_api_worker(fd: int, wid: int) -> None:
             runner.init_local(quiet=True, config=runner_config, service_name=svc.name)
             return
         if isinstance(runner, TritonRunner):
+            from .triton_processes import triton_handle
+
             runner.attach(
                 triton_handle(
                     runner,

@@ -24,8 +24,7 @@ from ..config import RunnerConfig
 from ..runner.handle import RunnerHandle
 from ..triton.calls import TRITON_ADDRESS_ENV
 from ..triton.executable import find_tritonserver
-from ..triton.local import start_timeout
-from ..triton.process import TritonLaunch, free_port, preflight
+from ..triton.process import TritonLaunch, free_port, preflight, start_timeout
 from ..triton.runner import TritonRunner
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ def triton_plan(runner: TritonRunner, config: RunnerConfig) -> dict[str, Any]:
     once (in the planning child, where the service is imported)."""
     executable = find_tritonserver(runner.name, config)
     launch = runner.launch()
-    preflight(launch, executable, start_timeout(config))
+    preflight(launch, executable, start_timeout(config.timeout))
     return {"executable": executable, **dataclasses.asdict(launch)}
 
 

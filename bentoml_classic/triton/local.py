@@ -7,14 +7,7 @@ from __future__ import annotations
 from ..config import RunnerConfig
 from .executable import find_tritonserver
 from .handle import TritonHandle
-from .process import TritonLaunch, TritonProcess, free_port
-
-#: seconds a start may take to load the repository, at least (``runners.timeout`` if longer)
-_START_TIMEOUT = 120.0
-
-
-def start_timeout(config: RunnerConfig) -> float:
-    return max(_START_TIMEOUT, config.timeout)
+from .process import TritonLaunch, TritonProcess, free_port, start_timeout
 
 
 def start_local(launch: TritonLaunch, config: RunnerConfig) -> TritonHandle:
@@ -26,7 +19,7 @@ def start_local(launch: TritonLaunch, config: RunnerConfig) -> TritonHandle:
     process = TritonProcess(
         launch.runner_name, [executable, *launch.args("127.0.0.1", port)], die_with_us=True
     )
-    process.wait_serving("127.0.0.1", port, start_timeout(config))
+    process.wait_serving("127.0.0.1", port, start_timeout(config.timeout))
     return TritonHandle(
         launch.runner_name,
         f"127.0.0.1:{port}",

@@ -33,6 +33,13 @@ _WHY = re.compile(r"(?i)error|unrecognized|invalid|failed|unknown|cannot|not fou
 #: lines that match but are there on every start without a GPU
 _HARMLESS = re.compile(r"CudaDriverHelper|NVML|CUDA driver")
 _PR_SET_PDEATHSIG = 1
+#: seconds a start may take to load the repository, at least (``runners.timeout`` if longer)
+_START_TIMEOUT = 120.0
+
+
+def start_timeout(runner_timeout: float) -> float:
+    """How long a start may take: loading a repository can take longer than a call."""
+    return max(_START_TIMEOUT, runner_timeout)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
