@@ -32,6 +32,9 @@ _INPUT_NAME = re.compile(r"input(?:\(s\))? \[?'([^']+)'")
 _BAD_REQUEST = {"StatusCode.INVALID_ARGUMENT", "StatusCode.NOT_FOUND", "400", "404"}
 _UNAVAILABLE = {"StatusCode.UNAVAILABLE", "503"}
 _TIMEOUT = {"StatusCode.DEADLINE_EXCEEDED", "504"}
+#: what Triton says (with a 400 / NOT_FOUND) of a model it knows that has no version loaded: an
+#: unloaded model, or one still loading; "is not found" is a model it does not know
+_NOT_READY = "has no available versions"
 
 
 def unreachable(runner: str, exc: BaseException) -> ServiceUnavailable:
@@ -61,6 +64,11 @@ def from_triton(runner: str, model: str, exc: Exception, timeout: float) -> Bent
     # Triton's advice to whoever wrote config.pbtxt ("NOTE: Setting a non-zero max_batch_size
     # ...") is not the client's business, and would push the rest out of the excerpt
     message = message.split(" NOTE: ")[0]
+    if _NOT_READY in message:  # Triton knows the model, but no version is loaded (yet)
+        return ServiceUnavailable(
+            f"Triton runner {runner!r}: model {model!r} is not ready",
+            detail={"runner": runner, "model": model},
+        )
     if status in _BAD_REQUEST:
         return bad_call(runner, model, message, input_named(message))
     if status in _TIMEOUT or "Deadline Exceeded" in message:

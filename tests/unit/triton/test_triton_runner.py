@@ -114,8 +114,9 @@ def test_management_calls_and_a_model_that_is_not_ready(runner: TritonRunner) ->
         assert [m["name"] for m in index["models"]] == ["add_one"]
         await runner.unload_model("add_one")
         assert not await runner.is_model_ready("add_one")
-        with pytest.raises((ServiceUnavailable, BadInput), match="add_one"):
+        with pytest.raises(ServiceUnavailable, match="model 'add_one' is not ready") as raised:
             await runner.add_one.async_run(ROWS)
+        assert raised.value.http_status == 503
         await runner.load_model("add_one")
         assert await runner.is_model_ready("add_one")
         answer = await runner.add_one.async_run(ROWS)
