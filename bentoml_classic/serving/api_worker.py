@@ -119,6 +119,7 @@ def serve_api_worker(fd: int, wid: int) -> None:
                         addresses,
                         token=token,
                         timeout=runner_config.timeout,
+                        batch_policies=runner.batch_policies(runner_config),
                         ssl_context=ssl_context,
                         metrics_elsewhere=spec.runner_metrics_elsewhere,
                     ),

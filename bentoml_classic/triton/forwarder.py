@@ -22,7 +22,14 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import InvalidArgument, RunnerError, StateException
+from ..exceptions import (
+    BentoMLException,
+    GatewayTimeout,
+    InvalidArgument,
+    RunnerError,
+    ServiceUnavailable,
+    StateException,
+)
 from ..runner.runnable import Runnable, RunnableMethodConfig
 from .calls import MANAGE, TRITON_ADDRESS_ENV
 from .errors import bad_call, input_named
@@ -53,18 +60,31 @@ class TritonForwarder(Runnable):
         self._protocol = protocol
         self._handle = TritonHandle(runner_name, address, protocol, timeout=timeout)
 
-    def infer(self, model: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return pack(self._protocol, self._handle.run_method(model, args, kwargs))
+    def infer(self, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[Outcome]:
+        """Each call ``(model, args, kwargs)`` sent to Triton at once; each one's outcome."""
+        answers = self._handle.run_concurrently(calls)
+        return [
+            (ERROR, answer.error_type, answer.message, answer.http_status)
+            if isinstance(answer, BentoMLException)
+            else (RESULT, *pack(self._protocol, answer))
+            for answer in answers
+        ]
 
     def manage(self, call: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self._handle.run_method(MANAGE + call, args, kwargs)
 
 
-for _name in ("infer", "manage"):
-    # never batched: Triton's dynamic batcher batches, and the arguments are whole requests
-    TritonForwarder.add_method(
-        getattr(TritonForwarder, _name), _name, RunnableMethodConfig(batchable=False)
-    )
+# A runner worker runs one call of a method at a time, so ``infer`` is batchable: the calls that
+# arrive together (joined as a list by our batching, in the HTTP tier and here) go to Triton
+# concurrently, whose dynamic batcher batches them; one call's error is its outcome alone.
+TritonForwarder.add_method(
+    TritonForwarder.infer, "infer", RunnableMethodConfig(batchable=True, batch_dim=0)
+)
+TritonForwarder.add_method(TritonForwarder.manage, "manage", RunnableMethodConfig())
+
+RESULT, ERROR = "result", "error"
+#: (RESULT, protocol, response bytes, header length) or (ERROR, type, message, HTTP status)
+Outcome = tuple[Any, ...]
 
 
 def _wait_for(address: str, timeout: float) -> None:
@@ -95,7 +115,7 @@ def pack(protocol: str, result: Any) -> tuple[str, bytes, int]:
     return protocol, header + b"".join(chunks), len(header)
 
 
-def unpack(packed: tuple[str, bytes, int]) -> Any:
+def unpack(packed: tuple[Any, ...]) -> Any:
     """``pack``'s answer as tritonclient's InferResult again."""
     protocol, body, header_length = packed
     if protocol == "grpc":
@@ -119,7 +139,7 @@ class ForwardedHandle:
     def _route(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
         if method.startswith(MANAGE):
             return "manage", (method[len(MANAGE) :], args, kwargs)
-        return "infer", (method, args, kwargs)
+        return "infer", ([(method, args, kwargs)],)  # a batch of one
 
     def run_method(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         name, call = self._route(method, args, kwargs)
@@ -127,7 +147,7 @@ class ForwardedHandle:
             answer = self._remote.run_method(name, call, {})
         except RunnerError as exc:
             raise self._as_raised(method, exc) from None
-        return unpack(answer) if name == "infer" else answer
+        return self._outcome(method, answer[0]) if name == "infer" else answer
 
     async def async_run_method(
         self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -137,7 +157,26 @@ class ForwardedHandle:
             answer = await self._remote.async_run_method(name, call, {})
         except RunnerError as exc:
             raise self._as_raised(method, exc) from None
-        return unpack(answer) if name == "infer" else answer
+        return self._outcome(method, answer[0]) if name == "infer" else answer
+
+    def _outcome(self, model: str, outcome: Outcome) -> Any:
+        """One call's ``InferResult``, or its error raised as the forwarder's handle raised it."""
+        if outcome[0] == RESULT:
+            return unpack(outcome[1:])
+        _, error_type, message, status = outcome
+        if status == 400:
+            return_error: Exception = bad_call(self._runner, model, message, input_named(message))
+        elif status == 503:
+            return_error = ServiceUnavailable(message, detail={"runner": self._runner})
+        elif status == 504:
+            return_error = GatewayTimeout(message, detail={"runner": self._runner})
+        else:
+            return_error = RunnerError(
+                message,
+                detail={"exception": error_type, "runner": self._runner, "model": model},
+                status=status,
+            )
+        raise return_error
 
     def stream_method(
         self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidArgument, StateException
+from ..exceptions import BentoMLException, InvalidArgument, StateException
 from .calls import MANAGE, MANAGEMENT_CALLS
 from .errors import bad_call, from_triton, unreachable
 
@@ -103,6 +103,23 @@ class TritonHandle:
             self.async_run_method(method, args, kwargs), self._loop_for_threads()
         )
         return future.result()
+
+    def run_concurrently(
+        self, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]
+    ) -> list[Any]:
+        """Several calls ``(method, args, kwargs)`` at once, from a thread that may block; each
+        one's answer, or the ``BentoMLException`` it raised."""
+
+        async def all_of() -> list[Any]:
+            return await asyncio.gather(
+                *(self.async_run_method(*call) for call in calls), return_exceptions=True
+            )
+
+        answers = asyncio.run_coroutine_threadsafe(all_of(), self._loop_for_threads()).result()
+        for answer in answers:
+            if isinstance(answer, BaseException) and not isinstance(answer, BentoMLException):
+                raise answer
+        return answers
 
     async def async_run_method(
         self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -116,6 +117,16 @@ def test_two_tier_start_reaches_triton_through_the_runner_protocol(
                 ready_timeout=90,
             ) as (url, _):  # fmt: skip
                 assert httpx.post(f"{url}/add_one", json=ROWS).json() == PLUS_ONE
+                # concurrent calls travel as batches: a bad one fails alone
+                bodies = [ROWS if i % 4 else [[1.0, 2.0]] for i in range(16)]
+                with ThreadPoolExecutor(8) as pool:
+                    answers = list(
+                        pool.map(lambda body: httpx.post(f"{url}/add_one", json=body), bodies)
+                    )
+                assert [a.status_code for a in answers] == [
+                    200 if i % 4 else 400 for i in range(16)
+                ]
+                assert all(a.json() == PLUS_ONE for a in answers if a.status_code == 200)
                 bad = httpx.post(f"{url}/add_one_sync", json=[[1.0]])
                 assert bad.status_code == 400
                 assert bad.json()["error"]["detail"]["input"] == "INPUT0"
