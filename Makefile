@@ -4,12 +4,22 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench bench-bulk bench-torch grpc-stubs bench-grpc bench-compose
+.PHONY: install serve test lint bench bench-bulk bench-torch grpc-stubs bench-grpc bench-compose bench-triton
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,torch,grpc]'
+	$(BIN)/python -m pip install --quiet -e '.[test,torch,grpc,triton]'
+	# the Triton tests' server (tests/support/triton.py): the tritonserver inside the
+	# nvidia-pytriton wheel (manylinux x86_64 only: elsewhere those tests skip), and a Python
+	# environment for its python-backend models, whose stub is built against numpy 1
+	$(BIN)/python -m pip install --quiet --upgrade --no-deps --target $(VENV)/pytriton \
+		nvidia-pytriton==0.7.0 || echo "nvidia-pytriton does not install here: Triton tests skip"
+	$(PYTHON) -m venv $(VENV)/triton-models
+	$(VENV)/triton-models/bin/python -m pip install --quiet 'numpy<2'
+	# protobuf 7 apart, for the test that runs the gRPC stubs under the current major while the
+	# venv holds 6 (tritonclient asks for < 7)
+	$(BIN)/python -m pip install --quiet --upgrade --no-deps --target $(VENV)/protobuf7 'protobuf>=7,<8'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -75,3 +85,9 @@ bench-grpc: install
 # service, same run; writes its section of docs/benchmarks.md. Same venv.
 bench-compose: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_composition.py $(BENCH_COMPOSE_ARGS)
+
+# The Triton example's numpy model behind a Triton runner and behind our batching runner, c=1 and
+# c=64, same run; writes its section of docs/benchmarks.md. The test venv: it has the [triton]
+# extra and the tests' tritonserver (.venv/pytriton).
+bench-triton: install
+	$(BIN)/python tests/benchmarks/bench_triton.py $(BENCH_TRITON_ARGS)

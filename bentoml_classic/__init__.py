@@ -35,6 +35,7 @@ _LAZY_MODULES = {
     "sklearn": "bentoml_classic.frameworks.sklearn",
     "picklable_model": "bentoml_classic.frameworks.picklable_model",
     "pytorch": "bentoml_classic.frameworks.pytorch",
+    "triton": "bentoml_classic.triton",
 }
 
 __all__ = [

@@ -19,6 +19,7 @@ from .loading import (
 from .observability import AccessLogConfig, ApiMetricsConfig, RunnerMetricsConfig
 from .runners import BatchingConfig, ResourcesConfig, RunnerConfig
 from .services import ServiceConfig, ServiceTrafficConfig
+from .triton import TritonConfig
 
 __all__ = [
     "CONFIG_ENV",
@@ -37,6 +38,7 @@ __all__ = [
     "ServiceTrafficConfig",
     "SslConfig",
     "TimeoutsConfig",
+    "TritonConfig",
     "as_settings",
     "build_config",
     "config_from_options",

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 
 from .base import _Strict
 from .observability import RunnerLoggingConfig, RunnerMetricsConfig
+from .triton import TritonConfig
 
 
 class BatchingConfig(_Strict):
@@ -48,3 +49,5 @@ class RunnerConfig(_Strict):
     preload: bool = False
     metrics: RunnerMetricsConfig = RunnerMetricsConfig()
     logging: RunnerLoggingConfig = RunnerLoggingConfig()
+    #: a Triton runner's server (``bentoml_classic.triton``); ignored by other runners
+    triton: TritonConfig = TritonConfig()

@@ -53,8 +53,9 @@ def start_runner(
     if addresses is None:  # embedded: this process hosts it
         runner.init_local(quiet=True, config=runner_config, service_name=service_name)
         return
-    runner.attach(
-        RemoteRunnerHandle(
+
+    def over_the_protocol() -> RemoteRunnerHandle:
+        return RemoteRunnerHandle(
             runner.name,
             addresses,
             token=runner_token(),
@@ -63,7 +64,16 @@ def start_runner(
             ssl_context=ssl_context,
             metrics_elsewhere=spec.runner_metrics_elsewhere,
         )
-    )
+
+    from ..triton.runner import TritonRunner
+
+    if isinstance(runner, TritonRunner):
+        # its tritonserver called directly, or a runner server's forwarder (triton_processes.py)
+        from .triton_processes import triton_handle
+
+        runner.attach(triton_handle(runner, addresses, runner_config, over_the_protocol))
+        return
+    runner.attach(over_the_protocol())
 
 
 def service_addresses(svc: Any, spec: WorkerSpec) -> dict[str, list[str]]:

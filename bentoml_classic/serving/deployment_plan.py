@@ -46,6 +46,8 @@ class RunnerPlan:
     worker_envs: list[dict[str, str]]
     #: method name -> its BatchPolicy's fields, for the batchable methods
     batch_policies: dict[str, dict[str, Any]]
+    #: a Triton runner's tritonserver (``triton_processes.triton_plan``); None for others
+    triton: dict[str, Any] | None = None
 
 
 @dataclass
@@ -82,7 +84,14 @@ class DeploymentPlan:
 
 
 def runner_plan(runner: Runner, index: int, config: BentoMLConfig) -> RunnerPlan:
+    from ..triton.runner import TritonRunner
+
     runner_config = config.runner(runner.name)
+    triton = None
+    if isinstance(runner, TritonRunner):
+        from .triton_processes import triton_plan
+
+        triton = triton_plan(runner, runner_config)
     return RunnerPlan(
         name=runner.name,
         index=index,
@@ -91,6 +100,7 @@ def runner_plan(runner: Runner, index: int, config: BentoMLConfig) -> RunnerPlan
             name: dataclasses.asdict(policy)
             for name, policy in runner.batch_policies(runner_config).items()
         },
+        triton=triton,
     )
 
 

@@ -14,7 +14,7 @@ import sys
 from ..log_format import api_worker_component, configure_server_logging
 from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
-from .worker_spec import WorkerSpec, runner_token
+from .worker_spec import WorkerSpec
 
 
 def main() -> None:
@@ -36,32 +36,17 @@ def serve_grpc_worker(wid: int) -> None:
     from ..grpc_server.server import GrpcApiServer, GrpcTls, serve_until_signalled
     from ..loader import import_service
     from ..protocol import tls
-    from ..protocol.remote import RemoteRunnerHandle
     from ..runner.runner import Runner
+    from .dependencies import start_runner as start_runner_from_spec
 
     os.chdir(spec.working_dir)
     svc = import_service(spec.target, spec.working_dir)
     config = build_config(spec.config) if spec.config else load_config()
-    token = runner_token()
     ssl_context = tls.from_settings(spec.tls, server=False)
 
     def start_runner(runner: Runner) -> None:
-        addresses = spec.runner_map.get(runner.name)
-        runner_config = config.runner(runner.name)
-        if addresses is None:  # embedded: this process hosts it
-            runner.init_local(quiet=True, config=runner_config, service_name=svc.name)
-            return
-        runner.attach(
-            RemoteRunnerHandle(
-                runner.name,
-                addresses,
-                token=token,
-                timeout=runner_config.timeout,
-                batch_policies=runner.batch_policies(runner_config),
-                ssl_context=ssl_context,
-                metrics_elsewhere=spec.runner_metrics_elsewhere,
-            )
-        )
+        # the HTTP tier's rule (dependencies.py): embedded, over the protocol, or Triton
+        start_runner_from_spec(runner, svc.name, spec, config, ssl_context)
 
     grpc_tls = None
     if spec.grpc_tls:

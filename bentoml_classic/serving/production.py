@@ -12,6 +12,7 @@ from .deployment_plan import plan_deployment
 from .metrics_dir import metrics_directory
 from .resources import available_cpus
 from .sockets import private_socket_dir, tcp_socket
+from .triton_processes import triton_server
 from .watchers import (
     api_watcher,
     runner_sockets,
@@ -74,7 +75,9 @@ def serve_production(
     quiet_circus()
     with private_socket_dir() as socket_dir:
         metrics_dir = metrics_directory(socket_dir)
-        by_runner = runner_sockets(plan.runners, socket_dir)
+        tritons = [runner for runner in plan.runners if runner.triton is not None]
+        runners = [runner for runner in plan.runners if runner.triton is None]
+        by_runner = runner_sockets(runners, socket_dir)
         watchers = [
             runner_watcher(
                 target,
@@ -87,11 +90,15 @@ def serve_production(
                 foreign_sockets=("api",),
                 metrics_dir=metrics_dir,
             )
-            for runner in plan.runners
+            for runner in runners
         ]
         runner_map = {
             name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
         }
+        for runner in tritons:  # one tritonserver each, called directly (triton_processes.py)
+            assert runner.triton is not None
+            watcher, runner_map[runner.name] = triton_server(runner.triton, config.grace_seconds)
+            watchers.append(watcher)
         by_service = service_sockets(plan, config, socket_dir)
         service_map = {
             name: [f"file://{sock.path}" for sock in socks] for name, socks in by_service.items()

@@ -33,6 +33,7 @@ from .resources import available_cpus, worker_envs
 from .runner_map import RUNNER_MAP_ENV, parse_runner_map
 from .runner_token import http_server_token, runner_server_token
 from .sockets import private_socket_dir, tcp_socket
+from .triton_processes import forwarded_triton
 from .watchers import api_watcher, runner_watcher
 from .worker_spec import TOKEN_ENV
 
@@ -99,10 +100,15 @@ def start_runner_server(
     with private_socket_dir() as socket_dir:
         public = tcp_socket("runner", host or "127.0.0.1", 0 if port is None else port, backlog)
         count = len(worker_envs(runner.runnable_class, config.runner(runner.name)))
+        plan = runner_plan(runner, svc.runners.index(runner), config)
+        # a Triton runner: its tritonserver on a private port, forwarded to (triton_processes.py)
+        watchers = (
+            [] if plan.triton is None else [forwarded_triton(plan.triton, config.grace_seconds)]
+        )
         watcher = runner_watcher(
             target,
             working_dir,
-            runner_plan(runner, svc.runners.index(runner), config),
+            plan,
             config,
             [public],
             grace_seconds=config.grace_seconds,
@@ -119,7 +125,7 @@ def start_runner_server(
             f"(token from {token_source})",
             flush=True,
         )
-        make_arbiter([watcher], [public], socket_dir).start()
+        make_arbiter([*watchers, watcher], [public], socket_dir).start()
 
 
 def _tls_files(**files: str | None) -> dict[str, str | None]:

@@ -5,7 +5,7 @@ import warnings
 
 from bentoml_classic.grpc.v1 import service_pb2 as bentoml__classic_dot_grpc_dot_v1_dot_service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.4'
+GRPC_GENERATED_VERSION = '1.80.0'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -25,7 +25,7 @@ if _version_not_supported:
     )
 
 
-class BentoServiceStub:
+class BentoServiceStub(object):
     """One service, two calls: run an API, or describe them all.
     """
 
@@ -47,7 +47,7 @@ class BentoServiceStub:
                 _registered_method=True)
 
 
-class BentoServiceServicer:
+class BentoServiceServicer(object):
     """One service, two calls: run an API, or describe them all.
     """
 
@@ -86,7 +86,7 @@ def add_BentoServiceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class BentoService:
+class BentoService(object):
     """One service, two calls: run an API, or describe them all.
     """
 

@@ -3,7 +3,10 @@ what classic BentoML's bentoml.grpc.v1 says on the wire."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,34 @@ def test_stubs_are_generated_from_the_proto(tmp_path: Path) -> None:
         generated = (source.parent / name).read_text()
         committed = (REPO / PROTO.parent / name).read_text()
         assert generated == committed, f"{name} differs: run `make grpc-stubs` and commit"
+
+
+#: protobuf 7, installed apart by `make install`: the venv holds 6, which tritonclient asks for
+PROTOBUF_7 = REPO / ".venv" / "protobuf7"
+
+
+def test_stubs_run_under_protobuf_7_as_well_as_the_installed_runtime() -> None:
+    """Classic's stubs broke on each protobuf major; these load and round-trip a message on the
+    installed runtime (6, for tritonclient) and on the current major, 7."""
+    import google.protobuf
+
+    assert google.protobuf.__version__.split(".")[0] in {"6", "7"}
+    assert PROTOBUF_7.is_dir(), "run `make install`: it puts protobuf 7 in .venv/protobuf7"
+    script = (
+        "import google.protobuf as p\n"
+        "from bentoml_classic.grpc.v1 import service_pb2 as pb, service_pb2_grpc\n"
+        "r = pb.Request(api_name='classify', ndarray=pb.NDArray(shape=[1], float_values=[1.5]))\n"
+        "back = pb.Request.FromString(r.SerializeToString())\n"
+        "assert back.ndarray.float_values == [1.5], back\n"
+        "assert service_pb2_grpc.BentoServiceStub\n"
+        "print(p.__version__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROTOBUF_7), str(REPO)])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("7."), done.stdout
 
 
 def test_wire_numbers_are_classic_ones() -> None:
