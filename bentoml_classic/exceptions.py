@@ -5,7 +5,8 @@
     ├── InvalidArgument (400)          a Python caller passed something unusable
     │   └── BentoMLConfigException     configuration that cannot be honoured
     ├── NotFound (404)
-    │   └── ModelNotFound              no model in the store matches a tag
+    │   ├── ModelNotFound              no model in the store matches a tag
+    │   └── BentoNotFound              no bento in the store matches a tag
     ├── MethodNotAllowed (405)
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
@@ -92,6 +93,10 @@ class NotFound(BentoMLException):
 
 
 class ModelNotFound(NotFound):
+    pass
+
+
+class BentoNotFound(NotFound):
     pass
 
 

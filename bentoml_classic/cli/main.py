@@ -9,6 +9,14 @@ import click
 
 from .. import __version__
 from ..exceptions import BentoMLException
+from .bentos import (
+    build,
+    delete_bento,
+    export_bento_command,
+    get_bento,
+    import_bento_command,
+    list_bentos,
+)
 from .models import models
 from .serve import serve
 from .start import start_http_server_command, start_runner_server_command
@@ -44,6 +52,15 @@ cli.add_command(serve)
 cli.add_command(models)
 cli.add_command(start_runner_server_command)
 cli.add_command(start_http_server_command)
+for _command in (
+    build,
+    list_bentos,
+    get_bento,
+    delete_bento,
+    export_bento_command,
+    import_bento_command,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:
