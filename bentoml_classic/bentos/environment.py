@@ -20,6 +20,8 @@ from .bentofile import BentoBuildConfig
 #: where the image holds the bento, and the user that serves it (never root)
 IMAGE_BENTO_PATH = "/home/bentoml/bento"
 IMAGE_USER = "bentoml"
+#: numeric, so that Kubernetes' runAsNonRoot can check it
+IMAGE_UID = 1034
 IMAGE_PORT = 3000
 #: the entrypoint's first arguments that name a command run on the bento
 ENTRY_COMMANDS = ("serve", "serve-http", "start-http-server", "start-runner-server", "serve-grpc")
@@ -103,8 +105,8 @@ def write_docker_env(config: BentoBuildConfig, build_ctx: str, env_dir: str) -> 
             f"{packages} && rm -rf /var/lib/apt/lists/*"
         )
     lines += [
-        f"RUN groupadd --system {IMAGE_USER} && "
-        f"useradd --system --create-home --gid {IMAGE_USER} {IMAGE_USER}",
+        f"RUN groupadd --system --gid {IMAGE_UID} {IMAGE_USER} && useradd --system "
+        f"--create-home --uid {IMAGE_UID} --gid {IMAGE_UID} {IMAGE_USER}",
         f"ENV BENTO_PATH={IMAGE_BENTO_PATH} BENTOML_HOME=/home/{IMAGE_USER}/bentoml "
         "BENTOML_HOST=0.0.0.0",
         f"WORKDIR {IMAGE_BENTO_PATH}",
@@ -121,7 +123,7 @@ def write_docker_env(config: BentoBuildConfig, build_ctx: str, env_dir: str) -> 
     for key, value in docker.env_mapping().items():
         lines.append(f"ENV {key}={_docker_quote(value)}")
     lines += [
-        f"USER {IMAGE_USER}",
+        f"USER {IMAGE_UID}:{IMAGE_UID}",
         f"EXPOSE {IMAGE_PORT}",
         'ENTRYPOINT ["./env/docker/entrypoint.sh"]',
     ]

@@ -17,6 +17,7 @@ from .bentos import (
     import_bento_command,
     list_bentos,
 )
+from .deploy import containerize, generate
 from .models import models
 from .serve import serve
 from .start import start_http_server_command, start_runner_server_command
@@ -59,6 +60,8 @@ for _command in (
     delete_bento,
     export_bento_command,
     import_bento_command,
+    containerize,
+    generate,
 ):
     cli.add_command(_command)
 
