@@ -256,7 +256,7 @@ def kubernetes_manifests(
     return manifests
 
 
-class _PlainDumper(yaml.SafeDumper):
+class _PlainDumper(yaml.SafeDumper):  # type: ignore[misc]
     """Writes a value shared by two places twice, never as a YAML anchor and alias (``&id001``),
     which people and some tools read badly."""
 
