@@ -143,7 +143,10 @@ def parse_bentofile(raw: Any, source: str) -> BentoBuildConfig:
     if config.name is not None:
         validate_name(config.name, f"bento name in {source}")
     for spec in config.model_specs():
-        Tag.from_str(spec.tag)  # a malformed tag is named now; a missing one at build
+        try:
+            Tag.from_str(spec.tag)  # a malformed tag is named now; a missing one at build
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"{source}: models: {exc.message}") from None
     if any(config.conda.model_dump(exclude_none=True).values()):
         logger.warning(
             "%s: 'conda' is recorded in bento.yaml, but no conda environment is built", source
