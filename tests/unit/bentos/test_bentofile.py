@@ -65,7 +65,7 @@ def test_every_classic_key_is_read() -> None:
 )
 def test_a_wrong_file_is_named_with_what_is_wrong(tmp_path: Path, text: str, named: str) -> None:
     (tmp_path / "bentofile.yaml").write_text(text)
-    with pytest.raises(InvalidArgument, match="bentofile.yaml") as info:
+    with pytest.raises(InvalidArgument, match=r"bentofile\.yaml") as info:
         load_bentofile(tmp_path / "bentofile.yaml")
     assert named in info.value.message
 

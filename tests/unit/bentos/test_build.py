@@ -113,7 +113,12 @@ def test_a_bento_holds_its_service_models_and_environment(
 @pytest.mark.parametrize(
     ("bentofile", "service", "error", "named"),
     [
-        ('service: "{module}:svc"\nflavour: x\n', SERVICE, InvalidArgument, "unknown key 'flavour'"),
+        (
+            'service: "{module}:svc"\nflavour: x\n',
+            SERVICE,
+            InvalidArgument,
+            "unknown key 'flavour'",
+        ),
         ("labels: {{a: b}}\n", SERVICE, InvalidArgument, "missing required key 'service'"),
         ('service: "{module}:svc"\n', "raise RuntimeError('boom')\n", ImportServiceError, "boom"),
         (
