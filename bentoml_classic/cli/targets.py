@@ -7,14 +7,19 @@ built bento it is), and a directory that holds one means that directory's.
 
 from __future__ import annotations
 
-from ..bentos.serving_target import ServingTarget, resolve_serving_target
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..bentos.serving_target import ServingTarget
 
 BENTOFILE = "bentofile.yaml"
 
 
 def serving_target(target: str | None, working_dir: str) -> ServingTarget:
     """The target resolved, its environment applied (a bento's models) for this process and
-    the workers it starts."""
+    the workers it starts. Imported when called: `bentoml --help` need not load pydantic."""
+    from ..bentos.serving_target import resolve_serving_target
+
     resolved = resolve_serving_target(target, working_dir)
     resolved.apply_environment()
     return resolved
