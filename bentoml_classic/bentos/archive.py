@@ -13,8 +13,8 @@ import os
 import shutil
 from contextlib import ExitStack
 
-from ..exceptions import BentoMLException, InvalidArgument
-from ..models.archive import BadArchive, commit_model_dir, extract_archive, staged, write_archive
+from ..exceptions import BadArchive, BentoMLException, InvalidArgument
+from ..models.archive import commit_model_dir, extract_archive, staged, write_archive
 from ..models.store import ModelStore, get_default_store
 from ..tag import Tag
 from .bento import BENTO_YAML, MODELS_DIR, Bento, read_bento_yaml

@@ -20,18 +20,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..exceptions import BentoMLException, InvalidArgument
+from ..exceptions import BadArchive, BentoMLException, InvalidArgument
 from ..tag import Tag
 from .model import MODEL_YAML, Model
 from .store import ModelStore, get_default_store
 
 MODEL_SUFFIX = ".bentomodel"
-
-
-class BadArchive(BentoMLException):
-    """An archive that cannot be imported: corrupt, truncated or hostile."""
-
-    status_code = 400
 
 
 def write_archive(source_dir: str, destination: str) -> str:

@@ -14,8 +14,8 @@ import pytest
 from bentoml_classic.bentos.archive import export_bento, import_bento
 from bentoml_classic.bentos.bento import BentoInfo, BentoModelRecord
 from bentoml_classic.bentos.store import BentoStore
-from bentoml_classic.exceptions import InvalidArgument
-from bentoml_classic.models.archive import BadArchive, export_model, import_model
+from bentoml_classic.exceptions import BadArchive, InvalidArgument
+from bentoml_classic.models.archive import export_model, import_model
 from bentoml_classic.models.store import ModelStore
 
 
