@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 
-from ..exceptions import InvalidArgument
+from ..exceptions import BentoMLException, InvalidArgument
 from .bento import Bento
 
 BACKENDS = ("docker", "buildx", "podman")
@@ -40,6 +41,43 @@ def write_build_context(bento: Bento, output_dir: str | None = None) -> str:
             raise InvalidArgument(f"build context {context} already exists: name a new folder")
     shutil.copytree(bento.path, context, copy_function=_link_or_copy, symlinks=True)
     return context
+
+
+def framework_source() -> str | None:
+    """The source checkout this bentoml_classic runs from, if it does (an editable or a
+    development install): its pyproject.toml names the project. None when it was installed
+    from an index, where the image's pip finds it too."""
+    import bentoml_classic
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(bentoml_classic.__file__)))
+    pyproject = os.path.join(root, "pyproject.toml")
+    try:
+        with open(pyproject, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return root if 'name = "bentoml_classic"' in text else None
+
+
+def add_framework_wheel(context: str, source: str) -> str:
+    """Build a wheel of ``source`` into the context's ``env/python/wheels/``, where
+    ``install.sh`` finds it: ``requirements.txt`` names ``bentoml_classic``, which no public
+    index serves. Its path."""
+    wheels = os.path.join(context, "env", "python", "wheels")
+    os.makedirs(wheels, exist_ok=True)
+    command = [
+        sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+        "--wheel-dir", wheels, source,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    built = [name for name in os.listdir(wheels) if name.startswith("bentoml_classic-")]
+    if done.returncode != 0 or not built:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise BentoMLException(
+            f"could not build a wheel of bentoml_classic from {source}: "
+            + (lines[-1][:300] if lines else f"exit status {done.returncode}")
+        )
+    return os.path.join(wheels, built[0])
 
 
 def build_command(backend: str, context: str, image_tag: str) -> list[str]:

@@ -79,7 +79,12 @@ def write_python_env(config: BentoBuildConfig, build_ctx: str, env_dir: str) -> 
         "# Install this bento's Python packages (the Dockerfile runs it; so can you, in a venv).",
         "set -euo pipefail",
         'cd "$(dirname "${BASH_SOURCE[0]}")"',
-        f"python -m pip install --no-cache-dir -r requirements.txt {pip_args}".rstrip(),
+        "# wheels/ (python.wheels, and the framework's own wheel that containerize adds) can",
+        "# satisfy requirements.txt",
+        "find_links=()",
+        "if [ -d wheels ]; then find_links=(--find-links ./wheels); fi",
+        'python -m pip install --no-cache-dir "${find_links[@]}" -r requirements.txt '
+        f"{pip_args}".rstrip(),
     ]
     if wheels:
         names = " ".join(shlex.quote(f"wheels/{w}") for w in wheels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -31,16 +32,37 @@ import click
     help="--build: fail unless the image is built; --no-build: write the context only "
     "[default: build if the engine's daemon answers, else print how to].",
 )
+@click.option(
+    "--framework-wheel/--no-framework-wheel",
+    default=True,
+    show_default=True,
+    help="Put a wheel of this bentoml_classic into the context when it runs from a source "
+    "checkout (no public index serves it).",
+)
 def containerize(
-    tag: str, image_tag: str | None, backend: str, output_dir: str | None, build: bool | None
+    tag: str,
+    image_tag: str | None,
+    backend: str,
+    output_dir: str | None,
+    build: bool | None,
+    framework_wheel: bool,
 ) -> None:
     """Write a complete image build context for bento TAG, and build it when the container
     engine can."""
     from .. import bentos
-    from ..bentos.containerize import build_command, check_engine, write_build_context
+    from ..bentos.containerize import (
+        add_framework_wheel,
+        build_command,
+        check_engine,
+        framework_source,
+        write_build_context,
+    )
 
     bento = bentos.get(tag)
     context = write_build_context(bento, output_dir)
+    source = framework_source() if framework_wheel else None
+    if source is not None:
+        click.echo(f"Added {os.path.relpath(add_framework_wheel(context, source), context)}")
     command = build_command(backend, context, image_tag or str(bento.tag))
     shown = subprocess.list2cmdline(command)
     click.echo(f"Build context for {bento.tag}: {context}")
