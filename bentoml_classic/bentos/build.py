@@ -8,6 +8,7 @@ filesystem allows (a model's files never change once saved), else as copies.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -61,7 +62,8 @@ def build_bento(
     if not os.path.isdir(build_ctx):
         raise InvalidArgument(f"build directory {build_ctx} does not exist")
     config = load_bentofile(bentofile or os.path.join(build_ctx, BENTOFILE))
-    svc = import_service(config.service, build_ctx)
+    with contextlib.chdir(build_ctx):  # as `bentoml serve` imports it: relative paths work
+        svc = import_service(config.service, build_ctx)
     tag = Tag(
         validate_name(config.name or svc.name, "bento name"),
         validate_name(version, "bento version") if version else new_version(),

@@ -88,3 +88,18 @@ def test_models_export_and_import_commands(bentoml_home: Path, tmp_path: Path) -
     assert forced.exit_code == 0 and f"imported model {model.tag}" in forced.output
     names = sorted(os.listdir(Path(bentoml_home, "models", "cli_model")))
     assert names == sorted([model.tag.version or "", "latest"])
+
+
+def test_list_get_and_delete_commands(bentoml_home: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["list"]).output == "no bentos built\n"
+    first, second = hand_made_bento(version="v1"), hand_made_bento(version="v2")
+    listing = runner.invoke(cli, ["list"]).output.splitlines()
+    assert listing[0].split() == ["Tag", "Size", "Creation", "Time"]
+    assert [line.split()[0] for line in listing[1:]] == ["svc_bento:v2", "svc_bento:v1"]
+    assert runner.invoke(cli, ["get", "svc_bento", "-o", "path"]).output.strip() == second
+    deleted = runner.invoke(cli, ["delete", "svc_bento:v2", "-y"])
+    assert deleted.exit_code == 0 and not Path(second).exists()
+    assert runner.invoke(cli, ["get", "svc_bento:latest", "-o", "path"]).output.strip() == first
+    missing = runner.invoke(cli, ["get", "svc_bento:v2"])
+    assert missing.exit_code == 1 and "bento svc_bento:v2 not found" in missing.output
