@@ -22,12 +22,13 @@ from .service import Service
 from .tag import Tag
 
 if TYPE_CHECKING:
-    from . import client, io, metrics, models
+    from . import bentos, client, io, metrics, models
     from .frameworks import picklable_model, pytorch, sklearn
 
 __version__ = "0.1.0"
 
 _LAZY_MODULES = {
+    "bentos": "bentoml_classic.bentos",
     "client": "bentoml_classic.client",
     "io": "bentoml_classic.io",
     "metrics": "bentoml_classic.metrics",
@@ -46,6 +47,7 @@ __all__ = [
     "Service",
     "Tag",
     "__version__",
+    "bentos",
     "client",
     "depends",
     "exceptions",

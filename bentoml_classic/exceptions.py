@@ -3,9 +3,11 @@
     BentoMLException (500)
     ├── BadInput (400)                 the request body is malformed or fails validation
     ├── InvalidArgument (400)          a Python caller passed something unusable
-    │   └── BentoMLConfigException     configuration that cannot be honoured
+    │   ├── BentoMLConfigException     configuration that cannot be honoured
+    │   └── BadArchive                 a model or bento archive: corrupt, truncated or hostile
     ├── NotFound (404)
-    │   └── ModelNotFound              no model in the store matches a tag
+    │   ├── ModelNotFound              no model in the store matches a tag
+    │   └── BentoNotFound              no bento in the store matches a tag
     ├── MethodNotAllowed (405)
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
@@ -83,6 +85,10 @@ class InvalidArgument(BentoMLException):
     status_code = 400
 
 
+class BadArchive(InvalidArgument):
+    """A model or bento archive that cannot be imported: corrupt, truncated or hostile."""
+
+
 class BentoMLConfigException(InvalidArgument):
     pass
 
@@ -92,6 +98,10 @@ class NotFound(BentoMLException):
 
 
 class ModelNotFound(NotFound):
+    pass
+
+
+class BentoNotFound(NotFound):
     pass
 
 

@@ -9,6 +9,15 @@ import click
 
 from .. import __version__
 from ..exceptions import BentoMLException
+from .bentos import (
+    build,
+    delete_bento,
+    export_bento_command,
+    get_bento,
+    import_bento_command,
+    list_bentos,
+)
+from .deploy import containerize, generate
 from .grpc import serve_grpc, start_grpc_server_command
 from .models import models
 from .serve import serve
@@ -52,6 +61,18 @@ cli.add_command(start_service_server_command)
 cli.add_command(start_http_server_command)
 cli.add_command(serve_grpc)
 cli.add_command(start_grpc_server_command)
+
+for _command in (
+    build,
+    list_bentos,
+    get_bento,
+    delete_bento,
+    export_bento_command,
+    import_bento_command,
+    containerize,
+    generate,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``bentoml models list|get|delete``."""
+"""``bentoml models list|get|delete|export|import``."""
 
 from __future__ import annotations
 
@@ -92,3 +92,25 @@ def delete_model(tag: str, yes: bool) -> None:
         click.confirm(f"Delete model {model.tag}?", abort=True)
     store.delete(model.tag)
     click.echo(f"deleted {model.tag}")
+
+
+@models.command(name="export")
+@click.argument("tag")
+@click.argument("path", required=False)
+def export_model_command(tag: str, path: str | None) -> None:
+    """Write model TAG to PATH (a .bentomodel file, tar with xz; or a directory to put
+    NAME-VERSION.bentomodel in; default the working directory)."""
+    from ..models import export_model
+
+    click.echo(f"exported model {tag} to {export_model(tag, path)}")
+
+
+@models.command(name="import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("-f", "--force", is_flag=True, help="Replace a model of the same tag.")
+def import_model_command(path: str, force: bool) -> None:
+    """Put the model in the .bentomodel archive PATH into the store."""
+    from ..models import import_model
+
+    model = import_model(path, force=force)
+    click.echo(f"imported model {model.tag} to {model.path}")

@@ -64,11 +64,13 @@ def serve(
     access_log: bool | None,
     **options: Any,
 ) -> None:
-    """Serve TARGET (MODULE:SVC, e.g. service:svc) over HTTP, or HTTPS with --ssl-certfile.
+    """Serve TARGET (MODULE:SVC, e.g. service:svc, or a bento: its tag or folder) over HTTP, or
+    HTTPS with --ssl-certfile.
 
     By default this runs the production topology: a supervisor, API worker processes sharing the
     port, and separate processes for the runners. Without TARGET (or with `.`), the `service:`
-    entry of bentofile.yaml in the working directory is served.
+    entry of bentofile.yaml in the working directory is served, or the bento whose folder it is.
+    A bento is served from its own src/ with its own models, whatever the working directory.
 
     Every option left out takes its configuration key, named in [default: ...].
     """

@@ -18,7 +18,7 @@ from .options import (
     with_access_log,
     working_dir_option,
 )
-from .targets import resolve_target
+from .targets import serving_target
 
 _token = click.option(
     "--token",
@@ -60,15 +60,15 @@ _token = click.option(
 def start_runner_server_command(
     bento: str | None, working_dir: str, config: str | None, **options: Any
 ) -> None:
-    """Serve one runner of BENTO (MODULE:SVC; default: bentofile.yaml's service) on
-    tcp://HOST:PORT (tcps:// with --ssl-certfile)."""
-    target, working_dir = resolve_target(bento, working_dir)
+    """Serve one runner of BENTO (a bento tag or folder, or MODULE:SVC; default:
+    bentofile.yaml's service) on tcp://HOST:PORT (tcps:// with --ssl-certfile)."""
+    target = serving_target(bento, working_dir)
     use_config_file(config)
     from ..config import load_config
     from ..serving.start import start_runner_server
 
-    os.chdir(working_dir)
-    start_runner_server(target, ".", config=load_config(), **options)
+    os.chdir(target.working_dir)
+    start_runner_server(target.service, ".", config=load_config(), **options)
 
 
 @click.command(name="start-http-server")
@@ -111,16 +111,16 @@ def start_http_server_command(
     access_log: bool | None,
     **options: Any,
 ) -> None:
-    """Serve the APIs of BENTO (MODULE:SVC; default: bentofile.yaml's service), calling runners
-    at the addresses in the runner map. HTTPS with --ssl-certfile."""
-    target, working_dir = resolve_target(bento, working_dir)
+    """Serve the APIs of BENTO (a bento tag or folder, or MODULE:SVC; default: bentofile.yaml's
+    service), calling runners at the addresses in the runner map. HTTPS with --ssl-certfile."""
+    target = serving_target(bento, working_dir)
     use_config_file(config)
     from ..config import load_config
     from ..serving.start import start_http_server
 
-    os.chdir(working_dir)
+    os.chdir(target.working_dir)
     settings = with_access_log(load_config(), access_log)
-    start_http_server(target, working_dir=".", config=settings, **options)
+    start_http_server(target.service, working_dir=".", config=settings, **options)
 
 
 @click.command(name="start-service-server")
@@ -144,10 +144,12 @@ def start_service_server_command(
 ) -> None:
     """Serve one service of BENTO's graph (MODULE:SVC, the entry; default: bentofile.yaml's
     service) alone on tcp://HOST:PORT, for callers on other hosts (bentoml.depends)."""
-    target, working_dir = resolve_target(bento, working_dir)
+    target = serving_target(bento, working_dir)
     use_config_file(config)
     from ..config import load_config
     from ..serving.service_server import start_service_server
 
-    os.chdir(working_dir)
-    start_service_server(target, service_name, working_dir=".", config=load_config(), **options)
+    os.chdir(target.working_dir)
+    start_service_server(
+        target.service, service_name, working_dir=".", config=load_config(), **options
+    )

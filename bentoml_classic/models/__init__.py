@@ -1,4 +1,5 @@
-"""The model store's public face: ``bentoml.models.list/get/delete`` over ``$BENTOML_HOME/models``.
+"""The model store's public face: ``bentoml.models.list/get/delete/export_model/import_model``
+over ``$BENTOML_HOME/models``.
 
 The default store is looked up on every call (``BENTOML_HOME`` may change, tests set it per test),
 and nothing here imports a framework: ``Model.to_runner`` imports the one a model was saved by.
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..tag import Tag
+from .archive import export_model, import_model
 from .model import Model, ModelInfo, ModelSignature
 from .store import ModelStore, bentoml_home, get_default_store
 
@@ -23,8 +25,10 @@ __all__ = [
     "bentoml_home",
     "create",
     "delete",
+    "export_model",
     "get",
     "get_default_store",
+    "import_model",
     "list",
 ]
 

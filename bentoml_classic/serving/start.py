@@ -64,8 +64,8 @@ def start_runner_server(
     ssl_keyfile: str | None = None,
     ssl_ca_certs: str | None = None,
 ) -> None:
-    """Serve one runner of ``bento_identifier`` (``MODULE:SVC``) on ``tcp://host:port`` until
-    stopped.
+    """Serve one runner of ``bento_identifier`` (``MODULE:SVC``, or a bento tag or folder) on
+    ``tcp://host:port`` until stopped.
 
     ``port`` None: a free one, printed at start; ``host`` None: 127.0.0.1. ``timeout``: the
     runner's ``runners.timeout`` (a model call running longer makes its worker replace itself).
@@ -77,10 +77,9 @@ def start_runner_server(
     from ..loader import import_service
 
     configure_server_logging(SUPERVISOR)
-    target = identifier_of(bento_identifier, bento)
     if not runner_name:
         raise InvalidArgument("no runner named: pass runner_name (--runner-name)")
-    working_dir = os.path.abspath(working_dir)
+    target, working_dir = _serving_target(identifier_of(bento_identifier, bento), working_dir)
     tls_files = _tls_files(certfile=ssl_certfile, keyfile=ssl_keyfile, ca_certs=ssl_ca_certs)
     if tls_files:
         from ..protocol.tls import from_settings
@@ -128,6 +127,16 @@ def start_runner_server(
         make_arbiter([*watchers, watcher], [public], socket_dir).start()
 
 
+def _serving_target(identifier: str, working_dir: str) -> tuple[str, str]:
+    """``(MODULE:SVC, working directory)`` of ``identifier``; a bento tag or folder is served
+    from its ``src/`` with its own models (``bentos/serving_target.py``)."""
+    from ..bentos.serving_target import resolve_serving_target
+
+    resolved = resolve_serving_target(identifier, working_dir)
+    resolved.apply_environment()
+    return resolved.service, resolved.working_dir
+
+
 def _tls_files(**files: str | None) -> dict[str, str | None]:
     """The TLS files given, as absolute paths (workers run in the working directory); empty
     when none is."""
@@ -162,8 +171,9 @@ def start_http_server(
     runner_ssl_certfile: str | None = None,
     runner_ssl_keyfile: str | None = None,
 ) -> None:
-    """Serve the API tier of ``bento_identifier``, calling its runners at the addresses in
-    ``runner_map`` (a mapping or its JSON; default ``BENTOML_RUNNER_MAP``).
+    """Serve the API tier of ``bento_identifier`` (``MODULE:SVC``, or a bento tag or folder),
+    calling its runners at the addresses in ``runner_map`` (a mapping or its JSON; default
+    ``BENTOML_RUNNER_MAP``).
 
     Each argument left None takes its configuration key (``config`` defaults to this
     process's): ``port``/``host`` ``api_server.http.*``, ``backlog`` ``api_server.backlog``,
@@ -176,8 +186,7 @@ def start_http_server(
     from ..loader import import_service
 
     configure_server_logging(SUPERVISOR)
-    target = identifier_of(bento_identifier, bento)
-    working_dir = os.path.abspath(working_dir)
+    target, working_dir = _serving_target(identifier_of(bento_identifier, bento), working_dir)
     addresses = parse_runner_map(runner_map)
     config, https = http_tier(
         config or load_config(),
@@ -288,8 +297,8 @@ def start_grpc_server(
         raise InvalidArgument(
             f"protocol_version {protocol_version!r}: this server speaks bentoml.grpc.v1 only"
         )
-    target = identifier_of(bento_identifier, bento)
-    working_dir = os.path.abspath(working_dir)
+    # a bento tag or folder too, as the other start functions take (bentos/serving_target.py)
+    target, working_dir = _serving_target(identifier_of(bento_identifier, bento), working_dir)
     addresses = parse_runner_map(runner_map)
     svc = import_service(target, working_dir)
     missing = [r.name for r in svc.runners if not r.embedded and r.name not in addresses]

@@ -8,9 +8,11 @@ import pytest
 
 from bentoml_classic import exceptions
 from bentoml_classic.exceptions import (
+    BadArchive,
     BadInput,
     BentoMLConfigException,
     BentoMLException,
+    BentoNotFound,
     GatewayTimeout,
     ImportServiceError,
     InternalServerError,
@@ -33,6 +35,8 @@ STATUS_CODES: dict[type[BentoMLException], int] = {
     BentoMLConfigException: 400,
     NotFound: 404,
     ModelNotFound: 404,
+    BentoNotFound: 404,
+    BadArchive: 400,
     MethodNotAllowed: 405,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
