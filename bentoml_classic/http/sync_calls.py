@@ -26,7 +26,6 @@ in the log.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 import time
@@ -34,8 +33,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ..inline_greenlet import run_inline
 from ..inline_proof import InlineProof, ProofRule
-from ..running_loop import running_loop_or_none, set_running_loop
 from .threadpool import ThreadPool
 
 logger = logging.getLogger(__name__)
@@ -56,6 +55,11 @@ REPORT_AFTER_S = 10.0
 #: ASGI scope key under which the server (``http_protocol.py``) puts its set of request tasks;
 #: uvicorn adds a request's task when its headers are read and drops it when it is answered
 REQUEST_TASKS = "bentoml_classic.request_tasks"
+
+#: an inline call is in progress on this process's loop thread (it may be waiting for its
+#: runner, the loop serving meanwhile): another one goes to the pool, since the blocking client
+#: keeps one connection per thread, and two calls of one thread would share it
+_inline_in_progress = False
 
 
 def is_lone_request(scope: Any) -> bool:
@@ -151,28 +155,31 @@ class SyncCaller:
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], lone: bool
     ) -> Any:
         """``func(*args, **kwargs)``; ``lone``: no other request is in progress in this worker."""
-        if lone and self.proven:
-            return self._call_inline(func, args, kwargs)
+        if lone and self.proven and not _inline_in_progress:
+            return await self._call_inline(func, args, kwargs)
         started = self._clock()
         try:
             return await self._pool.run(func, *args, **kwargs)
         finally:
             self._proof.observe(self._clock() - started, inline=False)
 
-    def _call_inline(
+    async def _call_inline(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if not self._watched:
             self._watched = True
             self._watch.watch(self)
+        global _inline_in_progress
         started = self._clock()
-        loop = running_loop_or_none()
-        set_running_loop(None)
-        self.inline_since = time.monotonic()
+        _inline_in_progress = True
         try:
-            # a copy of the context, as the pool gives each call
-            return contextvars.copy_context().run(func, *args, **kwargs)
+            return await run_inline(func, args, kwargs, self._entered, self._left)
         finally:
-            self.inline_since = None
-            set_running_loop(loop)
+            _inline_in_progress = False
             self._proof.observe(self._clock() - started, inline=True)
+
+    def _entered(self) -> None:
+        self.inline_since = time.monotonic()
+
+    def _left(self) -> None:
+        self.inline_since = None

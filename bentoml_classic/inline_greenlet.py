@@ -1,0 +1,138 @@
+"""A sync function that runs on its event loop's thread, and gives the loop back while it waits.
+
+A sync API function that has proved quick runs inline, on the API worker's loop thread
+(``http/sync_calls.py``): no hand-off to a pool thread and back, which at concurrency 1 is a
+visible share of a cheap request. Its one long wait is the runner's answer, and a blocking
+receive there held the loop, and with it every probe, for as long as the runner took (up to
+``runners.timeout`` when the model hangs).
+
+So the function runs in a greenlet (``run_inline``). When the blocking client finds no answer
+after a short hold (``wait_readable``), the greenlet switches back to the loop, which waits for
+the socket (``add_reader``) while it serves everything else, and switches into the greenlet
+again when the answer arrives or the call's time is up. The function never leaves the loop
+thread and is never run twice; only its wait is shared with the loop. A quick answer arrives
+within the hold, and costs one ``poll`` more than a plain receive. This is how SQLAlchemy's
+asyncio layer runs its sync core over async drivers; the alternative, interrupting the function
+and running it again elsewhere, would repeat its side effects.
+
+While the greenlet runs, the loop is hidden (``running_loop.py``) and the caller's ``on_enter``
+and ``on_leave`` are told, so that a watch can tell how long the loop thread is held; while it
+waits, the loop is the thread's running loop as usual. A function that starts an event loop of
+its own (``asyncio.run``) waits inside it as before: yielding from there would run two loops
+on one thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable
+from typing import Any
+
+from greenlet import getcurrent, greenlet
+
+from .running_loop import running_loop_or_none, set_running_loop
+
+
+class _InlineGreenlet(greenlet):  # type: ignore[misc]
+    """A sync function running on its loop's thread, under ``run_inline``."""
+
+
+class _WaitReadable:
+    """What the greenlet asks of the loop: wake me when ``fd`` is readable, or after ``timeout``."""
+
+    __slots__ = ("fd", "timeout")
+
+    def __init__(self, fd: int, timeout: float) -> None:
+        self.fd = fd
+        self.timeout = timeout
+
+
+def on_loop_thread() -> bool:
+    """Whether the caller is a function run by ``run_inline`` that may give the loop back now."""
+    return type(getcurrent()) is _InlineGreenlet and running_loop_or_none() is None
+
+
+def wait_readable(fd: int, timeout: float) -> bool:
+    """Give the loop back until ``fd`` is readable (True) or ``timeout`` seconds pass (False).
+
+    Only where ``on_loop_thread()`` is True."""
+    current = getcurrent()
+    ready: bool = current.parent.switch(_WaitReadable(fd, timeout))
+    return ready
+
+
+async def run_inline(
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    on_enter: Callable[[], None],
+    on_leave: Callable[[], None],
+) -> Any:
+    """``func(*args, **kwargs)`` on this thread, in a copy of the caller's context (as a pool
+    thread would run it), giving the loop back wherever it calls ``wait_readable``.
+
+    Cancelled while the function waits, it returns at once and the function goes on to its end
+    in a task of its own, its result dropped, as a pool thread's call would."""
+    context = contextvars.copy_context()
+    inline = _InlineGreenlet(lambda: context.run(func, *args, **kwargs))
+    loop = asyncio.get_running_loop()
+    request = _enter(inline, loop, None, on_enter, on_leave)
+    while isinstance(request, _WaitReadable):
+        try:
+            ready = await _readable(loop, request)
+        except asyncio.CancelledError:
+            loop.create_task(_finish(inline, loop, request, on_enter, on_leave))
+            raise
+        request = _enter(inline, loop, ready, on_enter, on_leave)
+    return request
+
+
+async def _finish(
+    inline: _InlineGreenlet,
+    loop: asyncio.AbstractEventLoop,
+    request: _WaitReadable,
+    on_enter: Callable[[], None],
+    on_leave: Callable[[], None],
+) -> None:
+    """Drive a function whose caller has gone to its end; its result and errors are dropped."""
+    try:
+        while isinstance(request, _WaitReadable):
+            request = _enter(inline, loop, await _readable(loop, request), on_enter, on_leave)
+    except Exception:  # the caller has gone: there is nobody to answer
+        pass
+
+
+def _enter(
+    inline: _InlineGreenlet,
+    loop: asyncio.AbstractEventLoop,
+    value: bool | None,
+    on_enter: Callable[[], None],
+    on_leave: Callable[[], None],
+) -> Any:
+    """Switch into the function until it returns (its result), raises, or waits (a request)."""
+    on_enter()
+    set_running_loop(None)
+    try:
+        return inline.switch() if value is None else inline.switch(value)
+    finally:
+        set_running_loop(loop)
+        on_leave()
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, request: _WaitReadable) -> bool:
+    if request.timeout <= 0:
+        return False
+    ready: asyncio.Future[bool] = loop.create_future()
+
+    def wake(value: bool) -> None:
+        if not ready.done():
+            ready.set_result(value)
+
+    loop.add_reader(request.fd, wake, True)
+    timer = loop.call_later(request.timeout, wake, False)
+    try:
+        return await ready
+    finally:
+        timer.cancel()
+        loop.remove_reader(request.fd)
