@@ -33,6 +33,9 @@ from greenlet import getcurrent, greenlet
 
 from .running_loop import running_loop_or_none, set_running_loop
 
+#: functions whose callers were cancelled while they waited, driven to their end
+_detached: set[asyncio.Task[None]] = set()
+
 
 class _InlineGreenlet(greenlet):  # type: ignore[misc]
     """A sync function running on its loop's thread, under ``run_inline``."""
@@ -82,7 +85,9 @@ async def run_inline(
         try:
             ready = await _readable(loop, request)
         except asyncio.CancelledError:
-            loop.create_task(_finish(inline, loop, request, on_enter, on_leave))
+            task = loop.create_task(_finish(inline, loop, request, on_enter, on_leave))
+            _detached.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(_detached.discard)
             raise
         request = _enter(inline, loop, ready, on_enter, on_leave)
     return request

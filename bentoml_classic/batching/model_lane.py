@@ -81,6 +81,12 @@ class ModelLane:
         #: ``time.monotonic()`` when the job that runs now started; None while the lane is idle
         #: (read by the runner worker's stuck-model watch, from another thread)
         self.busy_since: float | None = None
+        #: the same, while the job runs on the loop thread (None otherwise). A thread that
+        #: stands in for a loop held that way (``protocol/stand_in.py``) holds ``inline_lock``
+        #: while it reads the loop's connections; the loop thread clears this when the job
+        #: returns, then waits for the lock before it goes on
+        self.inline_since: float | None = None
+        self.inline_lock = threading.Lock()
 
     def submit(self, name: str, prepare: Prepare) -> None:
         """Run a job when the lane is free, in the order submitted; from the loop thread only."""
@@ -114,9 +120,11 @@ class ModelLane:
                     self._hand_to_thread(name, compute, finish)
                     continue
                 started = self._clock()
-                self.busy_since = time.monotonic()
+                self.busy_since = self.inline_since = time.monotonic()
                 outcome = compute()
-                self.busy_since = None
+                self.inline_since = None
+                with self.inline_lock:
+                    self.busy_since = None
                 self._record(name, self._clock() - started, inline=True)
                 _finish(finish, outcome)
         finally:
