@@ -49,4 +49,3 @@ def test_pings_are_answered_while_an_inline_model_call_hangs(
             assert await client.ping(WAIT) is True
 
         run_async(scenario, async_client(runner.url, token=runner.token))
-
