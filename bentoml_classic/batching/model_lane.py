@@ -9,7 +9,10 @@ pay a thread hand-off each time, a visible share of a cheap model's call.
 So each method earns its place (``inline_proof.py``, the rule shared with sync API functions):
 it runs on the lane's own thread until ``proven_after`` consecutive runs each took at most
 ``inline_limit_s``, then on the loop thread itself, and back on the thread as soon as one run
-takes longer. Jobs never overlap, whichever thread runs them:
+takes longer. A run on the loop thread that then hangs would silence the worker's pings
+until it replaced itself; a thread of the protocol's stands in for the loop meanwhile
+(``protocol/stand_in.py``, by ``inline_since`` and ``inline_lock``). Jobs never overlap,
+whichever thread runs them:
 a runnable is only ever called from one thread at a time, as if the loop ran them all. It is
 not always the same thread, though (classic BentoML runs methods in a thread pool too): a
 runnable must not rely on thread-affine state made in ``__init__``, such as an sqlite3

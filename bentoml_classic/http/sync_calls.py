@@ -16,6 +16,12 @@ So a sync function runs on the loop thread itself while both of these hold:
   (up to ``MAX_PROVEN_AFTER``), so a function that sometimes blocks stalls the loop a few
   times, then rarely.
 
+It runs in a greenlet (``inline_greenlet.py``): when its runner call has had no answer for
+a moment, the blocking client gives the loop back until the answer comes, so a runner that is
+slow or hangs does not hold the worker's probes. Requests that arrive meanwhile see a request
+in progress and go to the pool; so does any other sync call while this one waits, since the
+blocking client keeps one connection per thread.
+
 While it runs inline the running loop is hidden, so that code looking for one behaves as it
 does in a thread (``asyncio.run()`` works; a runner's ``run()`` does not warn about blocking the
 loop). Code that waits for this worker's own event loop (``run_coroutine_threadsafe(coro,
