@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from greenlet import getcurrent, greenlet
+from greenlet import GreenletExit, getcurrent, greenlet
 
 from .running_loop import running_loop_or_none, set_running_loop
 
@@ -38,7 +39,18 @@ _detached: set[asyncio.Task[None]] = set()
 
 
 class _InlineGreenlet(greenlet):  # type: ignore[misc]
-    """A sync function running on its loop's thread, under ``run_inline``."""
+    """Runs sync functions on its loop's thread, one after another (``_run_jobs``); between
+    them it waits, parked, to be reused: making a greenlet costs ten times a switch."""
+
+
+class _Idle(threading.local):
+    """The parked greenlets of this thread (greenlets belong to the thread that made them)."""
+
+    def __init__(self) -> None:
+        self.greenlets: list[_InlineGreenlet] = []
+
+
+_idle = _Idle()
 
 
 class _WaitReadable:
@@ -49,6 +61,27 @@ class _WaitReadable:
     def __init__(self, fd: int, timeout: float) -> None:
         self.fd = fd
         self.timeout = timeout
+
+
+#: a job for the greenlet: the function, its arguments, the context to run it in
+_Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], contextvars.Context]
+
+
+def _run_jobs(job: _Job) -> None:
+    """The body of an ``_InlineGreenlet``: run a job, hand its outcome to the loop (a tuple:
+    ``(True, result)`` or ``(False, exception)``), wait for the next."""
+    parent = getcurrent().parent
+    while True:
+        func, args, kwargs, context = job
+        outcome: tuple[bool, Any]
+        try:
+            outcome = (True, context.run(func, *args, **kwargs))
+        except GreenletExit:
+            raise  # the greenlet is being thrown away (its thread or loop ended)
+        except BaseException as exc:
+            outcome = (False, exc)
+        job = func = args = kwargs = context = None  # type: ignore[assignment]
+        job = parent.switch(outcome)
 
 
 def on_loop_thread() -> bool:
@@ -77,10 +110,11 @@ async def run_inline(
 
     Cancelled while the function waits, it returns at once and the function goes on to its end
     in a task of its own, its result dropped, as a pool thread's call would."""
-    context = contextvars.copy_context()
-    inline = _InlineGreenlet(lambda: context.run(func, *args, **kwargs))
+    idle = _idle.greenlets
+    inline = idle.pop() if idle else _InlineGreenlet(_run_jobs)
     loop = asyncio.get_running_loop()
-    request = _enter(inline, loop, None, on_enter, on_leave)
+    job = (func, args, kwargs, contextvars.copy_context())
+    request = _enter(inline, loop, job, on_enter, on_leave)
     while isinstance(request, _WaitReadable):
         try:
             ready = await _readable(loop, request)
@@ -90,36 +124,38 @@ async def run_inline(
             task.add_done_callback(_detached.discard)
             raise
         request = _enter(inline, loop, ready, on_enter, on_leave)
-    return request
+    idle.append(inline)
+    succeeded, value = request
+    if succeeded:
+        return value
+    raise value
 
 
 async def _finish(
     inline: _InlineGreenlet,
     loop: asyncio.AbstractEventLoop,
-    request: _WaitReadable,
+    request: Any,
     on_enter: Callable[[], None],
     on_leave: Callable[[], None],
 ) -> None:
-    """Drive a function whose caller has gone to its end; its result and errors are dropped."""
-    try:
-        while isinstance(request, _WaitReadable):
-            request = _enter(inline, loop, await _readable(loop, request), on_enter, on_leave)
-    except Exception:  # the caller has gone: there is nobody to answer
-        pass
+    """Drive a function whose caller has gone to its end; its outcome is dropped."""
+    while isinstance(request, _WaitReadable):
+        request = _enter(inline, loop, await _readable(loop, request), on_enter, on_leave)
+    _idle.greenlets.append(inline)
 
 
 def _enter(
     inline: _InlineGreenlet,
     loop: asyncio.AbstractEventLoop,
-    value: bool | None,
+    value: Any,
     on_enter: Callable[[], None],
     on_leave: Callable[[], None],
 ) -> Any:
-    """Switch into the function until it returns (its result), raises, or waits (a request)."""
+    """Switch into the greenlet until its job is done (its outcome) or waits (a request)."""
     on_enter()
     set_running_loop(None)
     try:
-        return inline.switch() if value is None else inline.switch(value)
+        return inline.switch(value)
     finally:
         set_running_loop(loop)
         on_leave()
