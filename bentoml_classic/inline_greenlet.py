@@ -44,10 +44,12 @@ class _InlineGreenlet(greenlet):  # type: ignore[misc]
 
 
 class _Idle(threading.local):
-    """The parked greenlets of this thread (greenlets belong to the thread that made them)."""
+    """The parked greenlets of this thread (greenlets belong to the thread that made them), and
+    how many of its functions are in progress (one whose caller was cancelled included)."""
 
     def __init__(self) -> None:
         self.greenlets: list[_InlineGreenlet] = []
+        self.in_progress = 0
 
 
 _idle = _Idle()
@@ -84,6 +86,12 @@ def _run_jobs(job: _Job) -> None:
         job = parent.switch(outcome)
 
 
+def inline_in_progress() -> bool:
+    """Whether a function run by ``run_inline`` on this thread has not yet returned (it waits):
+    the blocking runner client keeps one connection per thread, which two would share."""
+    return _idle.in_progress > 0
+
+
 def on_loop_thread() -> bool:
     """Whether the caller is a function run by ``run_inline`` that may give the loop back now."""
     return type(getcurrent()) is _InlineGreenlet and running_loop_or_none() is None
@@ -112,6 +120,7 @@ async def run_inline(
     in a task of its own, its result dropped, as a pool thread's call would."""
     idle = _idle.greenlets
     inline = idle.pop() if idle else _InlineGreenlet(_run_jobs)
+    _idle.in_progress += 1
     loop = asyncio.get_running_loop()
     job = (func, args, kwargs, contextvars.copy_context())
     request = _enter(inline, loop, job, on_enter, on_leave)
@@ -124,7 +133,7 @@ async def run_inline(
             task.add_done_callback(_detached.discard)
             raise
         request = _enter(inline, loop, ready, on_enter, on_leave)
-    idle.append(inline)
+    _park(inline)
     succeeded, value = request
     if succeeded:
         return value
@@ -141,6 +150,12 @@ async def _finish(
     """Drive a function whose caller has gone to its end; its outcome is dropped."""
     while isinstance(request, _WaitReadable):
         request = _enter(inline, loop, await _readable(loop, request), on_enter, on_leave)
+    _park(inline)
+
+
+def _park(inline: _InlineGreenlet) -> None:
+    """Its function has returned: keep the greenlet for the next."""
+    _idle.in_progress -= 1
     _idle.greenlets.append(inline)
 
 

@@ -39,7 +39,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from ..inline_greenlet import run_inline
+from ..inline_greenlet import inline_in_progress, run_inline
 from ..inline_proof import InlineProof, ProofRule
 from .threadpool import ThreadPool
 
@@ -61,11 +61,6 @@ REPORT_AFTER_S = 10.0
 #: ASGI scope key under which the server (``http_protocol.py``) puts its set of request tasks;
 #: uvicorn adds a request's task when its headers are read and drops it when it is answered
 REQUEST_TASKS = "bentoml_classic.request_tasks"
-
-#: an inline call is in progress on this process's loop thread (it may be waiting for its
-#: runner, the loop serving meanwhile): another one goes to the pool, since the blocking client
-#: keeps one connection per thread, and two calls of one thread would share it
-_inline_in_progress = False
 
 
 def is_lone_request(scope: Any) -> bool:
@@ -161,7 +156,7 @@ class SyncCaller:
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], lone: bool
     ) -> Any:
         """``func(*args, **kwargs)``; ``lone``: no other request is in progress in this worker."""
-        if lone and self.proven and not _inline_in_progress:
+        if lone and self.proven and not inline_in_progress():
             return await self._call_inline(func, args, kwargs)
         started = self._clock()
         try:
@@ -175,13 +170,10 @@ class SyncCaller:
         if not self._watched:
             self._watched = True
             self._watch.watch(self)
-        global _inline_in_progress
         started = self._clock()
-        _inline_in_progress = True
         try:
             return await run_inline(func, args, kwargs, self._entered, self._left)
         finally:
-            _inline_in_progress = False
             self._proof.observe(self._clock() - started, inline=True)
 
     def _entered(self) -> None:

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 
 from bentoml_classic.exceptions import GatewayTimeout
-from bentoml_classic.inline_greenlet import on_loop_thread, run_inline, wait_readable
+from bentoml_classic.inline_greenlet import (
+    inline_in_progress,
+    on_loop_thread,
+    run_inline,
+    wait_readable,
+)
 from bentoml_classic.running_loop import running_loop_or_none
 from tests.support.waiting import WAIT
 from tests.unit.protocol.served import ServedRunner, blocking_client
@@ -101,15 +106,18 @@ def test_a_cancelled_caller_leaves_the_function_to_finish() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert not finished.is_set()
+        # it still holds this thread's runner connections: no other inline call meanwhile
+        assert inline_in_progress()
         writing.send(b"x")
         for _ in range(200):
-            if finished.is_set():
+            if finished.is_set() and not inline_in_progress():
                 return
             await asyncio.sleep(0.01)
 
     with reading, writing:
         asyncio.run(main())
     assert finished.is_set()  # run once, to its end, as a pool thread would
+    assert not inline_in_progress()
 
 
 @pytest.mark.parametrize("transport", ["unix", "tcp"])
