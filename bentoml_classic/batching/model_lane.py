@@ -9,7 +9,10 @@ pay a thread hand-off each time, a visible share of a cheap model's call.
 So each method earns its place (``inline_proof.py``, the rule shared with sync API functions):
 it runs on the lane's own thread until ``proven_after`` consecutive runs each took at most
 ``inline_limit_s``, then on the loop thread itself, and back on the thread as soon as one run
-takes longer. Jobs never overlap, whichever thread runs them:
+takes longer. A run on the loop thread that then hangs would silence the worker's pings
+until it replaced itself; a thread of the protocol's stands in for the loop meanwhile
+(``protocol/stand_in.py``, by ``inline_since`` and ``inline_lock``). Jobs never overlap,
+whichever thread runs them:
 a runnable is only ever called from one thread at a time, as if the loop ran them all. It is
 not always the same thread, though (classic BentoML runs methods in a thread pool too): a
 runnable must not rely on thread-affine state made in ``__init__``, such as an sqlite3
@@ -81,6 +84,12 @@ class ModelLane:
         #: ``time.monotonic()`` when the job that runs now started; None while the lane is idle
         #: (read by the runner worker's stuck-model watch, from another thread)
         self.busy_since: float | None = None
+        #: the same, while the job runs on the loop thread (None otherwise). A thread that
+        #: stands in for a loop held that way (``protocol/stand_in.py``) holds ``inline_lock``
+        #: while it reads the loop's connections; the loop thread clears this when the job
+        #: returns, then waits for the lock before it goes on
+        self.inline_since: float | None = None
+        self.inline_lock = threading.Lock()
 
     def submit(self, name: str, prepare: Prepare) -> None:
         """Run a job when the lane is free, in the order submitted; from the loop thread only."""
@@ -114,9 +123,11 @@ class ModelLane:
                     self._hand_to_thread(name, compute, finish)
                     continue
                 started = self._clock()
-                self.busy_since = time.monotonic()
+                self.busy_since = self.inline_since = time.monotonic()
                 outcome = compute()
-                self.busy_since = None
+                self.inline_since = None
+                with self.inline_lock:
+                    self.busy_since = None
                 self._record(name, self._clock() - started, inline=True)
                 _finish(finish, outcome)
         finally:

@@ -16,6 +16,12 @@ So a sync function runs on the loop thread itself while both of these hold:
   (up to ``MAX_PROVEN_AFTER``), so a function that sometimes blocks stalls the loop a few
   times, then rarely.
 
+It runs in a greenlet (``inline_greenlet.py``): when its runner call has had no answer for
+a moment, the blocking client gives the loop back until the answer comes, so a runner that is
+slow or hangs does not hold the worker's probes. Requests that arrive meanwhile see a request
+in progress and go to the pool; so does any other sync call while this one waits, since the
+blocking client keeps one connection per thread.
+
 While it runs inline the running loop is hidden, so that code looking for one behaves as it
 does in a thread (``asyncio.run()`` works; a runner's ``run()`` does not warn about blocking the
 loop). Code that waits for this worker's own event loop (``run_coroutine_threadsafe(coro,
@@ -26,7 +32,6 @@ in the log.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 import time
@@ -34,8 +39,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ..inline_greenlet import inline_in_progress, run_inline
 from ..inline_proof import InlineProof, ProofRule
-from ..running_loop import running_loop_or_none, set_running_loop
 from .threadpool import ThreadPool
 
 logger = logging.getLogger(__name__)
@@ -151,28 +156,28 @@ class SyncCaller:
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], lone: bool
     ) -> Any:
         """``func(*args, **kwargs)``; ``lone``: no other request is in progress in this worker."""
-        if lone and self.proven:
-            return self._call_inline(func, args, kwargs)
+        if lone and self.proven and not inline_in_progress():
+            return await self._call_inline(func, args, kwargs)
         started = self._clock()
         try:
             return await self._pool.run(func, *args, **kwargs)
         finally:
             self._proof.observe(self._clock() - started, inline=False)
 
-    def _call_inline(
+    async def _call_inline(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if not self._watched:
             self._watched = True
             self._watch.watch(self)
         started = self._clock()
-        loop = running_loop_or_none()
-        set_running_loop(None)
-        self.inline_since = time.monotonic()
         try:
-            # a copy of the context, as the pool gives each call
-            return contextvars.copy_context().run(func, *args, **kwargs)
+            return await run_inline(func, args, kwargs, self._entered, self._left)
         finally:
-            self.inline_since = None
-            set_running_loop(loop)
             self._proof.observe(self._clock() - started, inline=True)
+
+    def _entered(self) -> None:
+        self.inline_since = time.monotonic()
+
+    def _left(self) -> None:
+        self.inline_since = None

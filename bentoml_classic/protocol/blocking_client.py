@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..inline_greenlet import on_loop_thread, wait_readable
 from . import codec
 from .address import Address
 from .client_streams import Credit
@@ -26,6 +27,10 @@ from .replies import answer, next_call_id, timed_out, unavailable, unsendable
 
 #: seconds a worker that let a call time out is passed over while another is open
 AVOID_AFTER_TIMEOUT_S = 1.0
+#: on an API worker's loop thread (a sync API running inline), how long a receive may hold the
+#: loop before it gives the loop back to wait (``inline_greenlet.py``): a quick runner answers
+#: within it, and a probe that arrives meanwhile waits at most this long
+LOOP_HOLD_S = 0.01
 
 
 class _StaleConnection(Exception):
@@ -170,8 +175,11 @@ class BlockingRunnerClient:
             except (BrokenPipeError, ConnectionResetError) as exc:
                 self._drop(address)
                 raise _StaleConnection(str(exc)) from None
+            deadline = time.monotonic() + self.timeout if on_loop_thread() else None
             while True:
                 view = reader.get_buffer()
+                if deadline is not None:
+                    _await_answer(sock, deadline)
                 received = sock.recv_into(view)
                 if received == 0:
                     raise ConnectionResetError("connection closed by the runner")
@@ -297,6 +305,19 @@ class _Frames:
             for _, kind, buffers in self._reader.buffer_updated(received):
                 self._received.append((kind, buffers))
         return self._received.popleft()
+
+
+def _await_answer(sock: socket.socket, deadline: float) -> None:
+    """On the loop thread: return once ``sock`` has something to read, holding the loop for at
+    most ``LOOP_HOLD_S`` and giving it back after that; TimeoutError at ``deadline``."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return  # decrypted bytes wait in the TLS object, not in the socket
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    if poller.poll(LOOP_HOLD_S * 1000):
+        return
+    if not wait_readable(sock.fileno(), deadline - time.monotonic()):
+        raise TimeoutError
 
 
 def _use_kernel_timeouts(sock: socket.socket, seconds: float) -> None:

@@ -30,6 +30,7 @@ from ..metrics.registry import exposition
 from . import codec, user_classes
 from .server_metrics import metered_reply, metered_stream
 from .server_streams import ServerStream
+from .stand_in import StandIn
 
 logger = logging.getLogger("bentoml_classic.runner_server")
 
@@ -58,6 +59,8 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         self._handshake_deadline: asyncio.TimerHandle | None = None
         #: streams in progress on this connection, by call id
         self._streams: dict[int, ServerStream] = {}
+        #: what the stand-in read while a model call held the loop (``stand_in.py``)
+        self.stashed: list[Any] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but behave as one
@@ -90,6 +93,8 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         return self._reader.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.stashed:
+            self.replay_stashed()  # read before these bytes
         try:
             frames = self._reader.buffer_updated(nbytes)
         except codec.FrameError as exc:
@@ -105,6 +110,25 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def open_to_stand_in(self) -> tuple[codec.FrameReader, asyncio.Transport] | None:
+        """Its frame reader and transport, once the token handshake is done (``stand_in.py``)."""
+        if not self._authenticated or self._transport is None:
+            return None
+        return self._reader, self._transport
+
+    def replay_stashed(self) -> None:
+        """Handle, in order, what the stand-in kept while a model call held the loop."""
+        stashed, self.stashed = self.stashed, []
+        for item in stashed:
+            if self._transport is None or self._transport.is_closing():
+                return
+            if isinstance(item, codec.FrameError):
+                self._refuse_garbage(item)
+            elif isinstance(item, bytes):
+                self._transport.write(item)
+            elif not isinstance(item, BaseException):  # an end the loop meets itself
+                self._handle(*item)
 
     def _refuse_garbage(self, exc: codec.FrameError) -> None:
         assert self._transport is not None
@@ -372,6 +396,8 @@ class RunnerServer:
         """
         loop = asyncio.get_running_loop()
         self.lane = ModelLane(loop)
+        stand_in = StandIn(self.lane, loop, lambda: list(self.connections))
+        stand_in.start()
         self.batchers = {
             name: InlineBatcher(
                 self.methods[name],
@@ -408,4 +434,5 @@ class RunnerServer:
                 )
         for connection in list(self.connections):
             connection.close()
+        stand_in.stop()
         self.lane.close()

@@ -61,3 +61,9 @@ def where(payload: object) -> dict[str, Any]:
     """The API worker thread that ran this sync function, which calls the runner as iris does."""
     runner.sleep.run(0)
     return {"thread": threading.current_thread().name}
+
+
+@svc.api(input=JSON(), output=JSON())
+def sleep_where(payload: dict[str, float]) -> dict[str, Any]:
+    """``sleep``, and the API worker thread that ran it (the loop's, once it runs inline)."""
+    return {**runner.sleep.run(payload["seconds"]), "thread": threading.current_thread().name}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,8 @@ from bentoml_classic.http.sync_calls import (
     is_lone_request,
 )
 from bentoml_classic.http.threadpool import ThreadPool
-from tests.support.waiting import FakeClock
+from bentoml_classic.inline_greenlet import wait_readable
+from tests.support.waiting import WAIT, FakeClock
 
 
 @pytest.fixture
@@ -234,3 +236,30 @@ def test_an_inline_call_that_holds_the_loop_for_long_is_reported_once(
     assert "'stuck'" in reports[0]
     assert "api_server.inline_sync_apis=false" in reports[0]
     assert caller.inline_since is None
+
+
+def test_a_lone_call_while_an_inline_call_waits_for_its_runner_goes_to_the_pool(
+    pool: ThreadPool,
+) -> None:
+    # the waiting call holds this thread's runner connections: a second one inline would share
+    # them, so it goes to the pool while the loop serves it
+    clock = FakeClock()
+    caller = SyncCaller(pool, clock=clock)
+    reading, writing = socket.socketpair()
+
+    def waits() -> str:
+        assert wait_readable(reading.fileno(), WAIT)
+        return threading.current_thread().name
+
+    async def main() -> tuple[str, str, str]:
+        await threads_of(caller, where(clock), PROVEN_AFTER)
+        first = asyncio.ensure_future(caller.call(waits, (), {}, True))
+        await asyncio.sleep(0.02)
+        second = await caller.call(where(clock), (), {}, True)
+        writing.send(b"x")
+        return await first, second, threading.current_thread().name
+
+    with reading, writing:
+        first, second, loop_thread = asyncio.run(main())
+    assert first == loop_thread
+    assert second.startswith("test-sync-")
