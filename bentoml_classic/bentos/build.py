@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..exceptions import InvalidArgument, ModelNotFound
 from ..models.model import Model
 from ..models.store import ModelStore, get_default_store, new_version
 from ..models.versioned import LATEST, write_atomic
+from ..runner.runner import Runner
 from ..service import Service
 from ..tag import Tag, validate_name
 from .bento import (
@@ -100,11 +102,12 @@ def _collect_models(
     """The runners' and the service's models, then bentofile's ``models:`` (each resolved to a
     version now; one missing is an error naming it); each tag once."""
     found: dict[Tag, tuple[Model, str | None]] = {}
-    for runner in svc.runners:
-        for model in runner.models:
+    for service in svc.all_services().values():  # a composed service's dependencies too
+        for runner in service.runners:
+            for model in runner.models:
+                found.setdefault(model.tag, (model, None))
+        for model in service.models:
             found.setdefault(model.tag, (model, None))
-    for model in svc.models:
-        found.setdefault(model.tag, (model, None))
     for spec in config.model_specs():
         try:
             model = model_store.get(spec.tag)
@@ -138,6 +141,15 @@ def _copy_models(models: list[Model], models_dir: str) -> None:
         write_atomic(os.path.join(models_dir, name, LATEST), version + "\n")
 
 
+def _graph_runners(services: Iterable[Service]) -> list[Runner]:
+    """Every runner of the graph once, however many of its services use it."""
+    seen: dict[str, Runner] = {}
+    for service in services:
+        for runner in service.runners:
+            seen.setdefault(runner.name, runner)
+    return list(seen.values())
+
+
 def _bento_info(
     svc: Service,
     config: BentoBuildConfig,
@@ -148,8 +160,10 @@ def _bento_info(
     from ..config import load_config
 
     settings = load_config()
+    services = svc.all_services()
+    graph = svc.graph()
     runners = []
-    for runner in svc.runners:
+    for runner in _graph_runners(services.values()):
         resources = settings.runner(runner.name).resources
         runners.append(
             BentoRunnerRecord(
@@ -178,6 +192,18 @@ def _bento_info(
             for m, alias in models
         ],
         runners=runners,
+        # the whole graph of a composed service, the entry first; empty for a single service
+        services=[
+            {
+                "name": node.name,
+                "depends_on": list(node.depends_on),
+                "runners": list(node.runners),
+                "apis": list(services[node.name].apis),
+            }
+            for node in graph.services
+        ]
+        if len(graph.services) > 1
+        else [],
         apis=[
             BentoApiRecord(
                 name=api.name,

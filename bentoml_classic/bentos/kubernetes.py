@@ -2,11 +2,12 @@
 
 One Deployment and Service per runner (``start-runner-server``), one for the API tier
 (``start-http-server``, with ``BENTOML_RUNNER_MAP`` naming the runner Services), and a Secret
-holding the ``BENTOML_RUNNER_TOKEN`` both tiers present. The API tier is probed on ``/readyz``
-and ``/livez``; a runner server speaks the runner protocol, not HTTP, so its probes open a TCP
-connection. Resources come from each runner's ``resources`` recorded in bento.yaml (the
-configuration in force at build time); an optional HorizontalPodAutoscaler scales each tier on
-CPU.
+holding the ``BENTOML_RUNNER_TOKEN`` both tiers present. A composed service's dependencies get a
+Deployment and Service each too (``start-service-server``), named in the same runner map. The
+API tier is probed on ``/readyz`` and ``/livez``; a runner server speaks the runner protocol,
+not HTTP, so its probes open a TCP connection (so does a dependency's). Resources come from each
+runner's ``resources`` recorded in bento.yaml (the configuration in force at build time); an
+optional HorizontalPodAutoscaler scales each tier on CPU.
 """
 
 from __future__ import annotations
@@ -221,6 +222,43 @@ def kubernetes_manifests(
             )
         )
         manifests.append(_service(bento, name, f"runner-{runner.name}", RUNNER_PORT))
+        scaled.append(name)
+    # a composed service's dependencies (bento.yaml's graph, the entry first): each serves alone
+    # and finds the runners and services it calls in the same map as the API tier
+    dependencies = [node["name"] for node in bento.info.services[1:]]
+    for service in dependencies:
+        runner_map[service] = f"tcp://{k8s_name(app, 'service', service)}:{RUNNER_PORT}"
+    for service in dependencies:
+        name = k8s_name(app, "service", service)
+        command = [
+            "bentoml",
+            "start-service-server",
+            IMAGE_BENTO_PATH,
+            "--service-name",
+            service,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(RUNNER_PORT),
+        ]
+        env = [
+            {"name": "BENTOML_RUNNER_MAP", "value": json.dumps(runner_map, sort_keys=True)},
+            _token_env(secret_name),
+        ]
+        manifests.append(
+            _deployment(
+                bento,
+                name,
+                f"service-{service}",
+                image,
+                command,
+                env,
+                RUNNER_PORT,
+                _tcp_probes(RUNNER_PORT),
+                {},
+            )
+        )
+        manifests.append(_service(bento, name, f"service-{service}", RUNNER_PORT))
         scaled.append(name)
     api_name = k8s_name(app, "api")
     api_command = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import textwrap
 from pathlib import Path
 
@@ -151,3 +152,47 @@ def test_an_existing_version_is_refused(tmp_path: Path, bentoml_home: Path) -> N
     build_bento(root, version="same")
     with pytest.raises(InvalidArgument, match="tiny_service:same already exists"):
         build_bento(root, version="same")
+
+
+COMPOSED = """
+import bentoml_classic as bentoml
+from bentoml_classic.io import JSON
+
+pre = bentoml.Service("pre")
+
+@pre.api(input=JSON(), output=JSON())
+def double(values):
+    return [v * 2 for v in values]
+
+doubler = bentoml.depends(pre)
+svc = bentoml.Service("composed")
+
+@svc.api(input=JSON(), output=JSON())
+def predict(values):
+    return doubler.double.run(values)
+"""
+
+
+def test_a_composed_service_records_its_graph_and_deploys_each_service(
+    tmp_path: Path, bentoml_home: Path
+) -> None:
+    from bentoml_classic.bentos.kubernetes import kubernetes_manifests
+
+    root, _ = project(tmp_path, 'service: "{module}:svc"\n', service=COMPOSED)
+    bento = build_bento(root, version="v1")
+    info = yaml.safe_load((Path(bento.path) / "bento.yaml").read_text())
+    assert info["services"] == [
+        {"name": "composed", "depends_on": ["pre"], "runners": [], "apis": ["predict"]},
+        {"name": "pre", "depends_on": [], "runners": [], "apis": ["double"]},
+    ]
+    deployments = {
+        m["metadata"]["name"]: m["spec"]["template"]["spec"]["containers"][0]
+        for m in kubernetes_manifests(bento, token="t")
+        if m["kind"] == "Deployment"
+    }
+    assert sorted(deployments) == ["composed-api", "composed-service-pre"]
+    pre = deployments["composed-service-pre"]
+    assert pre["command"][:2] == ["bentoml", "start-service-server"]
+    assert pre["command"][pre["command"].index("--service-name") + 1] == "pre"
+    api_env = {e["name"]: e.get("value") for e in deployments["composed-api"]["env"]}
+    assert json.loads(api_env["BENTOML_RUNNER_MAP"]) == {"pre": "tcp://composed-service-pre:3001"}
