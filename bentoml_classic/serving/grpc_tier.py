@@ -23,11 +23,12 @@ from ..config import BentoMLConfig, as_settings, load_config, with_settings
 from ..exceptions import BentoMLConfigException, InvalidArgument
 from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
+from .backends import Backends, backend_watchers
 from .deployment_plan import plan_deployment
 from .metrics_dir import metrics_directory
 from .resources import available_cpus, thread_env
 from .sockets import private_socket_dir
-from .watchers import _worker_env, runner_sockets, runner_watcher
+from .watchers import _worker_env
 from .worker_spec import WorkerSpec
 
 
@@ -145,36 +146,20 @@ def serve_grpc_production(
         if bound_port != grpc_config.port:  # port 0: every worker must bind the one picked
             config = with_settings(config, {"api_server.grpc.port": bound_port})
         metrics_dir = metrics_directory(socket_dir)
-        watchers = []
-        sockets = []
-        if runner_map is None:
-            by_runner = runner_sockets(plan.runners, socket_dir)
-            watchers = [
-                runner_watcher(
-                    target,
-                    working_dir,
-                    runner,
-                    config,
-                    by_runner[runner.name],
-                    grace_seconds=config.grace_seconds,
-                    state_dir=socket_dir,
-                    metrics_dir=metrics_dir,
-                )
-                for runner in plan.runners
-            ]
-            runner_map = {
-                name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
-            }
-            sockets = [sock for socks in by_runner.values() for sock in socks]
+        if runner_map is None:  # the runners, Triton's and a graph's services, supervised here
+            backends = backend_watchers(target, working_dir, plan, config, socket_dir, metrics_dir)
             elsewhere = False
-        else:
+        else:  # runners started on their own (start_grpc_server)
+            backends = Backends(runner_map=runner_map)
             elsewhere = True
+        watchers = backends.watchers
         watchers.append(
             grpc_watcher(
                 target,
                 working_dir,
-                runner_map,
+                backends.runner_map,
                 config,
+                service_map=backends.service_map,
                 workers=workers,
                 development=development,
                 grpc_tls=tls,
@@ -182,7 +167,7 @@ def serve_grpc_production(
                 runner_metrics_elsewhere=elsewhere,
             )
         )
-        arbiter = make_arbiter(watchers, sockets, socket_dir)
+        arbiter = make_arbiter(watchers, backends.sockets, socket_dir)
         print(
             f"Serving {plan.service_name} over gRPC on {grpc_config.host}:{bound_port} "
             f"({'TLS' if tls else 'plaintext'}) with {workers} API worker(s); metrics on "
@@ -205,6 +190,7 @@ def grpc_watcher(
     metrics_dir: str | None,
     runner_metrics_elsewhere: bool = False,
     tls: dict[str, str | None] | None = None,
+    service_map: dict[str, list[str]] | None = None,
 ) -> Any:
     """Watcher for the gRPC API workers; ``tls``: files for calling ``tcps://`` runners."""
     import sys
@@ -218,6 +204,7 @@ def grpc_watcher(
         working_dir=working_dir,
         development=development,
         runner_map=runner_map,
+        service_map=dict(service_map or {}),
         grace_seconds=config.grace_seconds,
         scheduling_policy=config.api_server.scheduling_policy,
         tls=dict(tls or {}),

@@ -37,12 +37,15 @@ def serve_grpc_worker(wid: int) -> None:
     from ..loader import import_service
     from ..protocol import tls
     from ..runner.runner import Runner
+    from .dependencies import attach_dependencies
     from .dependencies import start_runner as start_runner_from_spec
 
     os.chdir(spec.working_dir)
     svc = import_service(spec.target, spec.working_dir)
     config = build_config(spec.config) if spec.config else load_config()
     ssl_context = tls.from_settings(spec.tls, server=False)
+    # a composed service's dependencies, reached as the HTTP tier reaches them
+    attach_dependencies(svc, spec, config, ssl_context)
 
     def start_runner(runner: Runner) -> None:
         # the HTTP tier's rule (dependencies.py): embedded, over the protocol, or Triton

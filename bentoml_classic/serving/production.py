@@ -8,18 +8,12 @@ from ..config import BentoMLConfig, load_config
 from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
 from .arguments import http_tier
+from .backends import backend_watchers
 from .deployment_plan import plan_deployment
 from .metrics_dir import metrics_directory
 from .resources import available_cpus
 from .sockets import private_socket_dir, tcp_socket
-from .triton_processes import triton_server
-from .watchers import (
-    api_watcher,
-    runner_sockets,
-    runner_watcher,
-    service_sockets,
-    service_watcher,
-)
+from .watchers import api_watcher
 
 
 def serve_production(
@@ -75,77 +69,32 @@ def serve_production(
     quiet_circus()
     with private_socket_dir() as socket_dir:
         metrics_dir = metrics_directory(socket_dir)
-        tritons = [runner for runner in plan.runners if runner.triton is not None]
-        runners = [runner for runner in plan.runners if runner.triton is None]
-        by_runner = runner_sockets(runners, socket_dir)
-        watchers = [
-            runner_watcher(
-                target,
-                working_dir,
-                runner,
-                config,
-                by_runner[runner.name],
-                grace_seconds=config.grace_seconds,
-                state_dir=socket_dir,
-                foreign_sockets=("api",),
-                metrics_dir=metrics_dir,
-            )
-            for runner in runners
-        ]
-        runner_map = {
-            name: [f"file://{sock.path}" for sock in socks] for name, socks in by_runner.items()
-        }
-        for runner in tritons:  # one tritonserver each, called directly (triton_processes.py)
-            assert runner.triton is not None
-            watcher, runner_map[runner.name] = triton_server(runner.triton, config.grace_seconds)
-            watchers.append(watcher)
-        by_service = service_sockets(plan, config, socket_dir)
-        service_map = {
-            name: [f"file://{sock.path}" for sock in socks] for name, socks in by_service.items()
-        }
-        watchers += [
-            service_watcher(
-                target,
-                working_dir,
-                name,
-                config,
-                socks,
-                runner_map=runner_map,
-                service_map=service_map,
-                state_dir=socket_dir,
-                foreign_sockets=("api",),
-                metrics_dir=metrics_dir,
-                position=position,
-            )
-            for position, (name, socks) in enumerate(by_service.items())
-        ]
+        backends = backend_watchers(
+            target, working_dir, plan, config, socket_dir, metrics_dir, foreign_sockets=("api",)
+        )
+        watchers = backends.watchers
         public = tcp_socket("api", host, port, config.api_server.backlog)
         watchers.append(
             api_watcher(
                 target,
                 working_dir,
                 "api",
-                runner_map,
+                backends.runner_map,
                 config,
-                service_map=service_map,
+                service_map=backends.service_map,
                 workers=workers,
                 development=development,
                 http_tls=https,
                 metrics_dir=metrics_dir,
             )
         )
-        sockets = [
-            public,
-            *(sock for socks in by_runner.values() for sock in socks),
-            *(sock for socks in by_service.values() for sock in socks),
-        ]
-        arbiter = make_arbiter(watchers, sockets, socket_dir, public=("api",))
+        arbiter = make_arbiter(watchers, [public, *backends.sockets], socket_dir, public=("api",))
         url = public_url(host, public.port, https is not None)
         print(
             f"Serving {plan.service_name} on {url} with "
             f"{workers} API worker(s)"
-            + "".join(f", {len(s)} worker(s) of {n}" for n, s in by_service.items())
-            + f" and {sum(len(s) for s in by_runner.values())} runner worker(s) "
+            + "".join(f", {n} worker(s) of {name}" for name, n in backends.service_workers.items())
+            + f" and {backends.runner_workers} runner worker(s) "
             "(Press CTRL+C to quit)",
             flush=True,
         )

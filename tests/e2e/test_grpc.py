@@ -33,7 +33,13 @@ from bentoml_classic.grpc.v1 import service_pb2 as pb  # noqa: E402
 from bentoml_classic.grpc.v1 import service_pb2_grpc  # noqa: E402
 from bentoml_classic.grpc_server.server import GrpcApiServer, GrpcTls  # noqa: E402
 from bentoml_classic.loader import import_service  # noqa: E402
-from tests.support.servers import E2E_SERVICES, IRIS, free_port, serve_subprocess  # noqa: E402
+from tests.support.servers import (  # noqa: E402
+    E2E_SERVICES,
+    IRIS,
+    REPO,
+    free_port,
+    serve_subprocess,
+)
 
 CALL_TIMEOUT = 30.0
 
@@ -466,3 +472,32 @@ def test_serve_grpc_production(iris_env: dict[str, str]) -> None:
         assert 'endpoint="/classify"' in metrics
         assert 'http_response_code="200"' in metrics
         assert "bentoml_runner" in metrics or "iris_clf" in metrics
+
+
+def test_serve_grpc_serves_a_composed_service_with_its_dependencies(
+    iris_env: dict[str, str],
+) -> None:
+    """serve-grpc starts the graph as serve does (serving/backends.py): the pipeline's entry
+    answers over gRPC through its three dependency services, and a client mistake is refused."""
+    metrics_port = free_port()
+    env = {**iris_env, "BENTOML_CONFIG_OPTIONS": f"api_server.grpc.metrics.port={metrics_port}"}
+    port = free_port()
+    with serve_subprocess(
+        ["service:pipeline", "--api-workers", "1"],
+        cwd=REPO / "examples" / "pipeline",
+        env=env,
+        command="serve-grpc",
+        ready_path="",
+        port=port,
+    ):
+        wait_until_serving(f"127.0.0.1:{port}", timeout=60)
+        with GrpcClient.from_url(f"127.0.0.1:{port}") as client:
+            flowers = [
+                {"sepal_length": 59, "sepal_width": 30, "petal_length": 51, "petal_width": 18},
+                {"sepal_length": 51, "sepal_width": 35, "petal_length": 14, "petal_width": 2},
+            ]
+            assert client.species({"flowers": flowers}) == ["virginica", "setosa"]
+            # a client mistake is answered at the entry, before any dependency is called
+            with pytest.raises(ClientRequestError):
+                client.species({"flowers": [{"sepal_length": "long"}]})
+            assert client.species({"flowers": flowers[1:]}) == ["setosa"]
