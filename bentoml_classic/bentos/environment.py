@@ -8,6 +8,7 @@ env/docker/Dockerfile <bento folder>``.
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import shutil
@@ -46,6 +47,8 @@ case "$command" in
     exec "$@" ;;
 esac
 """
+
+logger = logging.getLogger(__name__)
 
 
 def write_python_env(config: BentoBuildConfig, build_ctx: str, env_dir: str) -> None:
@@ -134,9 +137,15 @@ def write_docker_env(config: BentoBuildConfig, build_ctx: str, env_dir: str) -> 
     ]
     (docker_dir / "Dockerfile").write_text("\n".join(lines) + "\n")
     if docker.dockerfile_template:
-        # kept beside the Dockerfile for the user; classic's Jinja blocks are not rendered
+        # kept beside the Dockerfile for the user; classic's Jinja blocks are not rendered, and
+        # the build says so rather than let a user believe the image follows the template
         source = _inside(build_ctx, docker.dockerfile_template, "docker.dockerfile_template")
         shutil.copy2(source, docker_dir / "Dockerfile.template")
+        logger.warning(
+            "docker.dockerfile_template %s is copied to env/docker/Dockerfile.template but not "
+            "rendered: the image is built from env/docker/Dockerfile",
+            docker.dockerfile_template,
+        )
     _write_script(docker_dir / "entrypoint.sh", _ENTRYPOINT)
 
 

@@ -196,3 +196,20 @@ def test_a_composed_service_records_its_graph_and_deploys_each_service(
     assert pre["command"][pre["command"].index("--service-name") + 1] == "pre"
     api_env = {e["name"]: e.get("value") for e in deployments["composed-api"]["env"]}
     assert json.loads(api_env["BENTOML_RUNNER_MAP"]) == {"pre": "tcp://composed-service-pre:3001"}
+
+
+def test_a_dockerfile_template_is_kept_and_the_build_says_it_is_not_rendered(
+    tmp_path: Path, bentoml_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root, _ = project(
+        tmp_path,
+        'service: "{module}:svc"\ndocker: {{dockerfile_template: ./Dockerfile.template}}\n',
+        service=COMPOSED,
+    )
+    (root / "Dockerfile.template").write_text("{% extends bento_base_template %}\n")
+    with caplog.at_level("WARNING"):
+        bento = build_bento(root, version="v1")
+    docker = Path(bento.path) / "env" / "docker"
+    assert (docker / "Dockerfile.template").read_text() == "{% extends bento_base_template %}\n"
+    assert "{%" not in (docker / "Dockerfile").read_text()
+    assert "not rendered" in caplog.text
