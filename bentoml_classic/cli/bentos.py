@@ -4,12 +4,11 @@ store ($BENTOML_HOME/bentos)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 
-from .output import human_size, output_option, print_records
+from .output import directory_size, human_size, local_time, output_option, print_records
 
 #: the columns of ``bentoml list``: a record's key -> its title (classic's)
 LIST_COLUMNS = {"tag": "Tag", "size": "Size", "creation_time": "Creation Time"}
@@ -33,16 +32,6 @@ def build(build_ctx: str, bentofile: str | None, version: str | None) -> None:
     click.echo(f'Successfully built Bento(tag="{bento.tag}") at {bento.path}')
 
 
-def _directory_size(path: str) -> int:
-    total = 0
-    for directory, _, files in os.walk(path):
-        for name in files:
-            entry = os.path.join(directory, name)
-            if not os.path.islink(entry):
-                total += os.path.getsize(entry)
-    return total
-
-
 @click.command(name="list")
 @click.argument("name", required=False)
 @output_option
@@ -57,8 +46,8 @@ def list_bentos(name: str | None, output: str) -> None:
     records = [
         {
             "tag": str(b.tag),
-            "size": human_size(_directory_size(b.path)),
-            "creation_time": b.info.creation_time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            "size": human_size(directory_size(b.path)),
+            "creation_time": local_time(b.info.creation_time),
         }
         for b in found
     ]

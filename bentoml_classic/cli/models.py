@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
 import yaml
 
-from .output import human_size, output_option, print_records
+from .output import directory_size, human_size, local_time, output_option, print_records
 
 
 @click.group()
@@ -38,23 +37,12 @@ def list_models(name: str | None, output: str) -> None:
         {
             "tag": str(m.tag),
             "module": m.info.module,
-            "size": human_size(_directory_size(m.path)),
-            "creation_time": m.info.creation_time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            "size": human_size(directory_size(m.path)),
+            "creation_time": local_time(m.info.creation_time),
         }
         for m in found
     ]
     print_records(records, output, LIST_COLUMNS)
-
-
-def _directory_size(path: str) -> int:
-    """Bytes of the files under ``path`` (links not followed)."""
-    total = 0
-    for entry in os.scandir(path):
-        if entry.is_dir(follow_symlinks=False):
-            total += _directory_size(entry.path)
-        elif entry.is_file(follow_symlinks=False):
-            total += entry.stat(follow_symlinks=False).st_size
-    return total
 
 
 @models.command(name="get")

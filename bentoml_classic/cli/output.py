@@ -8,7 +8,9 @@ The table is drawn by rich, imported here and only when a table is printed: it c
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import click
@@ -70,3 +72,20 @@ def human_size(size: float) -> str:
             break
         size /= 1024
     return f"{size:.2f} {unit}"
+
+
+def directory_size(path: str) -> int:
+    """Bytes of the files under ``path`` (links not followed: a bento's hard-linked models count
+    in each bento, a symlink not at all), for the ``size`` column of a listing."""
+    total = 0
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            total += directory_size(entry.path)
+        elif entry.is_file(follow_symlinks=False):
+            total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+def local_time(moment: datetime) -> str:
+    """A creation time as a listing shows it: this machine's local time, to the second."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
