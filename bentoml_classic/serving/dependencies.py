@@ -16,6 +16,7 @@ from ..config import BentoMLConfig
 from .worker_spec import WorkerSpec, runner_token
 
 if TYPE_CHECKING:
+    from ..batching.policy import BatchPolicy
     from ..protocol.remote import RemoteRunnerHandle
     from ..runner.runner import Runner
 
@@ -24,8 +25,15 @@ ReadinessCheck = Callable[[], Awaitable[str | None]]
 
 
 def runner_client(
-    name: str, addresses: list[str], spec: WorkerSpec, config: BentoMLConfig, ssl_context: Any
+    name: str,
+    addresses: list[str],
+    spec: WorkerSpec,
+    config: BentoMLConfig,
+    ssl_context: Any,
+    batch_policies: dict[str, BatchPolicy] | None = None,
 ) -> RemoteRunnerHandle:
+    """A runner's workers over the protocol; ``batch_policies``: its methods' caller-side
+    batching (none for a client that only pings, as the entry's readiness check)."""
     from ..protocol.remote import RemoteRunnerHandle
 
     return RemoteRunnerHandle(
@@ -33,6 +41,7 @@ def runner_client(
         addresses,
         token=runner_token(),
         timeout=config.runner(name).timeout,
+        batch_policies=batch_policies,
         ssl_context=ssl_context,
         metrics_elsewhere=spec.runner_metrics_elsewhere,
     )
@@ -46,8 +55,6 @@ def start_runner(
     ssl_context: ssl.SSLContext | None,
 ) -> None:
     """Attach ``runner`` to its workers, or run it here when the map has no address for it."""
-    from ..protocol.remote import RemoteRunnerHandle
-
     addresses = spec.runner_map.get(runner.name)
     runner_config = config.runner(runner.name)
     if addresses is None:  # embedded: this process hosts it
@@ -55,15 +62,8 @@ def start_runner(
         return
 
     def over_the_protocol() -> RemoteRunnerHandle:
-        return RemoteRunnerHandle(
-            runner.name,
-            addresses,
-            token=runner_token(),
-            timeout=runner_config.timeout,
-            batch_policies=runner.batch_policies(runner_config),
-            ssl_context=ssl_context,
-            metrics_elsewhere=spec.runner_metrics_elsewhere,
-        )
+        policies = runner.batch_policies(runner_config)
+        return runner_client(runner.name, addresses, spec, config, ssl_context, policies)
 
     from ..triton.runner import TritonRunner
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..config import BentoMLConfig, load_config
 from ..exceptions import InvalidArgument
@@ -36,6 +37,9 @@ from .sockets import private_socket_dir, tcp_socket
 from .triton_processes import forwarded_triton
 from .watchers import api_watcher, runner_watcher
 from .worker_spec import TOKEN_ENV
+
+if TYPE_CHECKING:
+    from ..service import Service
 
 __all__ = [
     "RUNNER_MAP_ENV",
@@ -137,6 +141,37 @@ def _serving_target(identifier: str, working_dir: str) -> tuple[str, str]:
     return resolved.service, resolved.working_dir
 
 
+def _front_door_service(
+    target: str, working_dir: str, addresses: dict[str, list[str]], token: str | None
+) -> Service:
+    """The service a front door (HTTP or gRPC) of a two-tier deployment serves, once the runner
+    map is known to name each of its runners and of the services it depends on; the token its
+    workers present is put in the environment they inherit (Circus's copy_env)."""
+    from ..loader import import_service
+
+    svc = import_service(target, working_dir)
+    missing = [r.name for r in svc.runners if not r.embedded and r.name not in addresses]
+    if missing:
+        raise InvalidArgument(
+            f"runner map has no address for runner(s) {missing} of service {svc.name!r}; "
+            f"it names {sorted(addresses)}"
+        )
+    # a dependency service (bentoml_classic.depends) is reached at its address in the map too
+    missing = [d.name for d in svc.dependencies() if d.name not in addresses]
+    if missing:
+        raise InvalidArgument(
+            f"runner map has no address for the service(s) {missing} that {svc.name!r} "
+            f"depends on (bentoml start-service-server); it names {sorted(addresses)}"
+        )
+    unknown = sorted(set(addresses) - {r.name for r in svc.runners} - set(svc.all_services()))
+    if unknown:
+        logger.warning("runner map names runners the service does not have: %s", unknown)
+    secret = http_server_token(token, [url for urls in addresses.values() for url in urls])
+    if secret is not None:
+        os.environ[TOKEN_ENV] = secret
+    return svc
+
+
 def _tls_files(**files: str | None) -> dict[str, str | None]:
     """The TLS files given, as absolute paths (workers run in the working directory); empty
     when none is."""
@@ -183,7 +218,6 @@ def start_http_server(
     ``tcps://`` runners are checked against ``runner_ssl_ca_certs`` (else the system's CAs),
     and ``runner_ssl_certfile`` is presented to runners that ask for a client certificate.
     """
-    from ..loader import import_service
 
     configure_server_logging(SUPERVISOR)
     target, working_dir = _serving_target(identifier_of(bento_identifier, bento), working_dir)
@@ -209,26 +243,7 @@ def start_http_server(
         from ..protocol.tls import from_settings
 
         from_settings(tls_files, server=False)  # refuse missing or broken files before starting
-    svc = import_service(target, working_dir)
-    missing = [r.name for r in svc.runners if not r.embedded and r.name not in addresses]
-    if missing:
-        raise InvalidArgument(
-            f"runner map has no address for runner(s) {missing} of service {svc.name!r}; "
-            f"it names {sorted(addresses)}"
-        )
-    # a dependency service (bentoml_classic.depends) is reached at its address in the map too
-    missing = [d.name for d in svc.dependencies() if d.name not in addresses]
-    if missing:
-        raise InvalidArgument(
-            f"runner map has no address for the service(s) {missing} that {svc.name!r} "
-            f"depends on (bentoml start-service-server); it names {sorted(addresses)}"
-        )
-    unknown = sorted(set(addresses) - {r.name for r in svc.runners} - set(svc.all_services()))
-    if unknown:
-        logger.warning("runner map names runners the service does not have: %s", unknown)
-    secret = http_server_token(token, [url for urls in addresses.values() for url in urls])
-    if secret is not None:
-        os.environ[TOKEN_ENV] = secret  # inherited by the workers through Circus's copy_env
+    svc = _front_door_service(target, working_dir, addresses, token)
     host = host or config.api_server.http.host
     port = config.api_server.http.port if port is None else port
     workers = api_workers or config.api_server.workers or available_cpus()
@@ -289,7 +304,6 @@ def start_grpc_server(
     for classic's signature: gRPC sizes its own listen queue. ``protocol_version``: only
     ``"v1"`` (classic's ``v1alpha1`` is not served).
     """
-    from ..loader import import_service
     from .grpc_tier import serve_grpc_production
 
     configure_server_logging(SUPERVISOR)
@@ -300,16 +314,7 @@ def start_grpc_server(
     # a bento tag or folder too, as the other start functions take (bentos/serving_target.py)
     target, working_dir = _serving_target(identifier_of(bento_identifier, bento), working_dir)
     addresses = parse_runner_map(runner_map)
-    svc = import_service(target, working_dir)
-    missing = [r.name for r in svc.runners if not r.embedded and r.name not in addresses]
-    if missing:
-        raise InvalidArgument(
-            f"runner map has no address for runner(s) {missing} of service {svc.name!r}; "
-            f"it names {sorted(addresses)}"
-        )
-    secret = http_server_token(token, [url for urls in addresses.values() for url in urls])
-    if secret is not None:
-        os.environ[TOKEN_ENV] = secret  # inherited by the workers through Circus's copy_env
+    _front_door_service(target, working_dir, addresses, token)
     serve_grpc_production(
         target,
         working_dir=working_dir,
