@@ -12,7 +12,10 @@ so every API worker's ``/readyz`` says 503 and names it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import time
+from collections.abc import Iterator
 
 #: seconds the first failed start waits before its worker exits
 RESTART_BACKOFF_S = 0.5
@@ -33,6 +36,26 @@ class StartFailures:
             with contextlib.suppress(OSError), open(self._path, "w") as file:
                 file.write(str(count))
         return float(min(RESTART_BACKOFF_S * 2.0 ** (count - 1), RESTART_BACKOFF_CAP_S))
+
+    @contextlib.contextmanager
+    def starting(self, what: str, logger: logging.Logger) -> Iterator[None]:
+        """Run a worker's start inside: when it raises, log it naming ``what`` (``runner x``),
+        wait the backoff, and let it propagate (the worker exits, Circus restarts it); when it
+        returns, the count starts again."""
+        try:
+            yield
+        except BaseException as exc:
+            delay = self.failed()
+            logger.error(
+                "%s failed to start (%s): exiting in %.1f s, then the supervisor restarts it",
+                what,
+                type(exc).__name__,
+                delay,
+                exc_info=exc,
+            )
+            time.sleep(delay)
+            raise
+        self.started()
 
     def started(self) -> None:
         if self._path is not None:

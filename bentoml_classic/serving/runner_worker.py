@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import socket
-import time
 from typing import Any
 
 from ..log_format import configure_server_logging, runner_component
@@ -87,7 +86,7 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket], worker_index: i
 
     os.chdir(spec.working_dir)
     failures = StartFailures(spec.state_dir, spec.runner or "")
-    try:
+    with failures.starting(f"runner {spec.runner}", logger):
         svc = import_service(spec.target, spec.working_dir)
         # a runner of the entry, or of a service it depends on
         runners = {r.name: r for s in svc.all_services().values() for r in s.runners}
@@ -97,18 +96,6 @@ def serve_runner(spec: WorkerSpec, sockets: list[socket.socket], worker_index: i
                 f"service {svc.name!r} has no runner {spec.runner!r}; its graph has {list(runners)}"
             )
         instance = runner.runnable_class(**runner.runnable_init_params)
-    except BaseException as exc:
-        delay = failures.failed()
-        logger.error(
-            "runner %s failed to start (%s): exiting in %.1f s, then the supervisor restarts it",
-            spec.runner,
-            type(exc).__name__,
-            delay,
-            exc_info=exc,
-        )
-        time.sleep(delay)
-        raise
-    failures.started()
     methods = {name: getattr(instance, name) for name in runner.runner_methods}
     for sock in sockets:
         if sock.family in (socket.AF_INET, socket.AF_INET6):

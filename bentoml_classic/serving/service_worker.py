@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import socket
-import time
 from typing import Any
 
 from ..log_format import configure_server_logging, service_component
@@ -70,22 +69,10 @@ def serve_service(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
 
     os.chdir(spec.working_dir)
     failures = StartFailures(spec.state_dir, f"service-{spec.service}")
-    try:
+    with failures.starting(f"service {spec.service}", logger):
         entry = import_service(spec.target, spec.working_dir)
         svc = entry.all_services()[spec.service or entry.name]
         config = build_config(spec.config) if spec.config else load_config()
-    except BaseException as exc:
-        delay = failures.failed()
-        logger.error(
-            "service %s failed to start (%s): exiting in %.1f s, then the supervisor restarts it",
-            spec.service,
-            type(exc).__name__,
-            delay,
-            exc_info=exc,
-        )
-        time.sleep(delay)
-        raise
-    failures.started()
     for sock in sockets:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
