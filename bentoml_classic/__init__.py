@@ -15,10 +15,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import exceptions
+from .classic_service import Service
 from .composition import depends
 from .context import Context, Cookie
 from .runner import Runnable, Runner
-from .service import Service
 from .tag import Tag
 
 if TYPE_CHECKING:

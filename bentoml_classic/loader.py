@@ -13,8 +13,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from .classic_service import Service
 from .exceptions import ImportServiceError, InvalidArgument
-from .service import Service
 
 
 def _module_name(module_part: str) -> str:

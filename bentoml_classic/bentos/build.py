@@ -19,12 +19,12 @@ from typing import Any
 import yaml
 
 from .. import __version__
+from ..classic_service import Service
 from ..exceptions import InvalidArgument, ModelNotFound
 from ..models.model import Model
 from ..models.store import ModelStore, get_default_store, new_version
 from ..models.versioned import LATEST, write_atomic
 from ..runner.runner import Runner
-from ..service import Service
 from ..tag import Tag, validate_name
 from .bento import (
     BENTO_YAML,

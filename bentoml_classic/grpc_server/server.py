@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..classic_service import Service
 from ..config import BentoMLConfig
 from ..context import Context
 from ..http.app import render_metrics
@@ -25,7 +26,6 @@ from ..http.traffic import TrafficControl
 from ..metrics.builtin import api_meter
 from ..metrics.meters import RequestMeter, flush_pending
 from ..runner.runner import Runner
-from ..service import Service
 from .metrics_port import MetricsPort
 from .servicer import BentoServicer
 

@@ -17,6 +17,7 @@ import inspect
 import time
 from typing import Any, NoReturn, cast
 
+from ..classic_service import InferenceAPI, Service
 from ..context import Context, response_wanted
 from ..exceptions import BadInput, BentoMLException, InternalServerError, excerpt
 from ..grpc.codes import code_name, envelope_metadata
@@ -25,7 +26,6 @@ from ..http.sync_calls import SyncCaller
 from ..http.threadpool import ThreadPool
 from ..http.traffic import TrafficControl
 from ..metrics.meters import RequestMeter
-from ..service import InferenceAPI, Service
 from .codec import descriptor_id, jsonable_attributes, read_content, write_content
 
 

@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from ..classic_service import Service
 from ..composition.in_process import start_dependencies_here
 from ..config import ApiMetricsConfig, BentoMLConfig
 from ..context import Context
@@ -27,7 +28,6 @@ from ..metrics.merge import merged_exposition
 from ..metrics.meters import RequestMeter, flush_pending
 from ..metrics.registry import CONTENT_TYPE, exposition
 from ..runner.runner import Runner
-from ..service import Service
 from .access_log import AccessLog, AccessLogMiddleware
 from .cors import with_cors
 from .dispatch import ApiDispatcher

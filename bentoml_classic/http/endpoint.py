@@ -11,9 +11,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..classic_service import InferenceAPI
 from ..context import Context, ResponseContext, response_wanted
 from ..exceptions import BentoMLException, InternalServerError, excerpt
-from ..service import InferenceAPI
 from .errors import error_response, from_user_exception
 from .streaming import ChunkSource, ChunkStream, is_chunk_source, streams_chunks
 from .sync_calls import SyncCaller, is_lone_request

@@ -17,7 +17,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
-from ..service import MountedApp, Service
+from ..classic_service import MountedApp, Service
 
 
 def _as_asgi(mounted: MountedApp) -> ASGIApp:

@@ -11,7 +11,7 @@ from .errors import ERROR_SCHEMA
 from .streaming import streams_chunks
 
 if TYPE_CHECKING:
-    from ..service import InferenceAPI, Service
+    from ..classic_service import InferenceAPI, Service
 
 ERROR_SCHEMA_NAME = "ErrorEnvelope"
 #: OpenAPI extensions classic BentoML's client looked for, under the same names

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from typing import Any
 
-from ..service import Service
+from ..classic_service import Service
 
 
 def run_deployment_hooks(svc: Service) -> None:

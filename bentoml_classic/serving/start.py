@@ -39,7 +39,7 @@ from .watchers import api_watcher, runner_watcher
 from .worker_spec import TOKEN_ENV
 
 if TYPE_CHECKING:
-    from ..service import Service
+    from ..classic_service import Service
 
 __all__ = [
     "RUNNER_MAP_ENV",

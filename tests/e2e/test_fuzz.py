@@ -32,8 +32,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from bentoml_classic.classic_service import Service
 from bentoml_classic.http.openapi import build_openapi
-from bentoml_classic.service import Service
 from tests.support.servers import E2E_SERVICES, serve_subprocess
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))

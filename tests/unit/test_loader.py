@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bentoml_classic.classic_service import Service
 from bentoml_classic.exceptions import ImportServiceError, InvalidArgument
 from bentoml_classic.loader import import_service
-from bentoml_classic.service import Service
 
 SERVICE_HEADER = """
 import bentoml_classic as bentoml

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 import bentoml_classic as bentoml
+from bentoml_classic.classic_service import RESERVED_ROUTES, InferenceAPI, Service
 from bentoml_classic.context import Context
 from bentoml_classic.exceptions import InvalidArgument
 from bentoml_classic.io.base import IODescriptor
 from bentoml_classic.runner import Runnable, Runner
-from bentoml_classic.service import RESERVED_ROUTES, InferenceAPI, Service
 
 
 class Echo(IODescriptor[Any]):

@@ -1,0 +1,1 @@
+"""Services written as classes (``@bentoml.service``), served on the classic runtime."""
