@@ -149,14 +149,14 @@ def strip_annotated(annotation: Any) -> Any:
 def strip_optional(annotation: Any) -> Any:
     """``X`` of ``Optional[X]`` / ``X | None``; any other annotation as it is."""
     annotation = strip_annotated(annotation)
-    if _is_union(annotation):
+    if is_union(annotation):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(members) == 1:
             return strip_annotated(members[0])
     return annotation
 
 
-def _is_union(annotation: Any) -> bool:
+def is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 

@@ -25,7 +25,7 @@ from ..image import Image
 from ..json import JSON
 from ..text import Text
 from ._arrays import is_dataframe, is_ndarray, with_pydantic_fields
-from ._hints import EMPTY, file_kind, strip_annotated, strip_optional
+from ._hints import EMPTY, file_kind, is_union, strip_annotated
 from ._model import component_name
 from .errors import signature_error
 
@@ -46,7 +46,9 @@ _BINARY = {"type": "string", "format": "binary"}
 def output_descriptor(method: str, annotation: Any, func: Callable[..., Any]) -> IODescriptor[Any]:
     """The descriptor that renders what ``func`` returns, by its return annotation."""
     generates = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
-    bare = strip_optional(annotation)
+    # Optional[X] is not X: a None must be answerable, and JSON's null is how (a union of a
+    # type JSON cannot carry is a SignatureError, from TypedJSON)
+    bare = strip_annotated(annotation)
     origin = typing.get_origin(bare)
     if origin in _STREAMS or (generates and annotation is EMPTY):
         args = typing.get_args(bare)
@@ -62,6 +64,8 @@ def output_descriptor(method: str, annotation: Any, func: Callable[..., Any]) ->
         )
     if annotation is EMPTY or bare is typing.Any or bare is type(None):
         return TypedJSON(method, typing.Any)
+    if is_union(bare):
+        return TypedJSON(method, annotation)
     if bare is str:
         return Text()
     if bare in (bytes, bytearray):
