@@ -42,7 +42,29 @@ class Param:
 
     @property
     def required(self) -> bool:
-        return self.default is EMPTY
+        """No default; a ``pydantic.Field(...)`` default counts as one only if it gives one."""
+        if self.default is EMPTY:
+            return True
+        is_required = getattr(self.default, "is_required", None)
+        return (
+            bool(is_required()) if callable(is_required) and _is_field_info(self.default) else False
+        )
+
+    @property
+    def default_value(self) -> Any:
+        """The value an absent part takes (``Field(default=...)``'s default, if that is it)."""
+        if _is_field_info(self.default):
+            return self.default.get_default(call_default_factory=True, validated_data={})
+        return self.default
+
+    @property
+    def description(self) -> str | None:
+        return self.default.description if _is_field_info(self.default) else None
+
+
+def _is_field_info(value: Any) -> bool:
+    fields = sys.modules.get("pydantic.fields")
+    return fields is not None and isinstance(value, fields.FieldInfo)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import PIL.Image
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bentoml_classic.exceptions import BadInput, BentoMLException, UnsupportedMediaType
 from bentoml_classic.io.typed import TypedArguments, input_for
@@ -212,3 +212,23 @@ def test_errors_are_json_ready_envelopes() -> None:
 
     exc = asyncio.run(run())
     assert isinstance(exc, BadInput) and len(exc.message) < 500
+
+
+class Described:
+    def run(
+        self,
+        image: PIL.Image.Image = Field(description="the input picture"),  # noqa: B008
+        mask: PIL.Image.Image | None = Field(default=None, description="optional mask"),  # noqa: B008
+    ) -> None: ...
+
+
+def test_field_defaults_on_file_parameters(parse: Any, parse_error: Any) -> None:
+    descriptor = input_for(Described.run)
+    args = parse(descriptor, form(part("image", png(), "image/png", "x.png")), FORM)
+    assert args["mask"] is None and isinstance(args["image"], PIL.Image.Image)
+    exc = parse_error(descriptor, form(part("mask", png(), "image/png", "m.png")), FORM)
+    assert exc.detail == {"missing": ["image"]}
+    schema = descriptor.openapi_schema()
+    assert schema["required"] == ["image"]
+    assert schema["properties"]["image"]["description"] == "the input picture"
+    assert descriptor.openapi_request_body()["required"] is True
