@@ -64,8 +64,9 @@ def build_model(signature: Signature, params: list[str]) -> type[Any]:
                 f"its annotation {by_name[param_name].annotation!r} cannot be validated from "
                 f"JSON: {str(exc).splitlines()[0]}",
             ) from None
-    model = create_model(name, __config__=config, **fields)  # raises pydantic's own error
-    return model
+    # every field works alone: what fails is their combination, in pydantic's own words
+    combined: type[Any] = create_model(name, __config__=config, **fields)
+    return combined
 
 
 def _with_alias(info: Any, name: str) -> Any:
