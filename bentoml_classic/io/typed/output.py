@@ -54,7 +54,7 @@ def output_descriptor(method: str, annotation: Any, func: Callable[..., Any]) ->
         args = typing.get_args(bare)
         chunk = strip_annotated(args[0]) if args else str
         if chunk is str or chunk is typing.Any:
-            return Text()
+            return TextStream()
         if chunk is bytes:
             return ByteStream()
         raise signature_error(
@@ -136,10 +136,24 @@ class TypedJSON(JSON):
         return str(strip_annotated(self.annotation).__name__)
 
 
-class ByteStream(Text):
-    """A stream of ``bytes`` chunks (a ``Text`` to http/streaming.py, which streams those)."""
+class TextStream(Text):
+    """The chunks a generator method yields, streamed (http/streaming.py streams a ``Text``
+    output's iterators). ``streamed`` tells /docs.json so, whatever function the runtime wraps
+    the method in."""
+
+    streamed: ClassVar[bool] = True
+
+    def __repr__(self) -> str:
+        return "TextStream()"
+
+
+class ByteStream(TextStream):
+    """A stream of ``bytes`` chunks."""
 
     mime_type: ClassVar[str] = "application/octet-stream"
+
+    def __repr__(self) -> str:
+        return "ByteStream()"
 
     def to_spec(self) -> dict[str, Any]:
         return {"id": "bentoml.io.File", "args": {"kind": "binaryio", "mime_type": None}}

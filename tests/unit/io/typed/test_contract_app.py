@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import io
 import typing as t
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -62,21 +62,8 @@ def register(svc: bentoml.Service, instance: Any, name: str) -> None:
     method: Callable[..., Any] = getattr(type(instance), name)
     bound = getattr(instance, name)
     api = svc.api(input=input_for(method), output=output_for(method), name=name)
-    # the wrapper is what the method is (coroutine, generator), as the server looks at it
-    if inspect.isasyncgenfunction(method):
-
-        async def stream_async(arguments: dict[str, Any]) -> AsyncIterator[Any]:
-            async for chunk in bound(**arguments):
-                yield chunk
-
-        api(stream_async)
-    elif inspect.isgeneratorfunction(method):
-
-        def stream(arguments: dict[str, Any]) -> Iterator[Any]:
-            yield from bound(**arguments)
-
-        api(stream)
-    elif inspect.iscoroutinefunction(method):
+    # a plain wrapper, even around a generator method: the output descriptor says it streams
+    if inspect.iscoroutinefunction(method):
 
         async def call_async(arguments: dict[str, Any]) -> Any:
             return await bound(**arguments)

@@ -97,6 +97,7 @@ def test_data_is_json(method: Any, value: Any, expected: Any) -> None:
 
 
 def test_text_bytes_and_paths(tmp_path: Path) -> None:
+    assert not getattr(output_for(Svc.text), "streamed", False)
     assert rendered(Svc.text, "héllo") == ("héllo".encode(), "text/plain; charset=utf-8")
     assert rendered(Svc.raw, b"\x00\xff") == (b"\x00\xff", "application/octet-stream")
     target = tmp_path / "report.csv"
@@ -134,7 +135,7 @@ def test_an_image_keeps_its_format_else_is_png() -> None:
 )
 def test_generators_stream(method: Any, media_type: str) -> None:
     descriptor = output_for(method)
-    assert streams_chunks(descriptor)
+    assert streams_chunks(descriptor) and getattr(descriptor, "streamed", False)
     assert descriptor.mime_type == media_type
 
 
