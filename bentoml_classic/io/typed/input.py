@@ -3,8 +3,8 @@
 A JSON object validated by the model generated from the signature, or, when a parameter is a file
 (``PIL.Image.Image``, ``pathlib.Path``, a file object), a multipart/form-data body with one part
 per parameter. A JSON API also takes its values as form fields (each field as its multipart part
-would be read), so an HTML form or ``curl -F`` can call it. Decoding gives ``TypedArguments``, the
-dict the method is called with.
+would be read), as ``curl -F`` sends them. Decoding gives ``TypedArguments``, the dict the method
+is called with.
 """
 
 from __future__ import annotations
