@@ -24,7 +24,13 @@ from ..file import File
 from ..image import Image
 from ..json import JSON
 from ..text import Text
-from ._arrays import is_dataframe, is_ndarray, with_pydantic_fields
+from ._arrays import (
+    FrameEncoder,
+    is_dataframe,
+    is_ndarray,
+    mentions_dataframe,
+    with_pydantic_fields,
+)
 from ._hints import EMPTY, file_kind, is_union, strip_annotated
 from ._model import component_name
 from .errors import signature_error
@@ -92,7 +98,9 @@ class TypedJSON(JSON):
     """JSON rendered as ``JSON()`` renders it, documented with the annotation's schema."""
 
     def __init__(self, method: str, annotation: Any) -> None:
-        super().__init__()
+        # DataFrames inside the value need the stdlib's encoder (msgspec's path cannot call out
+        # to pandas); every other value keeps the fast path
+        super().__init__(json_encoder=FrameEncoder if mentions_dataframe(annotation) else None)
         from pydantic import TypeAdapter
         from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 

@@ -53,6 +53,10 @@ class Svc:
 
     def text(self) -> str: ...
 
+    def frames(self) -> dict[str, pd.DataFrame]: ...
+
+    def arrays(self) -> list[np.ndarray]: ...
+
     def image(self) -> PIL.Image.Image: ...
 
     def path(self) -> Path: ...
@@ -88,6 +92,8 @@ def rendered(method: Any, value: Any) -> tuple[bytes, str]:
         (Svc.number, 2.5, 2.5),
         (Svc.array, np.array([[1.5, 2.0]], dtype=np.float32), [[1.5, 2.0]]),
         (Svc.frame, pd.DataFrame({"a": [1, 2]}), [{"a": 1}, {"a": 2}]),
+        (Svc.frames, {"x": pd.DataFrame({"a": [1]})}, {"x": [{"a": 1}]}),
+        (Svc.arrays, [np.arange(2), np.ones(1)], [[0, 1], [1.0]]),
     ],
 )
 def test_data_is_json(method: Any, value: Any, expected: Any) -> None:
