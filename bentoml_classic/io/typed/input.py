@@ -56,6 +56,10 @@ class TypedInput(IODescriptor[dict[str, Any]]):
         self.json_params = [p.name for p in signature.params if p.kind not in FILE_KINDS]
         self.model = build_model(signature, self.json_params)
         self._validator = fail_fast_validator(self.model)
+        from pydantic import ValidationError
+
+        # looked up once: pydantic's lazy module attributes cost microseconds per request
+        self._invalid: type[Exception] = ValidationError
         self._fields = {f"f{i}": name for i, name in enumerate(self.json_params)}
         self._image: Image | None = None
         self._file: File | None = None
@@ -166,17 +170,14 @@ class TypedInput(IODescriptor[dict[str, Any]]):
 
     def validate(self, obj: dict[str, Any], where: str = REQUEST_BODY) -> TypedArguments:
         """Already parsed values -> the arguments: the generated model validates them."""
-        from pydantic import ValidationError
-
         try:
             instance = self._validator.validate_python(obj)
-        except ValidationError as exc:
+        except self._invalid as exc:
             raise _validation_error(
                 exc, f"the parameters of {self.signature.method}", where
             ) from None
-        arguments = TypedArguments(
-            (name, getattr(instance, field)) for field, name in self._fields.items()
-        )
+        values = instance.__dict__  # the fields, by their internal names
+        arguments = TypedArguments({name: values[field] for field, name in self._fields.items()})
         extra = instance.__pydantic_extra__
         if extra:
             for key, value in extra.items():
