@@ -29,6 +29,7 @@ from ._parts import field_value, file_value
 from ._uploads import TypedArguments, UploadFolder
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
     from starlette.requests import Request
     from starlette.responses import Response
 
@@ -59,7 +60,7 @@ class TypedInput(IODescriptor[dict[str, Any]]):
         from pydantic import ValidationError
 
         # looked up once: pydantic's lazy module attributes cost microseconds per request
-        self._invalid: type[Exception] = ValidationError
+        self._invalid: type[ValidationError] = ValidationError
         self._fields = {f"f{i}": name for i, name in enumerate(self.json_params)}
         self._image: Image | None = None
         self._file: File | None = None
