@@ -96,8 +96,11 @@ def make_array(value: Any, dtype: Any) -> Any:
         return value if dtype is None else value.astype(dtype)
     if not isinstance(value, list):
         raise ValueError(f"expected an array (nested lists), got {type(value).__name__}")
-    leaves, longest, path = strings_of(value)
-    if path is not None and (dtype is None or dtype.kind in "USV"):
+    # A numeric dtype bounds the array's memory by its element count (numpy parses "1.5" into
+    # it), so only other arrays need the walk that finds their strings (in Python: slow).
+    numeric = dtype is not None and dtype.kind in "biufc"
+    leaves, longest, path = (0, 0, None) if numeric else strings_of(value)
+    if path is not None:
         size = leaves * max(longest, 1) * _UNICODE_CHAR_BYTES
         if size > _STRING_ARRAY_BUDGET:
             raise ValueError(
