@@ -9,6 +9,7 @@ it expected. A file where a field is expected, or the other way round, is a 400 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from ...exceptions import BadInput
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from ._uploads import UploadFolder
 
 _TEXT = Text()
+#: a field that opens an object or an array is JSON, and a 400 if it is broken (matched on the
+#: bytes: a large part is not copied to be looked at)
+_OPENS_CONTAINER = re.compile(rb"[ \t\r\n]*[\[{]")
 
 
 def is_file_part(part: Part) -> bool:
@@ -46,13 +50,14 @@ def field_value(param: Param, part: Part) -> Any:
             detail={"part": param.name, "expected": "field", "received": "file"},
         )
     with naming_part(param.name):
-        text = _TEXT.parse_bytes(part.data, media_type, PART_BODY, latin1_fallback=True)
         if param.plain_text:
-            return text
-        if (media_type is not None and media_type.is_json) or text.lstrip()[:1] in ("{", "["):
+            return _TEXT.parse_bytes(part.data, media_type, PART_BODY, latin1_fallback=True)
+        if (media_type is not None and media_type.is_json) or _OPENS_CONTAINER.match(part.data):
             return load_json_body(part.data, PART_BODY)
         parsed, value = decode_or_none(part.data)
-        return value if parsed else text
+        if parsed:
+            return value
+        return _TEXT.parse_bytes(part.data, media_type, PART_BODY, latin1_fallback=True)
 
 
 async def file_value(

@@ -103,7 +103,7 @@ class TypedInput(IODescriptor[dict[str, Any]]):
 
     def from_json(self, body: bytes, where: str = REQUEST_BODY) -> TypedArguments:
         """A JSON object of the parameters; an empty body is ``{}`` (every parameter defaulted)."""
-        obj = load_json_body(body, where) if body.strip() else {}
+        obj = {} if not body or body.isspace() else load_json_body(body, where)
         if not isinstance(obj, dict):
             raise BadInput(
                 f"{where} must be a JSON object whose keys are the parameters "

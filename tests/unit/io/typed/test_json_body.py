@@ -162,6 +162,7 @@ def test_a_body_that_is_no_json_object_is_a_400(body: bytes | str, words: str) -
 
 def test_an_empty_body_is_an_empty_object() -> None:
     assert parse_json(Svc.nothing, b"") == {}
+    assert parse_json(Svc.nothing, b" \r\n") == {}
     assert refused(Svc.defaults, b"").detail[0]["loc"] == ["text"]
 
 
