@@ -78,12 +78,18 @@ def register(svc: bentoml.Service, instance: Any, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
+def server() -> Iterator[str]:
     svc = bentoml.Service("controlnet")
     instance = ControlNet()
     for name in ("generate", "scale", "words", "count", "describe"):
         register(svc, instance, name)
-    with live_server(build_app(svc)) as url, httpx.Client(base_url=url, timeout=30) as http:
+    with live_server(build_app(svc)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=30) as http:
         yield http
 
 
@@ -169,3 +175,20 @@ def test_docs_json_describes_the_inferred_contract(client: httpx.Client) -> None
     assert describe["content"]["application/json"]["schema"]["type"] == "object"
     words = document["paths"]["/words"]["post"]["responses"]["200"]
     assert "streamed" in words["description"]
+
+
+def test_the_classic_python_client_calls_the_inferred_apis(server: str) -> None:
+    """/docs.json names classic descriptors, so classic's client encodes each call."""
+    from bentoml_classic.client import Client
+
+    client = Client.from_url(server)
+    try:
+        described = client.call("describe", {"params": {"prompt": "p", "negative_prompt": None}})
+        assert described == {"prompt": "p", "steps": 25}
+        assert client.call("scale", {"arr": [[1, 2]]}).tolist() == [[2.0, 4.0]]
+        image = PIL.Image.open(io.BytesIO(png("black")))
+        params = {"prompt": "x", "negative_prompt": None, "num_inference_steps": 4}
+        answer = client.call("generate", image=image, params=params)
+        assert answer.size == (4, 4) and answer.getpixel((0, 0)) == (255, 255, 255)
+    finally:
+        client.close()
