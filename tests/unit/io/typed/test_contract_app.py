@@ -38,7 +38,7 @@ class ControlNet:
     """The guide's service, with a PIL transform standing in for the diffusers pipeline."""
 
     async def generate(self, image: PIL.Image.Image, params: Params) -> PIL.Image.Image:
-        steps = params.num_inference_steps
+        steps = min(max(params.num_inference_steps, 1), 64)
         return PIL.ImageOps.invert(image.convert("RGB")).resize((steps, steps))
 
     def scale(
@@ -47,7 +47,7 @@ class ControlNet:
         return arr * factor + len(kwargs)
 
     def words(self, text: str, repeat: int = 1) -> Iterator[str]:
-        for word in text.split() * repeat:
+        for word in text.split() * max(min(repeat, 10), 0):
             yield word + " "
 
     async def count(self, upto: int) -> AsyncGenerator[str, None]:
