@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import inspect
 import io
+import time
 import typing as t
 from collections.abc import AsyncGenerator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,6 +56,9 @@ class ControlNet:
         for i in range(upto):
             yield f"{i}\n"
 
+    def upload(self, doc: Path, note: str = "") -> dict[str, t.Any]:
+        return {"where": str(doc), "size": doc.stat().st_size, "note": note}
+
     def describe(self, params: Params) -> dict[str, t.Any]:
         return {"prompt": params.prompt, "steps": params.num_inference_steps}
 
@@ -81,7 +86,7 @@ def register(svc: bentoml.Service, instance: Any, name: str) -> None:
 def server() -> Iterator[str]:
     svc = bentoml.Service("controlnet")
     instance = ControlNet()
-    for name in ("generate", "scale", "words", "count", "describe"):
+    for name in ("generate", "scale", "words", "count", "describe", "upload"):
         register(svc, instance, name)
     with live_server(build_app(svc)) as url:
         yield url
@@ -192,3 +197,22 @@ def test_the_classic_python_client_calls_the_inferred_apis(server: str) -> None:
         assert answer.size == (4, 4) and answer.getpixel((0, 0)) == (255, 255, 255)
     finally:
         client.close()
+
+
+def test_an_uploaded_path_is_gone_once_answered(client: httpx.Client) -> None:
+    response = client.post(
+        "/upload",
+        files={"doc": ("report.txt", b"12345", "text/plain"), "note": (None, "hi")},
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["size"] == 5 and answer["note"] == "hi"
+    stored = Path(answer["where"])
+    assert stored.name == "report.txt"
+    # Removed when the last reference goes: the request's, or a pool thread's that ran the
+    # function and may drop it a moment after the answer left. A bounded wait, not a timing.
+    for _ in range(200):
+        if not stored.parent.parent.exists():
+            break
+        time.sleep(0.05)
+    assert not stored.exists() and not stored.parent.parent.exists()
