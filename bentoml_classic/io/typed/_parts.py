@@ -1,10 +1,11 @@
 """The values of a multipart/form-data request, one part per parameter.
 
 A file parameter (image, path, file) takes a part that is a file: one with a filename, or with a
-media type that is not text or JSON. Any other parameter takes a form field: a ``str`` parameter
-its text as it is, the others JSON (a pydantic model part as the guide sends ``params``); a field
-that is not JSON is handed to pydantic as text, which converts ``"3"`` for an ``int`` or says what
-it expected. A file where a field is expected, or the other way round, is a 400 naming the part.
+media type that is not text or JSON. Any other parameter takes a form field (or a text or JSON
+file, ``curl -F params=@params.json``): a ``str`` parameter its text as it is, the others JSON (a
+pydantic model part as the guide sends ``params``); a field that is not JSON is handed to pydantic
+as text, which converts ``"3"`` for an ``int`` or says what it expected. A binary file where a
+field is expected, or a field where a file is, is a 400 naming the part.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def _type_text(part: Part) -> str:
 def field_value(param: Param, part: Part) -> Any:
     """A form field's value for a JSON parameter (validated later, with the others)."""
     media_type = part.media_type
-    if is_file_part(part) and not (media_type is not None and media_type.is_json):
+    readable = media_type is not None and (media_type.type == "text" or media_type.is_json)
+    if is_file_part(part) and not readable:  # a text or JSON file is its text; others are not
         raise BadInput(
             f"part {param.name!r} is a file ({_type_text(part)}), but parameter {param.name!r} "
             f"takes {'text' if param.plain_text else 'JSON'}: send it as a form field",

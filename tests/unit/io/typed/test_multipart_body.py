@@ -193,6 +193,17 @@ def test_a_json_api_also_takes_form_fields(parse: Any) -> None:
     assert args == {"text": "hi", "count": 2}
 
 
+def test_text_and_json_files_are_read_as_fields(parse: Any, parse_error: Any) -> None:
+    body = form(
+        part("text", "héllo".encode(), "text/plain", "note.txt"),
+        part("count", b"3", "application/json", "count.json"),
+    )
+    assert parse(input_for(ControlNet.plain), body, FORM) == {"text": "héllo", "count": 3}
+    body = form(part("text", b"\x00\x01", None, "blob.bin"))
+    exc = parse_error(input_for(ControlNet.plain), body, FORM)
+    assert "is a file (no Content-Type)" in exc.message and exc.detail["part"] == "text"
+
+
 def test_malformed_multipart_is_a_400(parse_error: Any) -> None:
     exc = parse_error(input_for(ControlNet.generate), b"--nope", FORM)
     assert "multipart" in exc.message
