@@ -172,17 +172,17 @@ class FrameEncoder(json.JSONEncoder):
 def with_pydantic_fields(annotation: Any) -> Any:
     """The annotation with every ndarray / DataFrame in it (inside Optional, list, dict, ...)
     replaced by its field type; the annotation itself where there is none."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:  # the metadata (a Field's description, constraints) is kept
+        inner = with_pydantic_fields(args[0])
+        return annotation if inner is args[0] else Annotated[(inner, *annotation.__metadata__)]
     if is_ndarray(annotation):
         return ndarray_field(annotation)
     if is_dataframe(annotation):
         return dataframe_field()
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
     if origin is None or not args:
         return annotation
-    if origin is typing.Annotated:
-        inner = with_pydantic_fields(args[0])
-        return annotation if inner is args[0] else Annotated[(inner, *annotation.__metadata__)]
     new_args = tuple(with_pydantic_fields(arg) for arg in args)
     if all(new is old for new, old in zip(new_args, args, strict=True)):
         return annotation

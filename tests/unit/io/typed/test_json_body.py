@@ -38,6 +38,10 @@ class Svc:
 
     def any_array(self, arr: np.ndarray, masks: list[np.ndarray] | None = None) -> None: ...
 
+    def annotated_array(
+        self, arr: t.Annotated[np.ndarray[t.Any, np.int8], Field(description="pixels")]
+    ) -> None: ...
+
     def defaults(
         self,
         text: str,
@@ -78,6 +82,13 @@ def test_the_guides_ndarray_annotation_gives_the_dtype_and_kwargs_take_the_rest(
     assert args["arr"].dtype == np.uint8 and args["arr"].tolist() == [[1, 2], [3, 4]]
     typed = parse_json(Svc.typed_dtype, '{"arr": [1, 2.5]}')["arr"]
     assert typed.dtype == np.float32 and typed.tolist() == [1.0, 2.5]
+
+
+def test_an_annotated_array_keeps_its_dtype_and_description() -> None:
+    descriptor = input_for(Svc.annotated_array)
+    assert descriptor.from_json(b'{"arr": [1, -2]}')["arr"].dtype == np.int8
+    schema = descriptor.openapi_components()["Svc.annotated_array.Input"]["properties"]["arr"]
+    assert schema["description"] == "pixels" and schema["x-numpy-dtype"] == "int8"
 
 
 def test_an_array_without_dtype_is_what_numpy_makes_and_arrays_nest_in_containers() -> None:
