@@ -35,6 +35,31 @@ def is_ndarray(annotation: Any) -> bool:
     return np is not None and (bare is np.ndarray or typing.get_origin(bare) is np.ndarray)
 
 
+def is_tensor(annotation: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and strip_annotated(annotation) is torch.Tensor
+
+
+def tensor_field() -> Any:
+    """A ``torch.Tensor`` parameter: nested lists, made an array by numpy, then a tensor."""
+    from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+
+    def to_tensor(value: Any) -> Any:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            return value
+        return torch.from_numpy(make_array(value, None))
+
+    schema = {"type": "array", "items": {}, "description": "a torch tensor, as nested lists"}
+    return Annotated[
+        Any,
+        PlainValidator(to_tensor),
+        PlainSerializer(lambda tensor: tensor.tolist(), when_used="json"),
+        WithJsonSchema(schema),
+    ]
+
+
 def is_dataframe(annotation: Any) -> bool:
     pd = sys.modules.get("pandas")
     return pd is not None and strip_annotated(annotation) is pd.DataFrame
@@ -181,6 +206,8 @@ def with_pydantic_fields(annotation: Any) -> Any:
         return ndarray_field(annotation)
     if is_dataframe(annotation):
         return dataframe_field()
+    if is_tensor(annotation):
+        return tensor_field()
     if origin is None or not args:
         return annotation
     new_args = tuple(with_pydantic_fields(arg) for arg in args)

@@ -28,6 +28,7 @@ from ._arrays import (
     FrameEncoder,
     is_dataframe,
     is_ndarray,
+    is_tensor,
     mentions_dataframe,
     with_pydantic_fields,
 )
@@ -80,6 +81,8 @@ def output_descriptor(method: str, annotation: Any, func: Callable[..., Any]) ->
         from ..numpy import NumpyNdarray
 
         return NumpyNdarray()
+    if is_tensor(bare):
+        return TensorArray()
     if is_dataframe(bare):
         from ..pandas import PandasDataFrame
 
@@ -92,6 +95,35 @@ def output_descriptor(method: str, annotation: Any, func: Callable[..., Any]) ->
     if kind == "file":
         return File()
     return TypedJSON(method, annotation)
+
+
+class TensorArray(IODescriptor[Any]):
+    """A returned ``torch.Tensor`` as nested lists, written as ``NumpyNdarray`` writes arrays
+    (the tensor copied to the CPU first)."""
+
+    mime_type: ClassVar[str] = "application/json"
+
+    def __init__(self) -> None:
+        from ..numpy import NumpyNdarray
+
+        self._array = NumpyNdarray()
+
+    def __repr__(self) -> str:
+        return "TensorArray()"
+
+    async def from_http_request(self, request: Any) -> Any:
+        raise NotImplementedError("TensorArray renders responses; input_for() reads requests")
+
+    async def to_http_response(self, obj: Any) -> Response:
+        if hasattr(obj, "detach"):
+            obj = obj.detach().cpu().numpy()
+        return await self._array.to_http_response(obj)
+
+    def openapi_schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": {}, "description": "a torch tensor, as nested lists"}
+
+    def to_spec(self) -> dict[str, Any]:
+        return self._array.to_spec()
 
 
 class TypedJSON(JSON):
