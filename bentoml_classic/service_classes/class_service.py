@@ -18,12 +18,11 @@ from ..classic_service import (
     _API_NAME_RE,
     InferenceAPI,
     Service,
-    _find_context_param,
     _normalise_route,
 )
 from ..composition.handle import DependencyHandle
 from ..exceptions import InvalidArgument
-from ._contract_stand_in import input_for, output_for
+from ..io.typed import input_for, output_for
 from .adapters import adapter
 from .instance import InstanceHolder
 from .options import ApiOptions, ServiceOptions
@@ -91,17 +90,17 @@ class ClassService(Service):
             raise InvalidArgument(
                 f"API method {where!r}: route '/{route}' is already used by API {clash.name!r}"
             )
-        ctx_param, _ = _find_context_param(method)
+        contract = input_for(method)  # a SignatureError names the method and the parameter
         func = adapter(self._instance, method, options)
         self.apis[api_name] = InferenceAPI(
             name=api_name,
             func=func,
-            input=input_for(method),
+            input=contract,
             output=output_for(method),
             route=route,
             doc=inspect.getdoc(method),
             is_async=inspect.iscoroutinefunction(func),
-            ctx_param=ctx_param,
+            ctx_param=contract.context_param,
             input_as_kwargs=True,
         )
 
