@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ..config import BentoMLConfig, load_config
 from ..log_format import SUPERVISOR, configure_server_logging
@@ -111,6 +112,19 @@ def serve_production(
             flush=True,
         )
         arbiter.start()
+
+
+def serve_http_production(
+    bento_identifier: str,
+    working_dir: str = ".",
+    port: int | None = None,
+    host: str | None = None,
+    **options: Any,
+) -> None:
+    """``serve_production`` under classic BentoML's name and argument order
+    (``bentoml.serve.serve_http_production(bento_identifier, working_dir, port, host, ...)``);
+    ``options`` are ``serve_production``'s keywords (``api_workers``, ``config``, ...)."""
+    serve_production(bento_identifier, working_dir=working_dir, port=port, host=host, **options)
 
 
 def public_url(host: str, port: int, https: bool) -> str:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import runpy
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,9 +20,18 @@ import PIL.Image
 import psutil
 import pytest
 
-from tests.support.servers import REPO, serve_subprocess
+from tests.support.servers import REPO, free_port, stop_process_group, wait_until_ready
 
 CONTROLNET = REPO / "examples" / "controlnet"
+
+
+#: ``bentoml serve service:ControlNet`` as Python (the CLI is run by the guide's page,
+#: docs/guide/class_services.md); the decorator asks for 8 entry workers, the argument wins
+SERVE = """
+import sys
+from bentoml_classic.serving import serve_http_production
+serve_http_production("service:ControlNet", ".", port=int(sys.argv[1]), api_workers=1)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +39,26 @@ def controlnet(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     home = tmp_path_factory.mktemp("bentoml_home")
-    # the decorator asks for 8 entry workers: the command line's --api-workers wins over it
-    args = ["service:ControlNet", "--api-workers", "1"]
-    with serve_subprocess(args, cwd=CONTROLNET, env={"BENTOML_HOME": str(home)}) as served:
-        yield served
+    port = free_port()
+    output = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(port)],
+        cwd=CONTROLNET,
+        env={**os.environ, "BENTOML_HOME": str(home)},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{url}/readyz", timeout=60, is_alive=lambda: process.poll() is None)
+        yield url, process
+    except (RuntimeError, TimeoutError):
+        output.seek(0)
+        raise RuntimeError(output.read().decode(errors="replace")) from None
+    finally:
+        stop_process_group(process)
+        output.close()
 
 
 def _png(size: int = 24) -> bytes:
