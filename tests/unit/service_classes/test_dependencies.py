@@ -5,6 +5,7 @@ protocol's encoding (``composition/local.py``)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 import httpx
@@ -114,3 +115,34 @@ def test_concurrent_calls_to_a_batchable_api_are_joined() -> None:
     assert [r.tolist() for r in results] == [[0, 0], [2, 2], [4, 4], [6, 6]]
     # the first call found the batcher free and ran alone; the three behind it ran as one
     assert batches == [2, 6]
+
+
+@bentoml.service
+class Words:
+    @bentoml.api
+    def tokens(self, n: int) -> Generator[str, None, None]:
+        for k in range(n):
+            yield f"w{k} "
+
+
+@bentoml.service
+class Streams:
+    words = bentoml.depends(Words)
+
+    @bentoml.api
+    async def joined(self, n: int, ctx: bentoml.Context) -> str:
+        ctx.response.headers["x-count"] = str(n)
+        return "".join([token async for token in self.words.tokens(n)])
+
+    @bentoml.api
+    async def relayed(self, n: int) -> AsyncGenerator[str, None]:
+        async for token in self.words.tokens(n):
+            yield token.upper()
+
+
+def test_streams_cross_between_class_services_and_a_context_reaches_the_method() -> None:
+    with live_server(build_app(Streams)) as url:
+        joined = httpx.post(f"{url}/joined", json={"n": 3})
+        assert (joined.text, joined.headers["x-count"]) == ("w0 w1 w2 ", "3")
+        relayed = httpx.post(f"{url}/relayed", json={"n": 2})
+        assert relayed.text == "W0 W1 "
