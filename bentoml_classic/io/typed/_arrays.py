@@ -13,6 +13,7 @@ arrays are bounded (as NumpyNdarray bounds them).
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 import typing
@@ -146,6 +147,23 @@ def make_frame(value: Any) -> Any:
         except ValueError as exc:  # columns of different lengths
             raise ValueError(f"cannot be read as a DataFrame: {excerpt(exc, 120)}") from None
     raise ValueError("expected a list of records (objects) or an object of columns (arrays)")
+
+
+def mentions_dataframe(annotation: Any) -> bool:
+    """Whether a DataFrame is anywhere in the annotation (``list[pd.DataFrame]``, ...)."""
+    return is_dataframe(annotation) or any(
+        mentions_dataframe(arg) for arg in typing.get_args(annotation)
+    )
+
+
+class FrameEncoder(json.JSONEncoder):
+    """``json.dumps`` of values that hold DataFrames, each written as its records."""
+
+    def default(self, o: Any) -> Any:
+        pd = sys.modules.get("pandas")
+        if pd is not None and isinstance(o, pd.DataFrame):
+            return o.to_dict(orient="records")
+        return super().default(o)
 
 
 def with_pydantic_fields(annotation: Any) -> Any:

@@ -42,7 +42,29 @@ class Param:
 
     @property
     def required(self) -> bool:
-        return self.default is EMPTY
+        """No default; a ``pydantic.Field(...)`` default counts as one only if it gives one."""
+        if self.default is EMPTY:
+            return True
+        is_required = getattr(self.default, "is_required", None)
+        return (
+            bool(is_required()) if callable(is_required) and _is_field_info(self.default) else False
+        )
+
+    @property
+    def default_value(self) -> Any:
+        """The value an absent part takes (``Field(default=...)``'s default, if that is it)."""
+        if _is_field_info(self.default):
+            return self.default.get_default(call_default_factory=True, validated_data={})
+        return self.default
+
+    @property
+    def description(self) -> str | None:
+        return self.default.description if _is_field_info(self.default) else None
+
+
+def _is_field_info(value: Any) -> bool:
+    fields = sys.modules.get("pydantic.fields")
+    return fields is not None and isinstance(value, fields.FieldInfo)
 
 
 @dataclass(frozen=True)
@@ -149,14 +171,14 @@ def strip_annotated(annotation: Any) -> Any:
 def strip_optional(annotation: Any) -> Any:
     """``X`` of ``Optional[X]`` / ``X | None``; any other annotation as it is."""
     annotation = strip_annotated(annotation)
-    if _is_union(annotation):
+    if is_union(annotation):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(members) == 1:
             return strip_annotated(members[0])
     return annotation
 
 
-def _is_union(annotation: Any) -> bool:
+def is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 

@@ -43,24 +43,30 @@ def build_model(signature: Signature, params: list[str]) -> type[Any]:
         param = by_name[name]
         annotation = with_pydantic_fields(param.annotation)
         if isinstance(param.default, FieldInfo):
-            info = param.default
-            fields[f"f{index}"] = (annotation, _with_alias(info, name))
+            fields[f"f{index}"] = (annotation, _with_alias(param.default, name))
         else:
             default = ... if param.default is EMPTY else param.default
             fields[f"f{index}"] = (annotation, Field(default, alias=name))
+    name = component_name(signature.method, "Input")
+    try:
+        model: type[Any] = create_model(name, __config__=config, **fields)
+        return model
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError):
+        pass
+    # which parameter: each field alone, only now that one of them failed
+    for index, param_name in enumerate(params):
         try:
             create_model("Probe", __config__=config, probe=fields[f"f{index}"])
         except (PydanticSchemaGenerationError, PydanticUserError, TypeError) as exc:
             raise signature_error(
                 signature.method,
-                name,
-                f"its annotation {param.annotation!r} cannot be validated from JSON: "
-                f"{str(exc).splitlines()[0]}",
+                param_name,
+                f"its annotation {by_name[param_name].annotation!r} cannot be validated from "
+                f"JSON: {str(exc).splitlines()[0]}",
             ) from None
-    model: type[Any] = create_model(
-        component_name(signature.method, "Input"), __config__=config, **fields
-    )
-    return model
+    # every field works alone: what fails is their combination, in pydantic's own words
+    combined: type[Any] = create_model(name, __config__=config, **fields)
+    return combined
 
 
 def _with_alias(info: Any, name: str) -> Any:

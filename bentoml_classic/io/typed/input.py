@@ -3,8 +3,8 @@
 A JSON object validated by the model generated from the signature, or, when a parameter is a file
 (``PIL.Image.Image``, ``pathlib.Path``, a file object), a multipart/form-data body with one part
 per parameter. A JSON API also takes its values as form fields (each field as its multipart part
-would be read), so an HTML form or ``curl -F`` can call it. Decoding gives ``TypedArguments``, the
-dict the method is called with.
+would be read), as ``curl -F`` sends them. Decoding gives ``TypedArguments``, the dict the method
+is called with.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class TypedInput(IODescriptor[dict[str, Any]]):
                         if param.required:
                             missing.append(param.name)
                         else:
-                            files[param.name] = param.default
+                            files[param.name] = param.default_value
                     continue
                 if param.kind not in FILE_KINDS:
                     values[param.name] = field_value(param, part)
@@ -198,6 +198,8 @@ class TypedInput(IODescriptor[dict[str, Any]]):
         for param in self.signature.params:
             if param.kind in FILE_KINDS:
                 properties[param.name] = {**_BINARY, "title": param.name}
+                if param.description:
+                    properties[param.name]["description"] = param.description
                 if param.required:
                     required.add(param.name)
         ordered = {p.name: properties[p.name] for p in self.signature.params}

@@ -24,8 +24,14 @@ from ..file import File
 from ..image import Image
 from ..json import JSON
 from ..text import Text
-from ._arrays import is_dataframe, is_ndarray, with_pydantic_fields
-from ._hints import EMPTY, file_kind, strip_annotated, strip_optional
+from ._arrays import (
+    FrameEncoder,
+    is_dataframe,
+    is_ndarray,
+    mentions_dataframe,
+    with_pydantic_fields,
+)
+from ._hints import EMPTY, file_kind, is_union, strip_annotated
 from ._model import component_name
 from .errors import signature_error
 
@@ -46,13 +52,15 @@ _BINARY = {"type": "string", "format": "binary"}
 def output_descriptor(method: str, annotation: Any, func: Callable[..., Any]) -> IODescriptor[Any]:
     """The descriptor that renders what ``func`` returns, by its return annotation."""
     generates = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
-    bare = strip_optional(annotation)
+    # Optional[X] is not X: a None must be answerable, and JSON's null is how (a union of a
+    # type JSON cannot carry is a SignatureError, from TypedJSON)
+    bare = strip_annotated(annotation)
     origin = typing.get_origin(bare)
     if origin in _STREAMS or (generates and annotation is EMPTY):
         args = typing.get_args(bare)
         chunk = strip_annotated(args[0]) if args else str
         if chunk is str or chunk is typing.Any:
-            return Text()
+            return TextStream()
         if chunk is bytes:
             return ByteStream()
         raise signature_error(
@@ -62,6 +70,8 @@ def output_descriptor(method: str, annotation: Any, func: Callable[..., Any]) ->
         )
     if annotation is EMPTY or bare is typing.Any or bare is type(None):
         return TypedJSON(method, typing.Any)
+    if is_union(bare):
+        return TypedJSON(method, annotation)
     if bare is str:
         return Text()
     if bare in (bytes, bytearray):
@@ -88,7 +98,9 @@ class TypedJSON(JSON):
     """JSON rendered as ``JSON()`` renders it, documented with the annotation's schema."""
 
     def __init__(self, method: str, annotation: Any) -> None:
-        super().__init__()
+        # DataFrames inside the value need the stdlib's encoder (msgspec's path cannot call out
+        # to pandas); every other value keeps the fast path
+        super().__init__(json_encoder=FrameEncoder if mentions_dataframe(annotation) else None)
         from pydantic import TypeAdapter
         from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
@@ -132,10 +144,24 @@ class TypedJSON(JSON):
         return str(strip_annotated(self.annotation).__name__)
 
 
-class ByteStream(Text):
-    """A stream of ``bytes`` chunks (a ``Text`` to http/streaming.py, which streams those)."""
+class TextStream(Text):
+    """The chunks a generator method yields, streamed (http/streaming.py streams a ``Text``
+    output's iterators). ``streamed`` tells /docs.json so, whatever function the runtime wraps
+    the method in."""
+
+    streamed: ClassVar[bool] = True
+
+    def __repr__(self) -> str:
+        return "TextStream()"
+
+
+class ByteStream(TextStream):
+    """A stream of ``bytes`` chunks."""
 
     mime_type: ClassVar[str] = "application/octet-stream"
+
+    def __repr__(self) -> str:
+        return "ByteStream()"
 
     def to_spec(self) -> dict[str, Any]:
         return {"id": "bentoml.io.File", "args": {"kind": "binaryio", "mime_type": None}}

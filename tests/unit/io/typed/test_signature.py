@@ -109,3 +109,30 @@ def test_file_kinds_make_the_body_multipart() -> None:
     assert descriptor.var_keyword == "rest"
     assert descriptor.mime_type == "multipart/form-data"
     assert descriptor.input_error_statuses >= {400, 415}
+
+
+def test_a_service_without_arrays_or_images_does_not_load_numpy_pil_or_pandas() -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import sys
+        import bentoml_classic
+        before = set(sys.modules)
+        from bentoml_classic.io.typed import input_for, output_for
+
+        class S:
+            def f(self, a: int, b: dict[str, float] | None = None) -> dict[str, int]: ...
+
+        input_for(S.f).from_json(b'{"a": 1}')
+        output_for(S.f)
+        added = {m.split(".")[0] for m in set(sys.modules) - before}
+        print(sorted(added & {"numpy", "PIL", "pandas"}))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
