@@ -35,7 +35,3 @@ class InstanceHolder:
     def create(self, ctx: Any = None) -> None:
         """The startup hook: make the instance before the worker serves (``ctx`` unused)."""
         self.get()
-
-    @property
-    def made(self) -> bool:
-        return self._instance is not None and self._pid == os.getpid()
