@@ -112,10 +112,15 @@ def test_each_service_in_its_own_processes_only_the_entry_on_tcp(controlnet: Any
     children = psutil.Process(process.pid).children(recursive=True)
     dependency = [c for c in children if "bentoml_classic.serving.service_worker" in c.cmdline()]
     assert len(dependency) == 1  # workers=1 in its decorator
-    spec = dependency[0].environ()
-    assert '"service": "sdxlcontrolnetservice"' in spec["BENTOML_WORKER_SPEC"]
-    # resources={"gpu": "1"}: one GPU id (none here: CPU); the entry's {"cpu": "1"}: 1 thread
-    assert "CUDA_VISIBLE_DEVICES" in spec
+    environ = dependency[0].environ()
+    spec = json.loads(environ["BENTOML_WORKER_SPEC"])
+    assert spec["service"] == "sdxlcontrolnetservice"
+    # resources={"gpu": "1"}: its workers get a GPU id (or "" on a machine without a GPU)
+    assert "CUDA_VISIBLE_DEVICES" in environ
+    # traffic={"timeout": 600} of both decorators, under the keys nothing else set
+    config = spec["config"]
+    assert config["services"]["sdxlcontrolnetservice"]["traffic"]["timeout"] == 600
+    assert config["api_server"]["traffic"]["timeout"] == 600
     listening = {
         conn.laddr.port
         for child in [psutil.Process(process.pid), *children]
