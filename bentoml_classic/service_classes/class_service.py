@@ -32,22 +32,24 @@ API_MARK = "__bentoml_api__"
 
 
 def _api_methods(cls: type) -> Iterator[tuple[Callable[..., Any], ApiOptions]]:
-    """The class's ``@bentoml.api`` methods, base classes' first, each name once."""
-    seen: set[str] = set()
+    """The class's ``@bentoml.api`` methods, in the order the class (base classes first)
+    defines them; an override without the decorator is not an API."""
+    names: dict[str, None] = {}
     for klass in reversed(cls.__mro__):
-        for name, value in vars(klass).items():
-            if isinstance(getattr(value, API_MARK, None), ApiOptions) and name not in seen:
-                seen.add(name)
-    for name in sorted(seen, key=list(_member_order(cls)).index):
-        method = getattr(cls, name)
-        yield method, getattr(method, API_MARK)
-
-
-def _member_order(cls: type) -> Iterator[str]:
-    found: dict[str, None] = {}
-    for klass in reversed(cls.__mro__):
-        found.update(dict.fromkeys(vars(klass)))
-    yield from found
+        names.update(dict.fromkeys(vars(klass)))
+    for name in names:
+        static = inspect.getattr_static(cls, name, None)
+        options = getattr(static, API_MARK, None) or getattr(
+            getattr(static, "__func__", None), API_MARK, None
+        )
+        if not isinstance(options, ApiOptions):
+            continue
+        if isinstance(static, staticmethod | classmethod):
+            raise InvalidArgument(
+                f"API method {cls.__qualname__}.{name!r} is a {type(static).__name__}: an API "
+                "is a plain method, called on the class's instance"
+            )
+        yield getattr(cls, name), options
 
 
 class ClassService(Service):
@@ -80,10 +82,7 @@ class ClassService(Service):
             inspect.Parameter.POSITIONAL_ONLY,
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
         ):
-            raise InvalidArgument(
-                f"API method {where!r} must be a plain method taking self first; "
-                "staticmethods and classmethods cannot be APIs"
-            )
+            raise InvalidArgument(f"API method {where!r} must take self first")
         route = _normalise_route(options.route if options.route is not None else api_name, api_name)
         clash = next((a for a in self.apis.values() if a.route == route), None)
         if clash is not None:

@@ -114,3 +114,24 @@ def test_two_apis_on_one_route_are_an_error_naming_the_method() -> None:
 
 def test_errors_are_bentoml_exceptions_for_the_loader_to_report() -> None:
     assert issubclass(SignatureError, BentoMLException)
+
+
+def test_a_subclass_keeps_its_bases_apis_and_a_staticmethod_api_is_an_error() -> None:
+    @bentoml.service
+    class Child(Declared.inner):  # type: ignore[name-defined,misc]
+        @bentoml.api
+        def extra(self, value: int) -> int:
+            return value
+
+        def plain(self, text: str) -> str:  # overridden without the decorator: not an API
+            return text * 2
+
+    assert list(Child.apis) == ["renamed", "extra"]
+    with pytest.raises(InvalidArgument, match=r"'static' is a staticmethod"):
+
+        @bentoml.service
+        class Static:
+            @staticmethod
+            @bentoml.api
+            def static(value: int) -> int:
+                return value
