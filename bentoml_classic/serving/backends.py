@@ -43,9 +43,11 @@ def backend_watchers(
     socket_dir: str,
     metrics_dir: str | None,
     foreign_sockets: tuple[str, ...] = (),
+    service_envs: dict[str, dict[str, str]] | None = None,
 ) -> Backends:
     """The runners' and the dependency services' watchers for ``plan``; ``foreign_sockets``:
-    the front door's sockets, which their workers close (Circus hands every socket to all)."""
+    the front door's sockets, which their workers close (Circus hands every socket to all);
+    ``service_envs``: a service's workers' environment (a class service's resources)."""
     tritons = [runner for runner in plan.runners if runner.triton is not None]
     runners = [runner for runner in plan.runners if runner.triton is None]
     by_runner = runner_sockets(runners, socket_dir)
@@ -85,6 +87,7 @@ def backend_watchers(
             foreign_sockets=foreign_sockets,
             metrics_dir=metrics_dir,
             position=position,
+            env=(service_envs or {}).get(name),
         )
         for position, (name, socks) in enumerate(by_service.items())
     ]

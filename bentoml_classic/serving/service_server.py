@@ -19,6 +19,7 @@ from ..config import BentoMLConfig, load_config
 from ..exceptions import InvalidArgument
 from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
+from .class_services import class_service_options, service_envs, with_class_defaults
 from .hooks import run_deployment_hooks
 from .metrics_dir import metrics_directory
 from .runner_map import RUNNER_MAP_ENV, parse_runner_map
@@ -62,6 +63,11 @@ def start_service_server(
             f"map ({RUNNER_MAP_ENV} or runner_map=)"
         )
     config = config or load_config()
+    # a class service's @bentoml.service(workers=, traffic=, resources=): served alone, every
+    # service's keys are services.<name>.* (no entry here)
+    options = class_service_options(services)
+    config = with_class_defaults(config, config, "", options)
+    env = service_envs({name: o for name, o in options.items() if name == svc.name}).get(svc.name)
     secret, token_source = runner_server_token(token)
     os.environ[TOKEN_ENV] = secret  # demanded of callers and shown to what it calls
     run_deployment_hooks(svc)
@@ -80,6 +86,7 @@ def start_service_server(
             state_dir=socket_dir,
             metrics_dir=metrics_directory(socket_dir),
             numprocesses=workers,  # all workers share the one TCP socket
+            env=env,
         )
         shown_host = f"[{public.host}]" if ":" in public.host else public.host
         print(

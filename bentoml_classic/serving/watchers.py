@@ -130,6 +130,7 @@ def api_watcher(
     metrics_dir: str | None = None,
     runner_metrics_elsewhere: bool = False,
     service_map: dict[str, list[str]] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Watcher:
     """Watcher for the API workers. ``config`` (arguments already written over it) travels in
     their spec; ``tls``: the files for calling ``tcps://`` runners; ``http_tls``: HTTPS on the
@@ -171,7 +172,7 @@ def api_watcher(
         numprocesses=1 if preforked else workers,
         use_sockets=True,
         copy_env=True,
-        env=_worker_env({**spec.to_env(), **thread_env(1)}, metrics_dir),
+        env=_worker_env({**spec.to_env(), **thread_env(1), **(env or {})}, metrics_dir),
         hooks=reap_hooks(metrics_dir, preforked=preforked),
         stop_signal=15,
         graceful_timeout=graceful_timeout + (1 if preforked else 0),
@@ -194,6 +195,7 @@ def service_watcher(
     metrics_dir: str | None = None,
     position: int = 0,
     numprocesses: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Watcher:
     """Watcher for a dependency's workers (``service_worker.py``); worker ``wid`` serves on
     ``sockets[(wid - 1) % n]``, one socket per worker as for runners (``numprocesses``
@@ -231,7 +233,7 @@ def service_watcher(
         numprocesses=numprocesses or len(sockets),
         use_sockets=True,
         copy_env=True,
-        env=_worker_env({**spec.to_env(), **thread_env(1)}, metrics_dir),
+        env=_worker_env({**spec.to_env(), **thread_env(1), **(env or {})}, metrics_dir),
         hooks=reap_hooks(metrics_dir, preforked=False),
         stop_signal=15,
         graceful_timeout=grace_seconds + 3,
