@@ -70,7 +70,14 @@ def serve_production(
     with private_socket_dir() as socket_dir:
         metrics_dir = metrics_directory(socket_dir)
         backends = backend_watchers(
-            target, working_dir, plan, config, socket_dir, metrics_dir, foreign_sockets=("api",)
+            target,
+            working_dir,
+            plan,
+            config,
+            socket_dir,
+            metrics_dir,
+            foreign_sockets=("api",),
+            share_api_preforker=config.api_server.preload,
         )
         watchers = backends.watchers
         public = tcp_socket("api", host, port, config.api_server.backlog)
@@ -82,6 +89,7 @@ def serve_production(
                 backends.runner_map,
                 config,
                 service_map=backends.service_map,
+                shared_runners=tuple(backends.shared_runners),
                 workers=workers,
                 development=development,
                 http_tls=https,
