@@ -85,7 +85,7 @@ def answers(url: str) -> bool:
     return response.status_code == 200
 
 
-def test_one_preforker_forks_api_and_runner_workers_and_replaces_a_killed_one(
+def test_one_preforker_forks_api_and_runner_workers_and_replaces_killed_ones(
     env: dict[str, str],
 ) -> None:
     with serve_subprocess(SERVICE, cwd=E2E_SERVICES, env=env) as (url, process):
@@ -106,6 +106,20 @@ def test_one_preforker_forks_api_and_runner_workers_and_replaces_a_killed_one(
                 30,
             ), [p.pid for p in find(process.pid)]
         assert preforker(process.pid, "api").pid == api_parent.pid  # type: ignore[union-attr]
+        assert wait_for(lambda: answers(url), 30)
+        # killed, it takes both kinds of workers with it, and Circus starts it again
+        old_workers = workers_of(process.pid, "api")
+        api_parent.kill()
+        assert wait_for(lambda: not live(old_workers), 30), [p.pid for p in live(old_workers)]
+        assert wait_for(
+            lambda: (
+                (new := preforker(process.pid, "api")) is not None
+                and new.pid != api_parent.pid
+                and len(api_workers(process.pid)) == 2
+                and len(runner_workers(process.pid)) == len(old_workers) - 2
+            ),
+            30,
+        )
         assert wait_for(lambda: answers(url), 30)
 
 
