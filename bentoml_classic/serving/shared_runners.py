@@ -16,6 +16,7 @@ when CUDA initialises, not when a framework is imported) are set in the forked w
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -65,6 +66,9 @@ def become_runner_worker(runner: SharedRunner, public_fd: int | None, wid: int) 
     from .runner_worker import serve_runner_worker
 
     if public_fd is not None:
-        os.close(public_fd)  # the public socket: it must close with the API workers' copies
+        # the public socket: it must close with the API workers' copies (already closed when
+        # this worker replaces one that exited while the API workers drain)
+        with contextlib.suppress(OSError):
+            os.close(public_fd)
     os.environ[SPEC_ENV] = os.environ[runner.spec_env]
     serve_runner_worker(runner.fd_list(), wid)
