@@ -84,6 +84,8 @@ def serve_production(
             metrics_dir,
             foreign_sockets=("api",),
             service_envs=envs,
+            # runners forked beside the API workers would inherit the entry's own resources
+            share_api_preforker=config.api_server.preload and not envs.get(plan.service_name),
         )
         watchers = backends.watchers
         public = tcp_socket("api", host, port, config.api_server.backlog)
@@ -95,6 +97,8 @@ def serve_production(
                 backends.runner_map,
                 config,
                 service_map=backends.service_map,
+                shared_runners=tuple(backends.shared_runners),
+                env=envs.get(plan.service_name),
                 workers=workers,
                 development=development,
                 http_tls=https,
