@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..exceptions import BadInput, UnsupportedMediaType, excerpt
 from ._pandas_inference import inferred_numeric_frame, known_unchanged, remember_unchanged
+from ._pandas_records import numeric_records_frame
 from .base import load_json_body
 
 _LINE = re.compile(r"line (\d+)")
@@ -58,6 +59,21 @@ def frame_from_json(
     pandas converts it (and may refuse it)."""
     if orient not in _CONSTRUCTED or _pandas_parser("frame") is None:
         return _read_json(body, orient, dtype, "frame", where)
+    frame = numeric_records_frame(body) if orient == "records" and dtype is True else None
+    if frame is None:
+        frame = _built_frame(body, orient, where)
+    if check is not None:
+        check(frame)
+    try:
+        result = _as_read_json_would(frame, "frame", orient, dtype)
+    except Exception as exc:  # pandas' ValueError, AttributeError, TypeError on odd shapes
+        raise _unshapable(exc, orient, "DataFrame", where) from None
+    assert isinstance(result, pd.DataFrame)
+    return result
+
+
+def _built_frame(body: bytes, orient: str, where: str) -> pd.DataFrame:
+    """``pd.DataFrame(json.loads(body))``, as pandas builds it for the orient."""
     obj = load_json_body(body, where)
     try:
         if orient == "index":
@@ -70,15 +86,7 @@ def frame_from_json(
             frame = _constructed(obj)
     except Exception as exc:  # pandas' ValueError, AttributeError, TypeError on odd shapes
         raise _unshapable(exc, orient, "DataFrame", where) from None
-    del obj  # the parsed objects (a dict per record) are the largest part: gone before converting
-    if check is not None:
-        check(frame)
-    try:
-        result = _as_read_json_would(frame, "frame", orient, dtype)
-    except Exception as exc:  # pandas' ValueError, AttributeError, TypeError on odd shapes
-        raise _unshapable(exc, orient, "DataFrame", where) from None
-    assert isinstance(result, pd.DataFrame)
-    return result
+    return frame  # and the parsed objects, its largest part, are gone before converting
 
 
 def series_from_json(
