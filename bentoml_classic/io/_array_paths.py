@@ -3,13 +3,24 @@ number, the first ragged row. ``NumpyNdarray`` asks before numpy sees the values
 far more as an array than in the body) and after numpy refused them (so that the 400 names the
 element instead of repeating numpy's message).
 
-Every walk here is one pass without recursion: a body can nest as deep as ``json.loads`` allows.
+The array is looked at one depth at a time (``_levels``): all elements at one depth in one
+list, in depth-first order, each question asked of all of them by C loops (``map`` of a builtin
+into ``np.fromiter``, ``itemgetter`` and ``chain``), never a Python step per element;
+a body of a million numbers answered in Python took a Python call each. The first match in
+depth-first order is the match with the smallest path, whatever its depth. No recursion: a body
+can nest as deep as ``json.loads`` allows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import operator
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain, repeat
 from typing import Any
+
+import numpy as np
 
 from ..exceptions import BadInput, excerpt
 from .base import json_type_name
@@ -18,84 +29,133 @@ from .base import json_type_name
 _SHOWN = 40
 
 
+@dataclass
+class _Level:
+    """The elements at one depth of an array, in depth-first order, and which are lists."""
+
+    items: list[Any]
+    is_list: np.ndarray
+    #: the positions of the lists among ``items``, and the cumulated lengths of those lists:
+    #: where each list's children end among the next depth's items
+    list_positions: np.ndarray
+    children_end: np.ndarray
+
+
+def _flags(items: list[Any], kind: type) -> np.ndarray:
+    """Whether each item is a ``kind``: ``isinstance`` in a C loop."""
+    return np.fromiter(map(isinstance, items, repeat(kind)), bool, count=len(items))
+
+
+def _picked(items: list[Any], positions: np.ndarray) -> list[Any]:
+    """The items at these positions, in order (``itemgetter`` picks them in a C loop)."""
+    if len(positions) == len(items):
+        return items
+    if len(positions) == 0:
+        return []
+    picked = operator.itemgetter(*positions.tolist())(items)
+    return [picked] if len(positions) == 1 else list(picked)
+
+
+def _levels(root: list[Any]) -> Iterator[_Level]:
+    """Each depth of ``root`` in turn, from its own elements down."""
+    items = root
+    while items:
+        is_list = _flags(items, list)
+        positions = np.flatnonzero(is_list)
+        lists = _picked(items, positions)
+        lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
+        yield _Level(items, is_list, positions, np.cumsum(lengths))
+        items = list(chain.from_iterable(lists))
+
+
+def _path(levels: list[_Level], depth: int, position: int) -> list[int]:
+    """The path of the element at ``position`` among the items of ``levels[depth]``."""
+    path = []
+    for parent in reversed(levels[:depth]):
+        ordinal = int(np.searchsorted(parent.children_end, position, side="right"))
+        start = int(parent.children_end[ordinal - 1]) if ordinal else 0
+        path.append(position - start)
+        position = int(parent.list_positions[ordinal])
+    path.append(position)
+    return path[::-1]
+
+
+def _strings(level: _Level) -> tuple[list[str], np.ndarray]:
+    """The strings at this depth and their positions among its items."""
+    positions = np.flatnonzero(_flags(level.items, str))
+    return _picked(level.items, positions), positions
+
+
 def strings_of(obj: Any) -> tuple[int, int, list[int] | None]:
     """The number of scalar elements, the length of the longest string and where it is (None
-    without strings); one pass, without building paths for the rest. A scalar is its own only
-    element, at path ``[]``."""
+    without strings; the shallowest, then the first, of equally long ones). A scalar is its own
+    only element, at path ``[]``."""
     if type(obj) is not list:
         return 1, (len(obj) if type(obj) is str else 0), ([] if type(obj) is str else None)
     leaves = 0
     longest = -1
-    where: tuple[list[Any], int] | None = None
-    stack: list[list[Any]] = [obj]
-    parents: dict[int, tuple[list[Any], int]] = {}
-    while stack:
-        items = stack.pop()
-        for index, value in enumerate(items):
-            if type(value) is list:
-                parents[id(value)] = (items, index)
-                stack.append(value)
-            else:
-                leaves += 1
-                if type(value) is str and len(value) > longest:
-                    longest, where = len(value), (items, index)
+    where: tuple[int, int] | None = None
+    levels: list[_Level] = []
+    for depth, level in enumerate(_levels(obj)):
+        levels.append(level)
+        leaves += len(level.items) - len(level.list_positions)
+        strings, positions = _strings(level)
+        if not strings:
+            continue
+        lengths = np.fromiter(map(len, strings), np.int64, count=len(strings))
+        first_longest = int(lengths.argmax())
+        if lengths[first_longest] > longest:
+            longest = int(lengths[first_longest])
+            where = depth, int(positions[first_longest])
     if where is None:
         return leaves, 0, None
-    return leaves, longest, _path_to(obj, where, parents)
+    return leaves, longest, _path(levels, *where)
 
 
-def _path_to(
-    root: list[Any], where: tuple[list[Any], int], parents: dict[int, tuple[list[Any], int]]
-) -> list[int]:
-    items, index = where
-    path = [index]
-    while items is not root:
-        items, index = parents[id(items)]
-        path.append(index)
-    return path[::-1]
-
-
-def walk(obj: Any) -> Iterator[tuple[list[int], Any]]:
-    """``(path, value)`` for every element of nested lists (and the root), depth first, in
-    order, without recursion. Only the current path is held: memory grows with the depth, not
-    with the number of elements."""
-    yield [], obj
-    if not isinstance(obj, list):
-        return
-    stack: list[tuple[list[Any], int]] = [(obj, 0)]
-    while stack:
-        items, index = stack[-1]
-        if index == len(items):
-            stack.pop()
-            continue
-        stack[-1] = (items, index + 1)
-        value = items[index]
-        yield [i - 1 for _, i in stack[:-1]] + [index], value
-        if isinstance(value, list):
-            stack.append((value, 0))
-
-
-def _reads_as(kind: str, text: str) -> bool:
-    """Whether numpy reads ``text`` as a number of dtype kind ``kind`` (it uses Python's own
-    ``float`` / ``int`` / ``complex`` parsers, whitespace, underscores and all)."""
-    parse = {"f": float, "c": complex, "i": int, "u": int}.get(kind)
-    if parse is None:  # bool: numpy calls every non-empty string True
-        return True
+def _first_unread(parse: Callable[[str], Any], strings: list[str]) -> int | None:
+    """The index of the first string ``parse`` refuses, else None: ``map`` runs the parser in a
+    C loop, and the list's iterator says how far it got."""
+    remaining = iter(strings)
     try:
-        parse(text)
+        deque(map(parse, remaining), maxlen=0)
     except (ValueError, OverflowError):
-        return False
-    return True
+        return len(strings) - operator.length_hint(remaining) - 1
+    return None
 
 
 def first_non_number(obj: Any, kind: str, limit: int) -> tuple[list[int], str] | None:
     """The first string (depth first) that a numeric dtype of ``kind`` cannot read, because it
     is no number or is longer than ``limit`` characters, with its path; None if every string
-    reads."""
-    for path, value in walk(obj):
-        if type(value) is str and (len(value) > limit or not _reads_as(kind, value)):
-            return path, value
-    return None
+    reads. numpy reads strings with Python's own ``float`` / ``int`` / ``complex`` (whitespace,
+    underscores and all); under a bool dtype every string reads (non-empty is True)."""
+    parse: Callable[[str], Any] | None = {"f": float, "c": complex, "i": int, "u": int}.get(kind)
+    if type(obj) is not list:
+        if type(obj) is str and _first_misread([obj], parse, limit) is not None:
+            return [], obj
+        return None
+    found: list[tuple[list[int], str]] = []
+    levels: list[_Level] = []
+    for depth, level in enumerate(_levels(obj)):
+        levels.append(level)
+        strings, positions = _strings(level)
+        index = _first_misread(strings, parse, limit) if strings else None
+        if index is not None:
+            found.append((_path(levels, depth, int(positions[index])), strings[index]))
+    return min(found, key=lambda pair: pair[0]) if found else None
+
+
+def _first_misread(
+    strings: list[str], parse: Callable[[str], Any] | None, limit: int
+) -> int | None:
+    """The index of the first string too long to be a number or that ``parse`` refuses."""
+    lengths = np.fromiter(map(len, strings), np.int64, count=len(strings))
+    too_long = lengths > limit
+    cut = int(too_long.argmax()) if too_long.any() else len(strings)
+    if parse is not None:
+        unread = _first_unread(parse, strings[:cut])  # none of these is long: cheap to parse
+        if unread is not None:
+            return unread
+    return cut if cut < len(strings) else None
 
 
 def not_a_number_error(path: list[int], text: str, dtype: Any, limit: int) -> BadInput:
@@ -117,31 +177,45 @@ def not_a_number_error(path: list[int], text: str, dtype: Any, limit: int) -> Ba
 
 
 def ragged_error(obj: list[Any]) -> BadInput:
-    """Find the first element whose length or nesting differs from the first row's."""
+    """Find the first element (depth first) whose length or nesting differs from the first
+    row's."""
     shape: list[int] = []
     first: Any = obj
     while isinstance(first, list):
         shape.append(len(first))
         first = first[0] if first else None
-    for path, value in walk(obj):
-        depth = len(path)
-        if depth == 0:
+    found: list[tuple[list[int], str, Any]] = []  # (path, what is odd there, received)
+    levels: list[_Level] = []
+    for index, level in enumerate(_levels(obj)):
+        levels.append(level)
+        depth = index + 1  # the length of the paths of this level's elements
+        is_list = level.is_list
+        if depth >= len(shape):  # scalars expected: the first array is the odd one
+            if is_list.any():
+                path = _path(levels, index, int(is_list.argmax()))
+                what = f"element at {path} is an array, expected a scalar like its siblings"
+                found.append((path, what, "array"))
+            break  # deeper elements are all inside an odd array, after it
+        odd = [int((~is_list).argmax())] if not is_list.all() else []
+        wrong = np.diff(level.children_end, prepend=0) != shape[depth]
+        if wrong.any():
+            odd.append(int(level.list_positions[int(wrong.argmax())]))
+        if not odd:
             continue
-        want_list = depth < len(shape)
-        if want_list and not isinstance(value, list):
-            got = json_type_name(value)
-            message = f"element at {path} is {got}, expected an array of length {shape[depth]}"
-            received: Any = got
-        elif not want_list and isinstance(value, list):
-            message = f"element at {path} is an array, expected a scalar like its siblings"
-            received = "array"
-        elif want_list and len(value) != shape[depth]:
-            message = f"row at {path} has length {len(value)}, expected {shape[depth]}"
-            received = len(value)
+        position = min(odd)
+        value = level.items[position]
+        path = _path(levels, index, position)
+        if isinstance(value, list):
+            what = f"row at {path} has length {len(value)}, expected {shape[depth]}"
+            found.append((path, what, len(value)))
         else:
-            continue
-        return BadInput(
-            f"array rows are ragged: {message}",
-            detail={"reason": "ragged", "path": path, "received": received},
-        )
-    return BadInput("array rows are ragged (inhomogeneous shape)", detail={"reason": "ragged"})
+            got = json_type_name(value)
+            what = f"element at {path} is {got}, expected an array of length {shape[depth]}"
+            found.append((path, what, got))
+    if not found:
+        return BadInput("array rows are ragged (inhomogeneous shape)", detail={"reason": "ragged"})
+    path, what, received = min(found, key=lambda odd: odd[0])
+    return BadInput(
+        f"array rows are ragged: {what}",
+        detail={"reason": "ragged", "path": path, "received": received},
+    )
