@@ -4,23 +4,24 @@ far more as an array than in the body) and after numpy refused them (so that the
 element instead of repeating numpy's message).
 
 The array is looked at one depth at a time (``_levels``): all elements at one depth in one
-list, in depth-first order, each question asked of all of them by C loops (``map`` of a builtin
-into ``np.fromiter``, ``itemgetter`` and ``chain``), never a Python step per element;
-a body of a million numbers answered in Python took a Python call each. The first match in
-depth-first order is the match with the smallest path, whatever its depth. No recursion: a body
-can nest as deep as ``json.loads`` allows.
+list, in depth-first order, and each question is asked of all of them in C loops (``map`` of a
+builtin or a bound method, ``itertools.compress``, ``accumulate``, ``chain``, ``bisect``),
+never a Python step per element: a walk element by element took a Python step or call each,
+seconds on a large body. No numpy either: its fixed cost per call would make a small body
+(one row of four strings) pay more than the walk did. The first match depth first is the one
+with the smallest path, whatever its depth. No recursion: a body can nest as deep as
+``json.loads`` allows.
 """
 
 from __future__ import annotations
 
 import operator
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import accumulate, chain, compress, count, repeat
 from typing import Any
-
-import numpy as np
 
 from ..exceptions import BadInput, excerpt
 from .base import json_type_name
@@ -34,26 +35,21 @@ class _Level:
     """The elements at one depth of an array, in depth-first order, and which are lists."""
 
     items: list[Any]
-    is_list: np.ndarray
+    is_list: list[bool]
     #: the positions of the lists among ``items``, and the cumulated lengths of those lists:
     #: where each list's children end among the next depth's items
-    list_positions: np.ndarray
-    children_end: np.ndarray
+    list_positions: list[int]
+    children_end: list[int]
 
 
-def _flags(items: list[Any], kind: type) -> np.ndarray:
-    """Whether each item is a ``kind``: ``isinstance`` in a C loop."""
-    return np.fromiter(map(isinstance, items, repeat(kind)), bool, count=len(items))
+def _flags(items: list[Any], kind: type) -> list[bool]:
+    """Whether each item is a ``kind``."""
+    return list(map(isinstance, items, repeat(kind)))
 
 
-def _picked(items: list[Any], positions: np.ndarray) -> list[Any]:
-    """The items at these positions, in order (``itemgetter`` picks them in a C loop)."""
-    if len(positions) == len(items):
-        return items
-    if len(positions) == 0:
-        return []
-    picked = operator.itemgetter(*positions.tolist())(items)
-    return [picked] if len(positions) == 1 else list(picked)
+def _first(flags: Iterable[Any]) -> int | None:
+    """The index of the first true flag, else None."""
+    return next(compress(count(), flags), None)
 
 
 def _levels(root: list[Any]) -> Iterator[_Level]:
@@ -61,10 +57,9 @@ def _levels(root: list[Any]) -> Iterator[_Level]:
     items = root
     while items:
         is_list = _flags(items, list)
-        positions = np.flatnonzero(is_list)
-        lists = _picked(items, positions)
-        lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
-        yield _Level(items, is_list, positions, np.cumsum(lengths))
+        lists = list(compress(items, is_list))
+        positions = list(compress(count(), is_list))
+        yield _Level(items, is_list, positions, list(accumulate(map(len, lists))))
         items = list(chain.from_iterable(lists))
 
 
@@ -72,18 +67,18 @@ def _path(levels: list[_Level], depth: int, position: int) -> list[int]:
     """The path of the element at ``position`` among the items of ``levels[depth]``."""
     path = []
     for parent in reversed(levels[:depth]):
-        ordinal = int(np.searchsorted(parent.children_end, position, side="right"))
-        start = int(parent.children_end[ordinal - 1]) if ordinal else 0
+        ordinal = bisect_right(parent.children_end, position)
+        start = parent.children_end[ordinal - 1] if ordinal else 0
         path.append(position - start)
-        position = int(parent.list_positions[ordinal])
+        position = parent.list_positions[ordinal]
     path.append(position)
     return path[::-1]
 
 
-def _strings(level: _Level) -> tuple[list[str], np.ndarray]:
+def _strings(level: _Level) -> tuple[list[str], list[int]]:
     """The strings at this depth and their positions among its items."""
-    positions = np.flatnonzero(_flags(level.items, str))
-    return _picked(level.items, positions), positions
+    is_str = _flags(level.items, str)
+    return list(compress(level.items, is_str)), list(compress(count(), is_str))
 
 
 def strings_of(obj: Any) -> tuple[int, int, list[int] | None]:
@@ -102,11 +97,10 @@ def strings_of(obj: Any) -> tuple[int, int, list[int] | None]:
         strings, positions = _strings(level)
         if not strings:
             continue
-        lengths = np.fromiter(map(len, strings), np.int64, count=len(strings))
-        first_longest = int(lengths.argmax())
-        if lengths[first_longest] > longest:
-            longest = int(lengths[first_longest])
-            where = depth, int(positions[first_longest])
+        lengths = list(map(len, strings))
+        most = max(lengths)
+        if most > longest:
+            longest, where = most, (depth, positions[lengths.index(most)])
     if where is None:
         return leaves, 0, None
     return leaves, longest, _path(levels, *where)
@@ -140,7 +134,7 @@ def first_non_number(obj: Any, kind: str, limit: int) -> tuple[list[int], str] |
         strings, positions = _strings(level)
         index = _first_misread(strings, parse, limit) if strings else None
         if index is not None:
-            found.append((_path(levels, depth, int(positions[index])), strings[index]))
+            found.append((_path(levels, depth, positions[index]), strings[index]))
     return min(found, key=lambda pair: pair[0]) if found else None
 
 
@@ -148,14 +142,13 @@ def _first_misread(
     strings: list[str], parse: Callable[[str], Any] | None, limit: int
 ) -> int | None:
     """The index of the first string too long to be a number or that ``parse`` refuses."""
-    lengths = np.fromiter(map(len, strings), np.int64, count=len(strings))
-    too_long = lengths > limit
-    cut = int(too_long.argmax()) if too_long.any() else len(strings)
+    too_long = _first(map(limit.__lt__, map(len, strings)))
+    cut = len(strings) if too_long is None else too_long
     if parse is not None:
         unread = _first_unread(parse, strings[:cut])  # none of these is long: cheap to parse
         if unread is not None:
             return unread
-    return cut if cut < len(strings) else None
+    return too_long
 
 
 def not_a_number_error(path: list[int], text: str, dtype: Any, limit: int) -> BadInput:
@@ -189,17 +182,21 @@ def ragged_error(obj: list[Any]) -> BadInput:
     for index, level in enumerate(_levels(obj)):
         levels.append(level)
         depth = index + 1  # the length of the paths of this level's elements
-        is_list = level.is_list
         if depth >= len(shape):  # scalars expected: the first array is the odd one
-            if is_list.any():
-                path = _path(levels, index, int(is_list.argmax()))
+            position = _first(level.is_list)
+            if position is not None:
+                path = _path(levels, index, position)
                 what = f"element at {path} is an array, expected a scalar like its siblings"
                 found.append((path, what, "array"))
             break  # deeper elements are all inside an odd array, after it
-        odd = [int((~is_list).argmax())] if not is_list.all() else []
-        wrong = np.diff(level.children_end, prepend=0) != shape[depth]
-        if wrong.any():
-            odd.append(int(level.list_positions[int(wrong.argmax())]))
+        odd = []
+        scalar = _first(map(operator.not_, level.is_list))
+        if scalar is not None:
+            odd.append(scalar)
+        lengths = map(operator.sub, level.children_end, chain((0,), level.children_end))
+        wrong = _first(map(shape[depth].__ne__, lengths))
+        if wrong is not None:
+            odd.append(level.list_positions[wrong])
         if not odd:
             continue
         position = min(odd)
