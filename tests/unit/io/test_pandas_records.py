@@ -1,4 +1,5 @@
-"""Records of plain numbers read without a dict per record: the same frame as classic's
+"""The frames built without pandas' walk over the cells (records of plain numbers without a
+dict per record, split bodies of plain numbers as one array): the same frame as classic's
 ``pd.read_json``, and every other body left to the general path."""
 
 from __future__ import annotations
@@ -90,3 +91,26 @@ def test_the_block_is_laid_out_as_pandas_lays_it_out():
     (block,) = frame._mgr.blocks
     assert block.values.flags.c_contiguous and block.values.shape == (2, 2)
     assert np.array_equal(frame.to_numpy(), [[0.5, 1.5], [2.5, 3.0]])
+
+
+def test_split_orient_bodies_match_read_json(parse):
+    """Split bodies are built here, not by ``pd.read_json``: the same frame, float or integer
+    rows through numpy, anything else through pandas' constructor."""
+    rng = random.Random(12)
+    kinds = {
+        "floats": lambda: rng.choice([0.5, 1.0, -2.25, 1e-7]),
+        "ints": lambda: rng.choice([0, 1, -7, 2**40]),
+        "mixed": lambda: rng.choice([1, 2.5, "x", None, True]),
+    }
+    for _ in range(60):
+        width = rng.randint(1, 3)
+        make = kinds[rng.choice(list(kinds))]
+        data = [[make() for _ in range(width)] for _ in range(rng.randint(1, 4))]
+        names = rng.choice([["a", "b", "c"], ["a", "a", "b"], [["x", 1], ["x", 2], ["y", 1]]])
+        body_obj: dict[str, object] = {"columns": names[:width], "data": data}
+        if rng.random() < 0.5:
+            body_obj["index"] = [f"r{i}" for i in range(len(data))]
+        body = json.dumps(body_obj)
+        expected = pd.read_json(io.BytesIO(body.encode()), orient="split", dtype=True)
+        got = parse(PandasDataFrame(orient="split"), body)
+        pd.testing.assert_frame_equal(got, expected, obj=body)
