@@ -50,6 +50,8 @@ class ServiceServer(RunnerServer):
     ) -> None:
         functions = {name: api_callable(api, state) for name, api in service.apis.items()}
         super().__init__(service.name, functions, token=token, ssl_context=ssl_context)
+        # answers leave as each call finishes, many in one loop turn when a runner batch lands
+        self.gathers_writes = True
         self._is_async = {name: inspect.iscoroutinefunction(f) for name, f in functions.items()}
         self._max_concurrency = max_concurrency
         self._in_progress = 0

@@ -28,6 +28,7 @@ from ..metrics.builtin import Observer
 from ..metrics.meters import RequestMeter, flush_pending
 from ..metrics.registry import exposition
 from . import codec, user_classes
+from .gathered_writes import FrameTransport, GatheredWrites
 from .server_metrics import metered_reply, metered_stream
 from .server_streams import ServerStream
 from .stand_in import StandIn
@@ -55,7 +56,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         self._reader = codec.FrameReader(
             server.max_frame_size if self._authenticated else HELLO_MAX_SIZE
         )
-        self._transport: asyncio.Transport | None = None
+        self._transport: FrameTransport | None = None
         self._handshake_deadline: asyncio.TimerHandle | None = None
         #: streams in progress on this connection, by call id
         self._streams: dict[int, ServerStream] = {}
@@ -64,7 +65,11 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but behave as one
-        self._transport = cast(asyncio.Transport, transport)
+        plain = cast(asyncio.Transport, transport)
+        if self._server.gathers_writes:
+            self._transport = GatheredWrites(plain, asyncio.get_running_loop())
+        else:
+            self._transport = plain
         self._server.connections.add(self)
         if not self._authenticated:
             self._handshake_deadline = asyncio.get_running_loop().call_later(
@@ -111,7 +116,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         if self._transport is not None:
             self._transport.close()
 
-    def open_to_stand_in(self) -> tuple[codec.FrameReader, asyncio.Transport] | None:
+    def open_to_stand_in(self) -> tuple[codec.FrameReader, FrameTransport] | None:
         """Its frame reader and transport, once the token handshake is done (``stand_in.py``)."""
         if not self._authenticated or self._transport is None:
             return None
@@ -301,6 +306,9 @@ class RunnerServer:
         #: TLS on TCP sockets (``tcps://``); None: plain
         self.ssl_context = ssl_context
         self.connections: set[RunnerServerProtocol] = set()
+        #: whether the frames a loop turn writes to a connection leave together
+        #: (``gathered_writes.py``): for a server that answers calls one by one
+        self.gathers_writes = False
         self._all_closed: asyncio.Event | None = None
 
     def submit_call(
