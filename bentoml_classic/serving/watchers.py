@@ -194,6 +194,7 @@ def service_watcher(
     metrics_dir: str | None = None,
     position: int = 0,
     numprocesses: int | None = None,
+    tls: dict[str, str | None] | None = None,
 ) -> Watcher:
     """Watcher for a dependency's workers (``service_worker.py``); worker ``wid`` serves on
     ``sockets[(wid - 1) % n]``, one socket per worker as for runners (``numprocesses``
@@ -217,6 +218,7 @@ def service_watcher(
         scheduling_policy="inherit",
         state_dir=state_dir,
         config=as_settings(config),
+        tls=tls or {},
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(

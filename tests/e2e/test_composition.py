@@ -164,6 +164,55 @@ def test_one_service_alone_on_tcp_called_through_the_runner_map(home_env_dir: Pa
         assert httpx.get(url).status_code == 401
 
 
+def test_one_service_alone_over_tls(home_env_dir: Path, tmp_path: Path) -> None:
+    """start-service-server --ssl-certfile serves ``back`` over TLS, as a runner server does: a
+    caller that trusts the CA and has the token is answered over tcps://, one that does not
+    trust it is refused."""
+    import trustme
+
+    from bentoml_classic.exceptions import ServiceUnavailable
+    from bentoml_classic.protocol.remote import RemoteRunnerHandle
+    from bentoml_classic.protocol.tls import client_context
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    server_pem = ca.issue_cert("localhost", "127.0.0.1").private_key_and_cert_chain_pem
+    server_pem.write_to_path(str(tmp_path / "server.pem"))
+    token = "tls-test-token-0123456789"
+    args = ["compose_service:front", "--service-name", "back", "--token", token]
+    args += ["--ssl-certfile", str(tmp_path / "server.pem")]
+    env = {"BENTOML_HOME": str(home_env_dir)}
+    with serve_subprocess(
+        args, cwd=E2E_SERVICES, env=env, command="start-service-server", ready_path=""
+    ) as (url, _):
+        address = f"tcps://{url.removeprefix('http://')}"
+        trusted = RemoteRunnerHandle(
+            "back",
+            [address],
+            token=token.encode(),
+            timeout=5,
+            ssl_context=client_context(str(tmp_path / "ca.pem")),
+        )
+        stranger = RemoteRunnerHandle("back", [address], token=token.encode(), timeout=5)
+        try:
+            assert wait_for(lambda: _answers(trusted), 30)
+            assert trusted.run_method("double", ([1, 2.5],), {}) == [2, 5.0]
+            with pytest.raises(ServiceUnavailable):  # the system's CAs do not know ours
+                stranger.run_method("double", ([1],), {})
+        finally:
+            trusted.close()
+            stranger.close()
+
+
+def _answers(handle: Any) -> bool:
+    from bentoml_classic.exceptions import ServiceUnavailable
+
+    try:
+        return bool(handle.run_method("double", ([1],), {}) == [2])
+    except ServiceUnavailable:
+        return False
+
+
 def _accepts(address: str) -> bool:
     host, port = address.removeprefix("tcp://").rsplit(":", 1)
     try:
