@@ -201,9 +201,9 @@ def service_watcher(
     defaults to that; workers may also share one TCP socket).
 
     Circus stops watchers from the lowest priority up: the API workers (1), then the
-    dependencies in the order the graph lists them (``position``: a caller is listed before
-    what it calls), then the runners (10), so that each drains while what it calls still
-    serves."""
+    dependencies by their depth in the graph (``position``: a caller is shallower than what
+    it calls; ``ServiceGraph.depth``), then the runners (10), so that each drains while what
+    it calls still serves."""
     from circus.watcher import Watcher
 
     grace_seconds = config.grace_seconds

@@ -143,6 +143,24 @@ def test_a_diamond_in_development_runs_in_one_process(iris_env: dict[str, str]) 
         assert psutil.Process(process.pid).children(recursive=True) == []
 
 
+def test_a_diamond_in_production_serves_the_shared_dependency_once(
+    iris_env: dict[str, str],
+) -> None:
+    """``bentoml serve``: ``sepal`` and ``petal`` both call ``preprocess``, whose workers are
+    started once and answer both. On SIGTERM each caller stops before what it calls: were
+    ``preprocess`` stopped before ``petal`` (breadth-first order put it there), it would wait
+    the whole grace period for ``petal``'s connection to close; here that is 300 s."""
+    args = ["service:diamond", "--api-workers", "1"]
+    env = {**iris_env, "BENTOML_CONFIG_OPTIONS": "api_server.graceful_shutdown_timeout=300"}
+    with serve_subprocess(args, cwd=PIPELINE, env=env) as (url, process):
+        answer = httpx.post(f"{url}/ratios", json=FLOWERS).json()
+        assert answer == {"sepal": [1.967, 1.457], "petal": [2.833, 7.0]}
+        for service in ("sepal", "petal", "preprocess"):
+            assert len(service_workers(process.pid, service)) == 1, service
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+
+
 def test_one_service_alone_on_tcp_called_through_the_runner_map(home_env_dir: Path) -> None:
     """start-service-server serves ``back`` on TCP (the runner servers' token rules: on one host
     the generated token); start-http-server's runner map names its address."""
