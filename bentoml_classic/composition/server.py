@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..batching.inline_batcher import call_alone
 from ..exceptions import ServiceUnavailable
+from ..metrics.meters import RequestMeter
 from ..protocol.server import RunnerServer
 from .invoke import api_callable
 
@@ -38,9 +39,14 @@ class ServiceServer(RunnerServer):
         token: bytes | None = None,
         max_concurrency: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        meters: Mapping[str, RequestMeter] | None = None,
     ) -> None:
+        """``meters``: by API, where its calls are counted (the runner series, named after the
+        service: ``serving/service_worker.py``)."""
         functions = {name: api_callable(api, state) for name, api in service.apis.items()}
-        super().__init__(service.name, functions, token=token, ssl_context=ssl_context)
+        super().__init__(
+            service.name, functions, token=token, ssl_context=ssl_context, meters=meters
+        )
         # answers leave as each call finishes, many in one loop turn when a runner batch lands
         self.gathers_writes = True
         self._is_async = {name: inspect.iscoroutinefunction(f) for name, f in functions.items()}

@@ -62,6 +62,25 @@ def test_the_pipeline_answers_through_its_dependencies(pipeline: Any) -> None:
     assert refused.json()["error"]["detail"]["service"] == "postprocess"
 
 
+def test_dependency_calls_are_counted_in_the_runner_series(pipeline: Any) -> None:
+    """The entry's ``/metrics`` shows each dependency's API calls as ``bentoml_runner_*``
+    series named after the dependency (written by its worker a few times a second)."""
+    url, _ = pipeline
+    assert httpx.post(f"{url}/species", json=FLOWERS).status_code == 200
+
+    def counted() -> bool:
+        text = httpx.get(f"{url}/metrics").text
+        return any(
+            line.startswith("bentoml_runner_request_total{")
+            and 'runner_name="model"' in line
+            and 'service_name="iris_pipeline"' in line
+            and 'http_response_code="200"' in line
+            for line in text.splitlines()
+        )
+
+    assert wait_for(counted, 10)
+
+
 def test_only_the_entry_listens_on_tcp(pipeline: Any) -> None:
     url, process = pipeline
     family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
