@@ -19,6 +19,7 @@ from .classic_service import Service
 from .composition import depends
 from .context import Context, Cookie
 from .runner import Runnable, Runner
+from .service_classes import api, service
 from .tag import Tag
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ __all__ = [
     "Service",
     "Tag",
     "__version__",
+    "api",
     "bentos",
     "client",
     "depends",
@@ -56,6 +58,7 @@ __all__ = [
     "models",
     "picklable_model",
     "pytorch",
+    "service",
     "sklearn",
 ]
 

@@ -322,7 +322,7 @@ class Service:
         """This service and every service it depends on, transitively: ``{name: service}``,
         this one first. Two services with one name, a cycle, or a dependency named like a
         runner of the graph are errors that name them."""
-        found: dict[str, Service] = walk(self, Service.dependencies)
+        found: dict[str, Service] = walk(self, _dependencies_of)
         runners = {runner.name for service in found.values() for runner in service.runners}
         clash = sorted(name for name in list(found)[1:] if name in runners)
         if clash:
@@ -334,9 +334,15 @@ class Service:
 
     def graph(self) -> ServiceGraph:
         """``all_services()`` as data: each service's dependencies and runners by name."""
-        return describe(self.all_services(), Service.dependencies)
+        return describe(self.all_services(), _dependencies_of)
 
     def __repr__(self) -> str:
         return (
             f"<Service {self.name} apis={list(self.apis)} runners={[r.name for r in self.runners]}>"
         )
+
+
+def _dependencies_of(service: Service) -> list[Service]:
+    """``service.dependencies()``, as its own class defines it (a class service finds its
+    dependencies among its class attributes)."""
+    return service.dependencies()

@@ -58,6 +58,11 @@ def import_service(target: str, working_dir: str | os.PathLike[str] = ".") -> Se
                 f"cannot find service {target!r}: module {module_name!r} has no attribute "
                 f"{attr!r}; the Service objects it has: {_services_in(module) or 'none'}"
             ) from None
+        if isinstance(svc, type):
+            raise InvalidArgument(
+                f"{target!r} is a class, not a bentoml.Service: decorate it with "
+                "@bentoml.service to serve it"
+            )
         if not isinstance(svc, Service):
             raise InvalidArgument(f"{target!r} is a {type(svc).__name__}, not a bentoml.Service")
         return svc

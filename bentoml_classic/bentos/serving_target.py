@@ -69,7 +69,9 @@ def from_bento(bento: Bento) -> ServingTarget:
 
 def _bento_in_store(identifier: str) -> Bento | None:
     try:
-        tag = Tag.from_str(identifier)
+        # lower-cased here, without the tag's warning: ``service:ControlNet`` (a class service)
+        # is only looked for among the bentos, and is most likely an import string
+        tag = Tag.from_str(identifier.lower())
     except InvalidArgument:
         return None
     try:

@@ -12,8 +12,11 @@ a caller of a dependency thinks in services and APIs.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from ..exceptions import (
@@ -24,6 +27,7 @@ from ..exceptions import (
     ServiceUnavailable,
 )
 from ..runner.handle import RunnerHandle
+from ..running_loop import running_loop_or_none
 
 
 class ServiceLike(Protocol):
@@ -35,6 +39,23 @@ class ServiceLike(Protocol):
 
 _transports: dict[str, RunnerHandle] = {}
 _lock = threading.Lock()
+
+#: whether the API now running awaits its dependencies (an ``async def`` one) or calls them
+#: plainly; None outside any API: then a running event loop in this thread means it awaits
+_caller_awaits: ContextVar[bool | None] = ContextVar("bentoml_caller_awaits", default=None)
+
+
+@contextmanager
+def calls_from(awaits: bool) -> Iterator[None]:
+    """Run the body as an API that ``await``s its dependencies' calls (``awaits``) or not.
+
+    A sync API function may run on its event loop's thread (in a greenlet), where a running
+    loop says nothing about whether the caller can await: the API's own kind decides."""
+    token = _caller_awaits.set(awaits)
+    try:
+        yield
+    finally:
+        _caller_awaits.reset(token)
 
 
 def attach_transport(service_name: str, transport: RunnerHandle) -> None:
@@ -150,8 +171,40 @@ class DependencyAPI:
         except BentoMLException as exc:
             raise renamed(exc, self._service.name, self.name) from None
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Class services' style: ``await self.dep.api(...)`` from an ``async def`` API,
+        ``self.dep.api(...)`` from a sync one (a stream: ``async for`` / ``for``). The arguments
+        are bound to the API's parameters here, so a wrong call fails in the caller, naming
+        the API, before anything crosses to the dependency."""
+        api = self._service.apis[self.name]
+        func = inspect.unwrap(api.func)
+        args, kwargs = _bound(api, self._service.name, args, kwargs)
+        awaits = _caller_awaits.get()
+        if awaits is None:
+            awaits = running_loop_or_none() is not None
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            return self.async_stream(*args, **kwargs) if awaits else self.stream(*args, **kwargs)
+        return self.async_run(*args, **kwargs) if awaits else self.run(*args, **kwargs)
+
     def __repr__(self) -> str:
         return f"<DependencyAPI {self._service.name}.{self.name}>"
+
+
+def _bound(
+    api: Any, service: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``args`` and ``kwargs`` as ``api``'s function would take them (its Context aside)."""
+    signature = inspect.signature(api.func)
+    ctx_param = getattr(api, "ctx_param", None)
+    if ctx_param is not None:
+        signature = signature.replace(
+            parameters=[p for p in signature.parameters.values() if p.name != ctx_param]
+        )
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"service {service!r} API {api.name!r}{signature}: {exc}") from None
+    return bound.args, bound.kwargs
 
 
 class DependencyHandle:

@@ -66,7 +66,8 @@ STREAMED_DESCRIPTION = (
 def _streams(api: InferenceAPI) -> bool:
     func = api.func
     makes_iterator = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
-    return makes_iterator and streams_chunks(api.output)
+    # a class service's generator method may be called through a wrapper: its output says so
+    return (makes_iterator or getattr(api.output, "streamed", False)) and streams_chunks(api.output)
 
 
 def _api_operation(api: InferenceAPI, has_runners: bool, limited: bool) -> dict[str, Any]:

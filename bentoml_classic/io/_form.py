@@ -128,6 +128,22 @@ class _Collector:
 
 def split_form(body: bytes, boundary: bytes, expected: Sequence[str]) -> dict[str, Part]:
     """The part for each of the ``expected`` names (see the module's doc for which), or a 400."""
+    parts = read_parts(body, boundary, expected)
+    if all(name in parts for name in expected):
+        return {name: parts[name] for name in expected}
+    if len(parts) >= len(expected):  # classic's fallback: by position
+        return dict(zip(expected, parts.values(), strict=False))
+    missing = [name for name in expected if name not in parts]
+    raise BadInput(
+        f"multipart body has {len(parts)} part(s) for the {len(expected)} of this API, and "
+        f"no part named {', '.join(repr(n) for n in missing)} (expected {list(expected)})",
+        detail={"expected": list(expected), "missing": missing, "received": len(parts)},
+    )
+
+
+def read_parts(body: bytes, boundary: bytes, expected: Sequence[str]) -> dict[str, Part]:
+    """Every named part of the body by name (of a repeated name, the last), or a 400 for a body
+    that is no well-formed multipart/form-data; ``expected`` is what messages say was wanted."""
     from python_multipart.exceptions import FormParserError
     from python_multipart.multipart import MultipartParser
 
@@ -153,14 +169,4 @@ def split_form(body: bytes, boundary: bytes, expected: Sequence[str]) -> dict[st
             "'Content-Disposition: form-data; name=...' header",
             detail={"reason": "part without a name", "expected": list(expected)},
         )
-    parts = collector.parts
-    if all(name in parts for name in expected):
-        return {name: parts[name] for name in expected}
-    if len(parts) >= len(expected):  # classic's fallback: by position
-        return dict(zip(expected, parts.values(), strict=False))
-    missing = [name for name in expected if name not in parts]
-    raise BadInput(
-        f"multipart body has {len(parts)} part(s) for the {len(expected)} of this API, and "
-        f"no part named {', '.join(repr(n) for n in missing)} (expected {list(expected)})",
-        detail={"expected": list(expected), "missing": missing, "received": len(parts)},
-    )
+    return collector.parts

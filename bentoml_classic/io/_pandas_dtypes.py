@@ -13,6 +13,7 @@ int8 -24).
 from __future__ import annotations
 
 from collections.abc import Hashable
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -185,10 +186,13 @@ def _first_misfit(present: pd.Series, kind: str) -> str:
     fits = _FITS.get(kind)
     if fits is None:
         return ""
-    for row, value in present.items():
-        if not isinstance(value, fits):
-            return f"; first at row {label(row)!r}: {_what(value)}"
-    return ""
+    values = present.to_numpy(dtype=object)
+    # isinstance of each value in a C loop (map of a builtin), not a Python step per value
+    fitting = np.fromiter(map(isinstance, values, repeat(fits)), bool, count=len(values))
+    if fitting.all():
+        return ""
+    position = int((~fitting).argmax())
+    return f"; first at row {label(present.index[position])!r}: {_what(values[position])}"
 
 
 def _what(value: Any) -> str:

@@ -27,6 +27,7 @@ import inspect
 import io
 import re
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ import pandas as pd
 
 from ..exceptions import BadInput, UnsupportedMediaType, excerpt
 from ._pandas_inference import inferred_numeric_frame, known_unchanged, remember_unchanged
+from ._pandas_records import numeric_records_frame
 from .base import load_json_body
 
 _LINE = re.compile(r"line (\d+)")
@@ -45,9 +47,11 @@ def _reason(exc: BaseException) -> str:
     return excerpt(str(exc).strip() or type(exc).__name__)
 
 
-#: the orients whose bodies pandas builds with a plain constructor, here from ``json.loads``;
-#: ``split`` and ``table`` go to ``pd.read_json`` itself (checked keys, a schema)
-_CONSTRUCTED = {"records", "columns", "values", "index"}
+#: the orients whose bodies are built here from ``json.loads`` as pandas builds them (``split``
+#: with pandas' own key check and column names); ``table`` goes to ``pd.read_json`` (a schema)
+_CONSTRUCTED = {"records", "columns", "values", "index", "split"}
+#: a series' split body (a name besides its data) is ``pd.read_json``'s
+_CONSTRUCTED_SERIES = _CONSTRUCTED - {"split"}
 
 
 def frame_from_json(
@@ -58,19 +62,11 @@ def frame_from_json(
     pandas converts it (and may refuse it)."""
     if orient not in _CONSTRUCTED or _pandas_parser("frame") is None:
         return _read_json(body, orient, dtype, "frame", where)
-    obj = load_json_body(body, where)
-    try:
-        if orient == "index":
-            if obj == []:
-                obj = {}  # the same empty frame, without pandas' deprecated non-dict path
-            elif not isinstance(obj, dict):  # pandas fails on it too (and warns first)
-                raise TypeError(f"an index-orient body is a JSON object, not {type(obj).__name__}")
-            frame = pd.DataFrame.from_dict(obj, dtype=None, orient="index")
-        else:
-            frame = _constructed(obj)
-    except Exception as exc:  # pandas' ValueError, AttributeError, TypeError on odd shapes
-        raise _unshapable(exc, orient, "DataFrame", where) from None
-    del obj  # the parsed objects (a dict per record) are the largest part: gone before converting
+    if orient == "split" and _split_names() is None:
+        return _read_json(body, orient, dtype, "frame", where)
+    frame = numeric_records_frame(body) if orient == "records" and dtype is True else None
+    if frame is None:
+        frame = _built_frame(body, orient, where)
     if check is not None:
         check(frame)
     try:
@@ -79,6 +75,25 @@ def frame_from_json(
         raise _unshapable(exc, orient, "DataFrame", where) from None
     assert isinstance(result, pd.DataFrame)
     return result
+
+
+def _built_frame(body: bytes, orient: str, where: str) -> pd.DataFrame:
+    """``pd.DataFrame(json.loads(body))``, as pandas builds it for the orient."""
+    obj = load_json_body(body, where)
+    try:
+        if orient == "index":
+            if obj == []:
+                obj = {}  # the same empty frame, without pandas' deprecated non-dict path
+            elif not isinstance(obj, dict):  # pandas fails on it too (and warns first)
+                raise TypeError(f"an index-orient body is a JSON object, not {type(obj).__name__}")
+            frame = pd.DataFrame.from_dict(obj, dtype=None, orient="index")
+        elif orient == "split":
+            frame = _split_frame(obj)
+        else:
+            frame = _constructed(obj)
+    except Exception as exc:  # pandas' ValueError, AttributeError, TypeError on odd shapes
+        raise _unshapable(exc, orient, "DataFrame", where) from None
+    return frame  # and the parsed objects, its largest part, are gone before converting
 
 
 def series_from_json(
@@ -91,7 +106,7 @@ def series_from_json(
 ) -> pd.Series:
     """What ``pd.read_json(body, typ="series", orient=orient, dtype=dtype)`` gives; ``numbers``
     is the body already read by the numeric fast path, if it was; ``check`` as for frames."""
-    if orient not in _CONSTRUCTED or _pandas_parser("series") is None:
+    if orient not in _CONSTRUCTED_SERIES or _pandas_parser("series") is None:
         return _read_json(body, orient, dtype, "series", where)
     obj = load_json_body(body, where) if numbers is None else numbers
     try:
@@ -120,6 +135,53 @@ def _constructed(obj: Any) -> pd.DataFrame:
         return pd.DataFrame(obj, dtype=None)  # pandas' own error, or its dtype for no rows
     columns = {key: _column(obj.pop(key)) for key in list(obj)}
     return pd.DataFrame(columns, copy=False)
+
+
+def _split_frame(obj: Any) -> pd.DataFrame:
+    """What pandas' parser builds of a split body (``{"columns": [...], "index": [...], "data":
+    [[...]]}``): its key check, its names for repeated and list-valued columns, then the
+    constructor. Rows of nothing but floats (or nothing but integers) are one numpy array
+    first: what pandas makes of each of their columns, without its walk over the cells."""
+    dedup_names, is_potential_multi_index = _split_names()
+    decoded = {str(key): value for key, value in obj.items()}  # not a dict: pandas fails too
+    _pandas_parser("frame")("", orient="split", dtype=True).check_keys_split(decoded)
+    names = [tuple(name) if isinstance(name, list) else name for name in decoded["columns"]]
+    decoded["columns"] = dedup_names(names, is_potential_multi_index(names, None))
+    numbers = _plain_rows(decoded.get("data"))
+    if numbers is not None:
+        decoded["data"] = numbers
+    return pd.DataFrame(dtype=None, **decoded)
+
+
+@functools.cache
+def _split_names() -> Any:
+    """pandas' helpers that name a split body's columns, or None where this pandas has none
+    (then ``pd.read_json`` reads split bodies)."""
+    try:
+        from pandas.io.common import dedup_names, is_potential_multi_index
+    except ImportError:
+        return None
+    return dedup_names, is_potential_multi_index
+
+
+def _plain_rows(data: Any) -> np.ndarray | None:
+    """``data`` as one array where it is rows of one width holding only floats (float64) or
+    only integers within int64; else None. (Rows of ints and floats mixed are left to pandas,
+    which makes each column int64 or float64 by its own values.)"""
+    if type(data) is not list or not data or set(map(type, data)) != {list}:
+        return None
+    widths = set(map(len, data))
+    if len(widths) != 1 or widths == {0}:
+        return None
+    kinds = set(map(type, chain.from_iterable(data)))
+    if kinds == {float}:
+        return np.array(data, dtype=np.float64)
+    if kinds == {int}:
+        try:
+            return np.array(data, dtype=np.int64)
+        except OverflowError:
+            return None
+    return None
 
 
 def _column(values: list[Any]) -> pd.Series:

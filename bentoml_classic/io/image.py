@@ -249,7 +249,8 @@ class Image(IODescriptor["PIL.Image.Image"]):
         return {
             "id": "bentoml.io.Image",
             "args": {
-                "pilmode": self.pilmode,
+                # a plain str: the default is a marked subclass, which YAML cannot write
+                "pilmode": None if self.pilmode is None else str(self.pilmode),
                 "mime_type": self.mime_type,
                 "allowed_mime_types": list(self.allowed_mime_types),
             },

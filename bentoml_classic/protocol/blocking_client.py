@@ -114,6 +114,9 @@ class BlockingRunnerClient:
             else:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
+                    # a large call (a 10,000-row frame is 640 KB) in one send, not in pieces of
+                    # the default buffer each waiting for the runner to read the last
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
                     sock.settimeout(self.timeout)
                     sock.connect(address.path or "")
                 except OSError:
@@ -352,6 +355,9 @@ def _peer_alive(sock: socket.socket, poller: Any) -> bool:
         return False
 
 
+#: the send buffer asked for on a Unix socket to a runner; the kernel caps it at
+#: net.core.wmem_max (and doubles it for its own bookkeeping)
+SEND_BUFFER = 4 * 1024 * 1024
 #: stay well below the kernel's IOV_MAX (1024 on Linux)
 _MAX_IOVECS = 512
 

@@ -13,17 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .development import serve_in_process
-    from .production import serve_production
+    from .production import serve_http_production, serve_production
     from .start import start_http_server, start_runner_server
 
 _LAZY = {
     "serve_in_process": "development",
     "serve_production": "production",
+    "serve_http_production": "production",
     "start_http_server": "start",
     "start_runner_server": "start",
 }
 
-__all__ = ["serve_in_process", "serve_production", "start_http_server", "start_runner_server"]
+__all__ = [
+    "serve_http_production",
+    "serve_in_process",
+    "serve_production",
+    "start_http_server",
+    "start_runner_server",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -58,14 +58,36 @@ def preload_api_worker() -> None:
     spec = WorkerSpec.from_env()
     import uvicorn  # noqa: F401
 
-    from ..config import build_config  # noqa: F401
+    from ..config import build_config, load_config  # noqa: F401
     from ..http.app import build_app  # noqa: F401
     from ..http.uvicorn_protocol import http_protocol  # noqa: F401
     from ..loader import import_service
+    from ..protocol import tls  # noqa: F401
     from ..protocol.remote import RemoteRunnerHandle  # noqa: F401
+    from ..runner.runner import Runner  # noqa: F401
+    from . import dependencies, http_tls  # noqa: F401
 
+    _preload_uvicorn_choices()
     os.chdir(spec.working_dir)
     import_service(spec.target, spec.working_dir)
+
+
+def _preload_uvicorn_choices() -> None:
+    """What ``uvicorn.Config.load`` imports in each worker: its event loop (uvloop), its
+    websockets protocol and its lifespan handler, each a module a worker would otherwise
+    import, and hold privately, after the fork."""
+    import importlib
+
+    for module in (
+        "uvloop",
+        "uvicorn.loops.auto",
+        "uvicorn.lifespan.on",
+        "uvicorn.protocols.websockets.auto",
+    ):
+        try:
+            importlib.import_module(module)
+        except ImportError:  # an optional extra that is not installed: the worker does without
+            continue
 
 
 def serve_api_worker(fd: int, wid: int) -> None:

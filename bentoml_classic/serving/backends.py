@@ -13,8 +13,15 @@ from typing import Any
 
 from ..config import BentoMLConfig
 from .deployment_plan import DeploymentPlan
+from .shared_runners import SharedRunner
 from .triton_processes import triton_server
-from .watchers import runner_sockets, runner_watcher, service_sockets, service_watcher
+from .watchers import (
+    runner_sockets,
+    runner_watcher,
+    service_sockets,
+    service_watcher,
+    shared_runner,
+)
 
 
 @dataclass
@@ -29,6 +36,9 @@ class Backends:
     runner_workers: int = 0
     #: dependency service name -> how many workers it has
     service_workers: dict[str, int] = field(default_factory=dict)
+    #: runners whose workers the API workers' preforker forks (shared_runners.py), each with
+    #: the environment that hands them their spec
+    shared_runners: list[tuple[SharedRunner, dict[str, str]]] = field(default_factory=list)
 
 
 def _addresses(by_name: dict[str, list[Any]]) -> dict[str, list[str]]:
@@ -43,13 +53,26 @@ def backend_watchers(
     socket_dir: str,
     metrics_dir: str | None,
     foreign_sockets: tuple[str, ...] = (),
+    service_envs: dict[str, dict[str, str]] | None = None,
+    share_api_preforker: bool = False,
 ) -> Backends:
     """The runners' and the dependency services' watchers for ``plan``; ``foreign_sockets``:
-    the front door's sockets, which their workers close (Circus hands every socket to all)."""
+    the front door's sockets, which their workers close (Circus hands every socket to all);
+    ``service_envs``: a service's workers' environment (a class service's resources);
+    ``share_api_preforker``: the front door's workers are preforked, and the runners that
+    qualify (``shared_runners.py``) are forked by the same parent instead of a watcher."""
     tritons = [runner for runner in plan.runners if runner.triton is not None]
     runners = [runner for runner in plan.runners if runner.triton is None]
     by_runner = runner_sockets(runners, socket_dir)
     backends = Backends(runner_map=_addresses(by_runner))
+    if share_api_preforker and not plan.dependencies:
+        for runner in list(runners):
+            shared = shared_runner(
+                target, working_dir, runner, config, by_runner[runner.name], state_dir=socket_dir
+            )
+            if shared is not None:
+                backends.shared_runners.append(shared)
+                runners.remove(runner)
     backends.watchers = [
         runner_watcher(
             target,
@@ -86,6 +109,7 @@ def backend_watchers(
             metrics_dir=metrics_dir,
             # callers stop before what they call
             position=0 if plan.graph is None else plan.graph.depth(name) - 1,
+            env=(service_envs or {}).get(name),
         )
         for name, socks in by_service.items()
     ]

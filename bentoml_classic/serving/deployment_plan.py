@@ -59,6 +59,9 @@ class DeploymentPlan:
     #: the environment variables the hooks (or the module's import) set, and those they removed
     env_set: dict[str, str] = field(default_factory=dict)
     env_unset: list[str] = field(default_factory=list)
+    #: the ``@bentoml.service(...)`` options of the graph's class services, by name
+    #: (``class_services.py``)
+    class_services: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def apply_environment(self) -> None:
         """Make the environment the hooks left the supervisor's, for its workers to inherit."""
@@ -146,6 +149,7 @@ def _error_from(error: dict[str, str]) -> BentoMLException:
 def _make_plan(target: str, working_dir: str) -> DeploymentPlan:
     from ..config import build_config
     from ..loader import import_service
+    from .class_services import class_service_options
     from .hooks import run_deployment_hooks
 
     before = dict(os.environ)
@@ -169,6 +173,7 @@ def _make_plan(target: str, working_dir: str) -> DeploymentPlan:
         ],
         env_set={k: v for k, v in after.items() if before.get(k) != v},
         env_unset=sorted(set(before) - set(after) - {_CONFIG_ENV}),
+        class_services=class_service_options(services),
     )
 
 

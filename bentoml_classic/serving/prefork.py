@@ -14,6 +14,12 @@ drained, killing any still there after ``--grace`` seconds; drops the live gauge
 it reaps, as Circus's ``after_reap`` hook did. It dies with the arbiter (``PR_SET_PDEATHSIG``,
 and a check of its parent on every wake-up), and its workers die with it the same way.
 
+The API watcher's preforker also forks the workers of the runners that share the API workers'
+environment (``--runner``, ``shared_runners.py``): the pages of the libraries both import
+(pandas, pyarrow, numpy: what the service module imports) are then held once for the whole tree
+instead of once per preforker. Its workers form groups, stopped in order: the API workers
+first, then, once they have drained (they still call the runners while they do), each runner's.
+
 Forking is safe here because this process runs no thread but its main one and no event loop:
 each worker makes its own (uvloop's included) after the fork.
 """
@@ -32,6 +38,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from types import FrameType
 
 from ..log_format import configure_server_logging
@@ -43,26 +51,36 @@ logger = logging.getLogger("bentoml_classic.prefork")
 _POLL_S = 0.5
 
 
+@dataclass
+class WorkerGroup:
+    """``count`` workers, each ``start_worker(wid)`` in a forked child, which drain for at
+    most ``grace_seconds`` once told to stop; ``close_on_stop``: sockets this process closes
+    when it stops them (the public one: new clients must then be refused at once)."""
+
+    name: str
+    count: int
+    start_worker: Callable[[int], None]
+    grace_seconds: float
+    close_on_stop: tuple[int, ...] = ()
+
+
 class Preforker:
-    """Keeps ``count`` workers, each ``start_worker(wid)`` in a forked child, alive."""
+    """Keeps every worker of ``groups`` alive; stops the groups one after the other, in the
+    order given, each once the one before has exited."""
 
     def __init__(
         self,
-        count: int,
-        start_worker: Callable[[int], None],
+        groups: list[WorkerGroup],
         *,
-        grace_seconds: float,
         stop_on_sigint: bool,
-        close_on_stop: tuple[int, ...] = (),
         metrics_dir: str | None = None,
     ) -> None:
-        self.count = count
-        self.start_worker = start_worker
-        self.grace_seconds = grace_seconds
+        self.groups = groups
         self.stop_on_sigint = stop_on_sigint
-        self.close_on_stop = close_on_stop
         self.metrics_dir = metrics_dir
-        self.children: dict[int, int] = {}  # pid -> wid
+        self.children: dict[int, tuple[int, int]] = {}  # pid -> (group index, wid)
+        #: the group being stopped (len(groups): none yet), and since when
+        self.stopping_group = len(groups)
         self.stopping_since: float | None = None
         self.parent = os.getppid()
         self._wake_read, self._wake_write = os.pipe()
@@ -78,8 +96,10 @@ class Preforker:
         )
         # the workers learn who their parent is from here (worker_process.die_with_parent)
         os.environ[ARBITER_PID_ENV] = str(os.getpid())
-        for wid in range(1, self.count + 1):
-            self._spawn(wid)
+        # the last group stopped (the runners) starts first, so that the first is served
+        for index in reversed(range(len(self.groups))):
+            for wid in range(1, self.groups[index].count + 1):
+                self._spawn(index, wid)
         while self.children:
             select.select([self._wake_read], [], [], _POLL_S)
             _drain(self._wake_read)
@@ -87,34 +107,52 @@ class Preforker:
                 logger.warning("the supervisor is gone: stopping the workers")
                 self.stop()
             self._reap()
-            if (
-                self.stopping_since is not None
-                and time.monotonic() - self.stopping_since > self.grace_seconds
-            ):
-                self._kill_the_rest()
+            if self.stopping_since is not None:
+                self._stop_next_group_when_drained()
         return 0
 
     def stop(self) -> None:
         if self.stopping_since is not None:
             return
+        self._stop_group(0)
+
+    def _stop_group(self, index: int) -> None:
+        self.stopping_group = index
         self.stopping_since = time.monotonic()
-        for fd in self.close_on_stop:
+        if index >= len(self.groups):
+            return
+        for fd in self.groups[index].close_on_stop:
             # the public socket: once the workers close theirs, new clients must be refused
             # at once, not wait in a backlog that nobody accepts from
             _close_quietly(fd)
-        for pid in list(self.children):
-            _signal_quietly(pid, signal.SIGTERM)
+        for pid, (group, _) in list(self.children.items()):
+            if group == index:
+                _signal_quietly(pid, signal.SIGTERM)
+
+    def _stop_next_group_when_drained(self) -> None:
+        assert self.stopping_since is not None
+        index = self.stopping_group
+        if index < len(self.groups) and any(g == index for g, _ in self.children.values()):
+            if time.monotonic() - self.stopping_since > self.groups[index].grace_seconds:
+                for pid, (group, _) in list(self.children.items()):
+                    if group == index:
+                        _signal_quietly(pid, signal.SIGKILL)
+            return
+        if index + 1 < len(self.groups):
+            self._stop_group(index + 1)
+        elif self.children:  # workers of groups already stopped that outlived their grace
+            self._kill_the_rest()
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop()
 
-    def _spawn(self, wid: int) -> None:
+    def _spawn(self, index: int, wid: int) -> None:
         pid = os.fork()
         if pid == 0:
-            self._become_worker(wid)  # never returns
-        self.children[pid] = wid
+            self._become_worker(self.groups[index], wid)  # never returns
+        self.children[pid] = (index, wid)
 
-    def _become_worker(self, wid: int) -> None:
+    def _become_worker(self, group: WorkerGroup, wid: int) -> None:
         code = 1
         try:
             signal.set_wakeup_fd(-1)
@@ -122,7 +160,7 @@ class Preforker:
                 signal.signal(signum, signal.SIG_DFL)
             os.close(self._wake_read)
             os.close(self._wake_write)
-            self.start_worker(wid)
+            group.start_worker(wid)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -142,15 +180,20 @@ class Preforker:
                 return
             if pid == 0:
                 return
-            wid = self.children.pop(pid, None)
-            if wid is None:
+            found = self.children.pop(pid, None)
+            if found is None:
                 continue
             self._forget(pid)
-            if self.stopping_since is None:
+            index, wid = found
+            # a group not yet told to stop still serves the groups that drain before it
+            if index > self.stopping_group or self.stopping_since is None:
                 logger.warning(
-                    "worker %d exited (%s): starting it again", wid, _how_it_ended(status)
+                    "%s worker %d exited (%s): starting it again",
+                    self.groups[index].name,
+                    wid,
+                    _how_it_ended(status),
                 )
-                self._spawn(wid)
+                self._spawn(index, wid)
 
     def _forget(self, pid: int) -> None:
         if not self.metrics_dir:
@@ -205,17 +248,33 @@ def freeze_before_fork() -> None:
 
 def _api_main(args: argparse.Namespace) -> int:
     from .api_worker import preload_api_worker, serve_api_worker
+    from .runner_worker import preload_runner_modules
+    from .shared_runners import SharedRunner, become_runner_worker
 
+    runners = [SharedRunner.from_arg(arg) for arg in args.runner]
     preload_api_worker()
+    if runners:
+        preload_runner_modules(metrics=True)
     freeze_before_fork()
-    return Preforker(
-        args.workers,
-        lambda wid: serve_api_worker(args.fd, wid),
-        grace_seconds=args.grace,
-        stop_on_sigint=True,
-        close_on_stop=(args.fd,),
-        metrics_dir=args.metrics_dir,
-    ).run()
+    groups = [
+        WorkerGroup(
+            "API",
+            args.workers,
+            lambda wid: serve_api_worker(args.fd, wid),
+            args.grace,
+            close_on_stop=(args.fd,),
+        )
+    ]
+    for runner in runners:
+        groups.append(
+            WorkerGroup(
+                f"runner {runner.name}",
+                runner.workers,
+                partial(become_runner_worker, runner, args.fd),
+                runner.grace_seconds,
+            )
+        )
+    return Preforker(groups, stop_on_sigint=True, metrics_dir=args.metrics_dir).run()
 
 
 def _runner_main(args: argparse.Namespace) -> int:
@@ -227,13 +286,10 @@ def _runner_main(args: argparse.Namespace) -> int:
     fds = [int(fd) for fd in args.fds.split(",")]
     preload_runner_worker()
     freeze_before_fork()
-    return Preforker(
-        args.workers,
-        lambda wid: serve_runner_worker(fds, wid),
-        grace_seconds=args.grace,
-        stop_on_sigint=False,
-        metrics_dir=args.metrics_dir,
-    ).run()
+    group = WorkerGroup(
+        f"runner {args.name}", args.workers, lambda wid: serve_runner_worker(fds, wid), args.grace
+    )
+    return Preforker([group], stop_on_sigint=False, metrics_dir=args.metrics_dir).run()
 
 
 def main() -> None:
@@ -245,6 +301,9 @@ def main() -> None:
     parser.add_argument("--close-fds", default="", help="inherited sockets to close")
     parser.add_argument("--grace", type=float, required=True, help="seconds workers drain")
     parser.add_argument("--name", default="", help="what the log lines say this is")
+    parser.add_argument(
+        "--runner", action="append", default=[], help="API: a runner whose workers it forks too"
+    )
     args = parser.parse_args()
     args.metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     configure_server_logging(f"{args.name or args.role}:prefork")

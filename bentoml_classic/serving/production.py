@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ..config import BentoMLConfig, load_config
 from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
 from .arguments import http_tier
 from .backends import backend_watchers
+from .class_services import service_envs, with_class_defaults
 from .deployment_plan import plan_deployment
 from .metrics_dir import metrics_directory
 from .resources import available_cpus
@@ -45,8 +47,9 @@ def serve_production(
     """
     configure_server_logging(SUPERVISOR)
     working_dir = os.path.abspath(working_dir)
+    given = config or load_config()
     config, https = http_tier(
-        config or load_config(),
+        given,
         timeout=timeout,
         backlog=backlog,
         timeout_keep_alive=timeout_keep_alive,
@@ -61,16 +64,28 @@ def serve_production(
     )
     host = host or config.api_server.http.host
     port = config.api_server.http.port if port is None else port
-    workers = api_workers or config.api_server.workers or available_cpus()
     # the service is imported, its runners' GPUs placed and its on_deployment hooks run, in a
     # child process
     plan = plan_deployment(target, working_dir, config)
     plan.apply_environment()
+    # @bentoml.service(workers=, traffic=) under the keys the configuration leaves unset
+    config = with_class_defaults(config, given, plan.service_name, plan.class_services)
+    envs = service_envs(plan.class_services)
+    workers = api_workers or config.api_server.workers or available_cpus()
     quiet_circus()
     with private_socket_dir() as socket_dir:
         metrics_dir = metrics_directory(socket_dir)
         backends = backend_watchers(
-            target, working_dir, plan, config, socket_dir, metrics_dir, foreign_sockets=("api",)
+            target,
+            working_dir,
+            plan,
+            config,
+            socket_dir,
+            metrics_dir,
+            foreign_sockets=("api",),
+            service_envs=envs,
+            # runners forked beside the API workers would inherit the entry's own resources
+            share_api_preforker=config.api_server.preload and not envs.get(plan.service_name),
         )
         watchers = backends.watchers
         public = tcp_socket("api", host, port, config.api_server.backlog)
@@ -82,6 +97,8 @@ def serve_production(
                 backends.runner_map,
                 config,
                 service_map=backends.service_map,
+                shared_runners=tuple(backends.shared_runners),
+                env=envs.get(plan.service_name),
                 workers=workers,
                 development=development,
                 http_tls=https,
@@ -99,6 +116,19 @@ def serve_production(
             flush=True,
         )
         arbiter.start()
+
+
+def serve_http_production(
+    bento_identifier: str,
+    working_dir: str = ".",
+    port: int | None = None,
+    host: str | None = None,
+    **options: Any,
+) -> None:
+    """``serve_production`` under classic BentoML's name and argument order
+    (``bentoml.serve.serve_http_production(bento_identifier, working_dir, port, host, ...)``);
+    ``options`` are ``serve_production``'s keywords (``api_workers``, ``config``, ...)."""
+    serve_production(bento_identifier, working_dir=working_dir, port=port, host=host, **options)
 
 
 def public_url(host: str, port: int, https: bool) -> str:

@@ -37,3 +37,24 @@ def parse_runner_map(
             Address.parse(url)  # validates, with a message naming the address
         parsed[name] = list(urls)
     return parsed
+
+
+#: host names that reach this host: a runner there and a port here on the same number collide
+_THIS_HOST = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})
+#: listening on these takes the port on every address of the host
+_EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
+
+
+def runner_on_port(addresses: Mapping[str, list[str]], host: str, port: int) -> str | None:
+    """The first runner address in ``addresses`` that listens on ``port`` of this host, where
+    something here (``host``) means to listen too; None when none does."""
+    from ..protocol.address import Address
+
+    for urls in addresses.values():
+        for url in urls:
+            address = Address.parse(url)
+            if address.port != port or address.host is None:
+                continue
+            if address.host in _THIS_HOST or address.host == host or host in _EVERY_ADDRESS:
+                return url
+    return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -54,11 +55,26 @@ def preload_runner_worker() -> None:
         os.environ.update(spec.worker_envs[0])
     from ..loader import import_service
 
+    preload_runner_modules(metrics=spec.metrics.get("enabled", True))
     os.chdir(spec.working_dir)
     try:
         import_service(spec.target, spec.working_dir)
     except Exception as exc:  # each worker fails on it again, with the restart backoff
         logger.warning("preloading %s failed (%s): the workers will report it", spec.target, exc)
+
+
+def preload_runner_modules(*, metrics: bool) -> None:
+    """What ``serve_runner`` imports besides the service: imported before the fork, they are
+    held once by the preforker instead of once per worker."""
+    from ..batching.policy import BatchPolicy  # noqa: F401
+    from ..metrics.meters import flush_pending  # noqa: F401
+    from ..protocol import tls  # noqa: F401
+    from ..protocol.server import RunnerServer  # noqa: F401
+
+    if metrics:
+        from ..metrics import builtin  # noqa: F401
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: F401
 
 
 def serve_runner_worker(fds: list[int], wid: int) -> None:

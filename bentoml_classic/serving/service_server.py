@@ -20,6 +20,7 @@ from ..config import BentoMLConfig, load_config
 from ..exceptions import InvalidArgument
 from ..log_format import SUPERVISOR, configure_server_logging
 from .arbiter import make_arbiter, quiet_circus
+from .class_services import class_service_options, service_envs, with_class_defaults
 from .hooks import run_deployment_hooks
 from .metrics_dir import metrics_directory
 from .runner_map import RUNNER_MAP_ENV, parse_runner_map
@@ -75,6 +76,11 @@ def start_service_server(
     tls_files = tls_paths(certfile=ssl_certfile, keyfile=ssl_keyfile, ca_certs=ssl_ca_certs)
     if tls_files:
         from_settings(tls_files, server=True)  # refuse missing or broken files before starting
+    # a class service's @bentoml.service(workers=, traffic=, resources=): served alone, every
+    # service's keys are services.<name>.* (no entry here)
+    options = class_service_options(services)
+    config = with_class_defaults(config, config, "", options)
+    env = service_envs({name: o for name, o in options.items() if name == svc.name}).get(svc.name)
     secret, token_source = runner_server_token(token)
     os.environ[TOKEN_ENV] = secret  # demanded of callers and shown to what it calls
     run_deployment_hooks(svc)
@@ -94,6 +100,7 @@ def start_service_server(
             metrics_dir=metrics_directory(socket_dir),
             numprocesses=workers,  # all workers share the one TCP socket
             tls=tls_files,
+            env=env,
         )
         shown_host = f"[{public.host}]" if ":" in public.host else public.host
         print(

@@ -31,7 +31,7 @@ from .hooks import run_deployment_hooks
 from .metrics_dir import metrics_directory
 from .production import public_url
 from .resources import available_cpus, worker_envs
-from .runner_map import RUNNER_MAP_ENV, parse_runner_map
+from .runner_map import RUNNER_MAP_ENV, parse_runner_map, runner_on_port
 from .runner_token import http_server_token, runner_server_token
 from .sockets import private_socket_dir, tcp_socket
 from .triton_processes import forwarded_triton
@@ -311,9 +311,11 @@ def start_grpc_server(
         raise InvalidArgument(
             f"protocol_version {protocol_version!r}: this server speaks bentoml.grpc.v1 only"
         )
+    addresses = parse_runner_map(runner_map)
+    config = config or load_config()
+    _check_metrics_port(addresses, config)
     # a bento tag or folder too, as the other start functions take (bentos/serving_target.py)
     target, working_dir = _serving_target(identifier_of(bento_identifier, bento), working_dir)
-    addresses = parse_runner_map(runner_map)
     _front_door_service(target, working_dir, addresses, token)
     serve_grpc_production(
         target,
@@ -321,7 +323,7 @@ def start_grpc_server(
         host=host,
         port=port,
         api_workers=api_workers,
-        config=config or load_config(),
+        config=config,
         reflection=reflection,
         channelz=channelz,
         max_concurrent_streams=max_concurrent_streams,
@@ -330,3 +332,20 @@ def start_grpc_server(
         ssl_ca_certs=ssl_ca_certs,
         runner_map=addresses,
     )
+
+
+def _check_metrics_port(addresses: dict[str, list[str]], config: BentoMLConfig) -> None:
+    """Refuse a gRPC tier whose metrics port is a runner's port on this host.
+
+    Both defaults are 3001: ``api_server.grpc.metrics.port`` is classic's, and
+    ``start-runner-server`` leaves 3000 to ``start-http-server``. Whichever started second
+    would fail to listen: the runner server outright, the gRPC tier's workers by serving
+    without ``/metrics`` while the log sent scrapers to the runner's port."""
+    metrics = config.api_server.grpc.metrics
+    clash = runner_on_port(addresses, metrics.host, metrics.port)
+    if clash is not None:
+        raise InvalidArgument(
+            f"api_server.grpc.metrics.port {metrics.port} is the port of the runner at {clash}: "
+            "set another one for the gRPC tier's /metrics, e.g. BENTOML_CONFIG_OPTIONS="
+            f"'api_server.grpc.metrics.port={metrics.port + 1}'"
+        )

@@ -19,10 +19,14 @@ from .deployment_plan import DeploymentPlan, RunnerPlan
 from .http_tls import HttpTls
 from .metrics_dir import metrics_env, reap_hooks
 from .resources import thread_env
+from .shared_runners import SHARED_SPEC_ENV_PREFIX, SharedRunner, shares_api_environment
 from .sockets import unix_socket
 from .stuck_model import STUCK_GRACE_S
 from .worker_process import ARBITER_PID_ENV
-from .worker_spec import WorkerSpec
+from .worker_spec import SPEC_ENV, WorkerSpec
+
+#: the API workers' thread counts: one each, their work is decoding and encoding
+API_THREAD_ENV = thread_env(1)
 
 if TYPE_CHECKING:
     from circus.sockets import CircusSocket
@@ -68,20 +72,7 @@ def runner_watcher(
     from circus.watcher import Watcher
 
     runner_config = config.runner(runner.name)
-    spec = WorkerSpec(
-        target=target,
-        working_dir=working_dir,
-        runner=runner.name,
-        worker_envs=runner.worker_envs,
-        grace_seconds=grace_seconds,
-        batch_policies=runner.batch_policies,
-        scheduling_policy=runner_config.scheduling_policy,
-        state_dir=state_dir,
-        stuck_after_s=runner_config.timeout + STUCK_GRACE_S,
-        tls=dict(tls or {}),
-        backlog=backlog,
-        metrics=runner_config.metrics.model_dump(),
-    )
+    spec = _runner_spec(target, working_dir, runner, config, grace_seconds, state_dir, tls, backlog)
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     workers = numprocesses or len(sockets)
     # longer than the API workers' grace: they still call us while they drain
@@ -116,6 +107,64 @@ def runner_watcher(
     )
 
 
+def _runner_spec(
+    target: str,
+    working_dir: str,
+    runner: RunnerPlan,
+    config: BentoMLConfig,
+    grace_seconds: float,
+    state_dir: str | None,
+    tls: dict[str, str | None] | None,
+    backlog: int,
+) -> WorkerSpec:
+    runner_config = config.runner(runner.name)
+    return WorkerSpec(
+        target=target,
+        working_dir=working_dir,
+        runner=runner.name,
+        worker_envs=runner.worker_envs,
+        grace_seconds=grace_seconds,
+        batch_policies=runner.batch_policies,
+        scheduling_policy=runner_config.scheduling_policy,
+        state_dir=state_dir,
+        stuck_after_s=runner_config.timeout + STUCK_GRACE_S,
+        tls=dict(tls or {}),
+        backlog=backlog,
+        metrics=runner_config.metrics.model_dump(),
+    )
+
+
+def shared_runner(
+    target: str,
+    working_dir: str,
+    runner: RunnerPlan,
+    config: BentoMLConfig,
+    sockets: list[CircusSocket],
+    *,
+    state_dir: str | None = None,
+) -> tuple[SharedRunner, dict[str, str]] | None:
+    """A runner whose workers the API watcher's preforker forks (``shared_runners.py``), and
+    the environment that hands them their spec; None: it keeps a watcher of its own."""
+    if not (
+        config.api_server.preload
+        and config.runner(runner.name).preload
+        and shares_api_environment(runner.worker_envs, API_THREAD_ENV)
+    ):
+        return None
+    grace_seconds = config.grace_seconds
+    spec = _runner_spec(target, working_dir, runner, config, grace_seconds, state_dir, None, 2048)
+    spec_env = f"{SHARED_SPEC_ENV_PREFIX}{runner.index}"
+    shared = SharedRunner(
+        name=runner.name,
+        spec_env=spec_env,
+        fds=",".join(f"$(circus.sockets.{sock.name})" for sock in sockets),
+        workers=len(sockets),
+        # as a runner watcher's: they still serve the API workers' last calls
+        grace_seconds=grace_seconds + 5 - 0.5,
+    )
+    return shared, {spec_env: spec.to_env()[SPEC_ENV]}
+
+
 def api_watcher(
     target: str,
     working_dir: str,
@@ -130,10 +179,13 @@ def api_watcher(
     metrics_dir: str | None = None,
     runner_metrics_elsewhere: bool = False,
     service_map: dict[str, list[str]] | None = None,
+    shared_runners: tuple[tuple[SharedRunner, dict[str, str]], ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Watcher:
-    """Watcher for the API workers. ``config`` (arguments already written over it) travels in
-    their spec; ``tls``: the files for calling ``tcps://`` runners; ``http_tls``: HTTPS on the
-    public socket; ``metrics_dir``: where the workers write their metrics;
+    """Watcher for the API workers, and for ``shared_runners``' workers (preforked: forked by
+    the same parent, ``shared_runners.py``). ``config`` (arguments already written over it)
+    travels in their spec; ``tls``: the files for calling ``tcps://`` runners; ``http_tls``:
+    HTTPS on the public socket; ``metrics_dir``: where the workers write their metrics;
     ``runner_metrics_elsewhere``: the runners are servers started on their own, asked for
     their metrics by ``/metrics``."""
     from circus.watcher import Watcher
@@ -155,11 +207,16 @@ def api_watcher(
     fd = f"$(circus.sockets.{socket_name})"
     graceful_timeout = grace_seconds + 1
     preforked = config.api_server.preload
+    runner_specs = {k: v for _, env in shared_runners for k, v in env.items()} if preforked else {}
     if preforked:
         cmd, args = _python(
             "bentoml_classic.serving.prefork", "api", "--workers", str(workers),
             "--fd", fd, "--grace", str(graceful_timeout - 0.5), "--name", "api_server",
         )  # fmt: skip
+        for runner, _ in shared_runners:
+            args += ["--runner", runner.to_arg()]
+        # the runners drain after the API workers, within the same watcher's timeout
+        graceful_timeout += max((r.grace_seconds + 0.5 for r, _ in shared_runners), default=0)
     else:
         cmd, args = _python(
             "bentoml_classic.serving.api_worker", "--fd", fd, "--wid", "$(circus.wid)"
@@ -171,7 +228,9 @@ def api_watcher(
         numprocesses=1 if preforked else workers,
         use_sockets=True,
         copy_env=True,
-        env=_worker_env({**spec.to_env(), **thread_env(1)}, metrics_dir),
+        env=_worker_env(
+            {**spec.to_env(), **API_THREAD_ENV, **runner_specs, **(env or {})}, metrics_dir
+        ),
         hooks=reap_hooks(metrics_dir, preforked=preforked),
         stop_signal=15,
         graceful_timeout=graceful_timeout + (1 if preforked else 0),
@@ -195,6 +254,7 @@ def service_watcher(
     position: int = 0,
     numprocesses: int | None = None,
     tls: dict[str, str | None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Watcher:
     """Watcher for a dependency's workers (``service_worker.py``); worker ``wid`` serves on
     ``sockets[(wid - 1) % n]``, one socket per worker as for runners (``numprocesses``
@@ -233,7 +293,7 @@ def service_watcher(
         numprocesses=numprocesses or len(sockets),
         use_sockets=True,
         copy_env=True,
-        env=_worker_env({**spec.to_env(), **thread_env(1)}, metrics_dir),
+        env=_worker_env({**spec.to_env(), **thread_env(1), **(env or {})}, metrics_dir),
         hooks=reap_hooks(metrics_dir, preforked=False),
         stop_signal=15,
         graceful_timeout=grace_seconds + 3,

@@ -9,8 +9,14 @@ drives it; gRPC as what gRPC is on the wire, a POST of the framed ``Request`` to
 ``/bentoml.grpc.v1.BentoService/Call`` over HTTP/2, with 8 streams per connection (the API
 workers share the port, and the kernel spreads connections, not streams, over them). The
 per-request log gives the p50. h2load does not read gRPC's trailers, so one call of each kind
-is checked first. The two servers are measured in alternating slices, as
-``harness.measure_interleaved`` does for wrk, so that the machine's drift falls on both.
+is checked first. The servers are measured in alternating slices, as
+``harness.measure_interleaved`` does for wrk, so that the machine's drift falls on all.
+
+Beside requests/s, which a loaded machine moves by half, each server's CPU time per answered
+request (all its processes, psutil) is reported: it moves much less with the machine's load.
+A third server, ``grpc_floor_server.py`` (a bare ``grpc.aio`` server answering a fixed
+``Response``), is measured the same way: its CPU per call is grpcio's own share of a gRPC call,
+which no change of ours can remove.
 """
 
 from __future__ import annotations
@@ -35,14 +41,16 @@ from tests.benchmarks.harness import (  # noqa: E402
     BIN,
     Result,
     combine,
+    cpu_seconds,
     process_group,
-    server,
     trained_home,
+    wait_ready,
     write_report,
 )
 from tests.support.servers import IRIS, free_port  # noqa: E402
 
 BODY = b"[[5.9, 3.0, 5.1, 1.8]]"
+FLOOR = Path(__file__).with_name("grpc_floor_server.py")
 #: gRPC streams per HTTP/2 connection at concurrency c (c / STREAMS connections)
 STREAMS = 8
 
@@ -85,10 +93,13 @@ def check_both(http_port: int, grpc_port: int) -> None:
         assert client.classify(np.array([[5.9, 3.0, 5.1, 1.8]])).tolist() == [2]
 
 
-def drive(h2load: str, kind: str, port: int, level: int, seconds: float, tmp: str) -> Result:
+def drive(
+    h2load: str, kind: str, port: int, level: int, seconds: float, tmp: str
+) -> tuple[Result, int]:
+    """One slice of load on one server: its figures, and how many requests it answered."""
     log = Path(tmp, f"{kind}-{level}.log")
     body = Path(tmp, f"{kind}.body")
-    if kind == "http":
+    if kind == "http":  # the others are gRPC servers
         body.write_bytes(BODY)
         url = f"http://127.0.0.1:{port}/classify"
         shape = ["--h1", "-c", str(level), "-m", "1", "-H", "content-type: application/json"]
@@ -122,7 +133,20 @@ def drive(h2load: str, kind: str, port: int, level: int, seconds: float, tmp: st
         statistics.median(ordered),
         ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
         errors,
-    )
+    ), len(durations) - bad
+
+
+def wait_grpc_port(port: int, timeout: float = 30) -> None:
+    """The floor server has no health service: wait until a call answers."""
+    import grpc
+
+    from bentoml_classic.grpc.v1 import service_pb2 as pb
+    from bentoml_classic.grpc.v1 import service_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+        stub = service_pb2_grpc.BentoServiceStub(channel)
+        assert list(stub.Call(pb.Request(), timeout=timeout).ndarray.int64_values) == [2]
 
 
 def wait_grpc_serving(port: int, timeout: float = 90) -> float:
@@ -145,59 +169,85 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp:
         env = trained_home(tmp, IRIS)
         http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+        floor_port = free_port()
         env["BENTOML_CONFIG_OPTIONS"] = f"api_server.grpc.metrics.port={metrics_port}"
         bentoml = str(BIN / "bentoml")
         workers = ["--api-workers", str(args.workers)]
         http_cmd = [bentoml, "serve", "service:svc", "--port", str(http_port), *workers]
         grpc_cmd = [bentoml, "serve-grpc", "service:svc", "--port", str(grpc_port), *workers]
         with contextlib.ExitStack() as stack:
-            stack.enter_context(server(http_cmd, IRIS, env, f"http://127.0.0.1:{http_port}/readyz"))
-            stack.enter_context(process_group(grpc_cmd, IRIS, env))
+            http_server = stack.enter_context(process_group(http_cmd, IRIS, env))
+            roots = {
+                "http": http_server.pid,
+                "grpc": stack.enter_context(process_group(grpc_cmd, IRIS, env)).pid,
+                "floor": stack.enter_context(
+                    process_group([sys.executable, str(FLOOR), str(floor_port)], REPO, {})
+                ).pid,
+            }
+            wait_ready(f"http://127.0.0.1:{http_port}/readyz", http_server, timeout=90)
             wait_grpc_serving(grpc_port)
+            wait_grpc_port(floor_port)
             check_both(http_port, grpc_port)
             h2load = ensure_h2load()
-            ports = {"http": http_port, "grpc": grpc_port}
+            ports = {"http": http_port, "grpc": grpc_port, "floor": floor_port}
             for kind, port in ports.items():
                 drive(h2load, kind, port, 8, 2, tmp)  # warm up
             slice_s = args.duration / args.rounds
             results: dict[str, list[Result]] = {kind: [] for kind in ports}
+            cpu_us: dict[str, list[float]] = {kind: [] for kind in ports}
             for level in levels:
                 slices: dict[str, list[Result]] = {kind: [] for kind in ports}
+                spent = dict.fromkeys(ports, 0.0)
+                answered = dict.fromkeys(ports, 0)
                 for round_number in range(args.rounds):
                     order = list(ports) if round_number % 2 == 0 else list(reversed(ports))
                     for kind in order:
-                        slices[kind].append(drive(h2load, kind, ports[kind], level, slice_s, tmp))
+                        before = cpu_seconds(roots[kind])
+                        result, count = drive(h2load, kind, ports[kind], level, slice_s, tmp)
+                        spent[kind] += cpu_seconds(roots[kind]) - before
+                        answered[kind] += count
+                        slices[kind].append(result)
                 for kind in ports:
                     results[kind].append(combine(level, slices[kind]))
+                    cpu_us[kind].append(spent[kind] / max(1, answered[kind]) * 1e6)
                 print(
                     f"  c={level}: "
                     + ", ".join(
-                        f"{k} {results[k][-1].rps:.0f} req/s p50 {results[k][-1].p50_ms:.2f} ms"
+                        f"{k} {results[k][-1].rps:.0f} req/s p50 {results[k][-1].p50_ms:.2f} ms "
+                        f"cpu {cpu_us[k][-1]:.0f} us/req"
                         for k in ports
                     ),
                     flush=True,
                 )
-        report = render(results, args)
+        report = render(results, cpu_us, args)
     print(report)
     write_report(Path(args.output), report, marker="bench_grpc")
 
 
-def render(results: dict[str, list[Result]], args: argparse.Namespace) -> str:
+def render(
+    results: dict[str, list[Result]], cpu_us: dict[str, list[float]], args: argparse.Namespace
+) -> str:
     lines = [
         "## gRPC against HTTP: iris classify (`make bench-grpc`)",
         "",
         f"`bentoml serve-grpc` and `bentoml serve` of examples/iris, {args.workers} API workers "
         "each, both driven by h2load (HTTP/1.1 with a connection per concurrent request; gRPC "
         "over HTTP/2, 8 streams per connection), "
-        f"{args.rounds} alternating slices, {args.duration:g} s per level and server.",
+        f"{args.rounds} alternating slices, {args.duration:g} s per level and server. CPU: "
+        "user and system time of all the server's processes per answered request; floor: "
+        "a bare `grpc.aio` server answering a fixed `Response` (`grpc_floor_server.py`), "
+        "driven as gRPC is.",
         "",
-        "| c | HTTP req/s | gRPC req/s | gRPC/HTTP | HTTP p50 ms | gRPC p50 ms | errors |",
-        "|---|---|---|---|---|---|---|",
+        "| c | HTTP req/s | gRPC req/s | gRPC/HTTP | HTTP p50 ms | gRPC p50 ms | errors "
+        "| HTTP CPU us/req | gRPC CPU us/req | floor CPU us/call |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for http, grpc in zip(results["http"], results["grpc"], strict=True):
+    for index, (http, grpc) in enumerate(zip(results["http"], results["grpc"], strict=True)):
         lines.append(
             f"| {http.level} | {http.rps:.0f} | {grpc.rps:.0f} | {grpc.rps / http.rps:.2f}x | "
-            f"{http.p50_ms:.2f} | {grpc.p50_ms:.2f} | {http.errors + grpc.errors} |"
+            f"{http.p50_ms:.2f} | {grpc.p50_ms:.2f} | {http.errors + grpc.errors} | "
+            f"{cpu_us['http'][index]:.0f} | {cpu_us['grpc'][index]:.0f} | "
+            f"{cpu_us['floor'][index]:.0f} |"
         )
     load = os.getloadavg()[0]
     lines += [

@@ -8,9 +8,11 @@ of 8 floats to `rows_service.py`'s PandasDataFrame API and its batchable row-sum
 `raw_rows_app.py`). `bentoml serve` runs 2 API workers and one runner worker per CPU. Each server
 first answers ``--requests`` requests (8 at a time), so the figures are those of a server that
 has served, not one that has just started. Prints, and writes to docs/benchmarks.md, the PSS of
-every process (shared pages divided among the processes that map them) and which of pandas,
-pyarrow, torch and sklearn each has mapped. Run it in the venv users have (`make bench`: with
-pyarrow and torch). Binds 127.0.0.1 only; stops everything it starts.
+every process (shared pages divided among the processes that map them), its USS (the pages
+only it maps) and which of pandas, pyarrow, torch and sklearn each has mapped. With preload on,
+the runner workers that the API preforker forks (shared_runners.py) are told from the API
+workers by the public socket, which only API workers keep. Run it in the venv users have
+(`make bench`: with pyarrow and torch). Binds 127.0.0.1 only; stops everything it starts.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def role(process: psutil.Process) -> str:
         kind = "API" if "prefork api" in command else "runner"
         parent = process.parent()
         forked = parent is not None and " ".join(parent.cmdline()) == command
+        if forked and kind == "API" and not _listens_on_tcp(process):
+            kind = "runner"  # forked by the API preforker (shared_runners.py): no public socket
         return f"{kind} worker (forked)" if forked else f"{kind} preforker"
     for marker, name in (
         ("serving.api_worker", "API worker"),
@@ -68,18 +72,42 @@ def role(process: psutil.Process) -> str:
     return command[:40]
 
 
-def tree(root_pid: int) -> list[tuple[str, float, list[str]]]:
-    """Each process of the tree: its role, its PSS in MiB, the libraries it has mapped."""
+def _listens_on_tcp(process: psutil.Process) -> bool:
+    try:
+        return any(c.status == psutil.CONN_LISTEN for c in process.net_connections("tcp"))
+    except psutil.Error:
+        return False
+
+
+#: a process's role, its PSS, USS and anonymous PSS in MiB, the libraries it has mapped
+Row = tuple[str, float, float, float, list[str]]
+
+
+def anonymous_pss(pid: int) -> float:
+    """The PSS of the process's anonymous pages (Python's objects, the heaps): unlike the PSS
+    of file pages (the libraries' code), it is not lowered by other processes on the machine
+    that map the same files (another server from the same venv)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss_Anon:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def tree(root_pid: int) -> list[Row]:
+    """Each process of the tree: its role, PSS (its private pages, plus each shared page divided
+    among the processes that map it), USS (its private pages only: what exiting frees) and
+    anonymous PSS, and the libraries it has mapped."""
     root = psutil.Process(root_pid)
     rows = []
     for process in [root, *root.children(recursive=True)]:
         try:
-            pss = process.memory_full_info().pss / 2**20
+            memory = process.memory_full_info()
+            anonymous = anonymous_pss(process.pid)
             maps = Path(f"/proc/{process.pid}/maps").read_text()
         except (psutil.Error, OSError):
             continue
         mapped = [name for name, path in LIBRARIES.items() if path in maps]
-        rows.append((role(process), pss, mapped))
+        rows.append((role(process), memory.pss / 2**20, memory.uss / 2**20, anonymous, mapped))
     return rows
 
 
@@ -109,7 +137,7 @@ ROOMY_PRELOAD = {
 
 def measure(
     command: list[str], cwd: Path, env: dict[str, str], path: str, body: str, requests: int
-) -> list[tuple[str, float, list[str]]]:
+) -> list[Row]:
     port = free_port()
     command = [*command, "--port", str(port)]
     ready = f"http://127.0.0.1:{port}/readyz" if "serve" in command else ""
@@ -120,30 +148,39 @@ def measure(
         return tree(server_root(port))
 
 
-def render(results: dict[str, list[tuple[str, float, list[str]]]], requests: int) -> str:
+def render(results: dict[str, list[Row]], requests: int) -> str:
     lines = [
-        "| server | process | PSS | pandas, pyarrow, torch, sklearn mapped |",
-        "|---|---|---|---|",
+        "| server | process | PSS | USS | anonymous PSS | pandas, pyarrow, torch, sklearn mapped |",
+        "|---|---|---|---|---|---|",
     ]
-    totals = {}
+    totals, anonymous = {}, {}
     for name, rows in results.items():
-        for process_role, pss, mapped in rows:
+        for process_role, pss, uss, anon, mapped in rows:
             lines.append(
-                f"| {name} | {process_role} | {pss:.0f} MiB | {', '.join(mapped) or '-'} |"
+                f"| {name} | {process_role} | {pss:.0f} MiB | {uss:.0f} MiB | {anon:.0f} MiB "
+                f"| {', '.join(mapped) or '-'} |"
             )
-        totals[name] = sum(pss for _, pss, _ in rows)
-        lines.append(f"| {name} | **total** | **{totals[name]:.0f} MiB** | |")
+        totals[name] = sum(row[1] for row in rows)
+        anonymous[name] = sum(row[3] for row in rows)
+        lines.append(
+            f"| {name} | **total** | **{totals[name]:.0f} MiB** | {sum(r[2] for r in rows):.0f} "
+            f"MiB | {anonymous[name]:.0f} MiB | |"
+        )
     lines += [
         "",
-        f"- iris: bentoml_classic {totals['iris, bentoml_classic']:.0f} MiB, "
-        f"{totals['iris, bentoml_classic'] / totals['iris, raw app']:.2f}x the raw app's",
-        f"- bulk rows: bentoml_classic {totals['rows, bentoml_classic']:.0f} MiB, "
-        f"{totals['rows, bentoml_classic'] / totals['rows, raw app']:.2f}x the raw app's",
         *(
-            f"- {workload}, preforked workers (`api_server.preload=true runners.preload=true`): "
-            f"{preloaded:.0f} MiB, {preloaded / totals[f'{workload}, raw app']:.2f}x the raw app's"
+            f"- {workload}{label}: {totals[name]:.0f} MiB, "
+            f"{totals[name] / totals[f'{workload}, raw app']:.2f}x the raw app's (anonymous "
+            f"PSS: {anonymous[name] / anonymous[f'{workload}, raw app']:.2f}x)"
             for workload in ("iris", "rows")
-            for preloaded in [totals[f"{workload}, bentoml_classic, preload"]]
+            for suffix, label in (
+                ("", ", bentoml_classic"),
+                (
+                    ", preload",
+                    ", preforked workers (`api_server.preload=true runners.preload=true`)",
+                ),
+            )
+            for name in [f"{workload}, bentoml_classic{suffix}"]
         ),
         f"- after {requests} requests each, 8 at a time; {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, installed: "
@@ -187,7 +224,7 @@ def main() -> None:
         results = {}
         for name, (command, cwd, path, body, extra_env) in plans.items():
             results[name] = measure(command, cwd, {**env, **extra_env}, path, body, args.requests)
-            print(f"  {name}: {sum(pss for _, pss, _ in results[name]):.0f} MiB", flush=True)
+            print(f"  {name}: {sum(row[1] for row in results[name]):.0f} MiB", flush=True)
     report = render(results, args.requests)
     print(report)
     write_report(Path(args.output), report, "bench_memory")

@@ -1,8 +1,11 @@
 """The preforked topology (``api_server.preload``, ``runners.preload``) as real processes.
 
-Circus supervises one preforking process per watcher, which forks the workers: a worker killed
-with SIGKILL is replaced by it; the preforker killed with SIGKILL takes its workers with it and
-Circus starts it again; SIGTERM drains the requests in flight and leaves no process behind.
+Circus supervises one preforking process for the API workers, which also forks the workers of
+the runners that share their environment (``shared_runners.py``); a runner whose preload is on
+while the API workers' is off keeps a preforker of its own. A worker killed with SIGKILL is
+replaced by its preforker; a preforker killed with SIGKILL takes its workers with it and Circus
+starts it again; SIGTERM drains the requests in flight, the runner workers still serving the
+API workers while they drain, and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from tests.support.servers import E2E_SERVICES, serve_subprocess
 from tests.support.waiting import wait_for
 
 PRELOAD = {"BENTOML_CONFIG_OPTIONS": "api_server.preload=true runners.preload=true"}
+#: the runner's workers preforked by a parent of their own
+RUNNERS_ONLY = {"BENTOML_CONFIG_OPTIONS": "runners.preload=true"}
 SERVICE = ["runner_service:svc", "--api-workers", "2"]
 
 
@@ -51,8 +56,25 @@ def live(processes: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def workers_of(arbiter_pid: int, role: str) -> list[psutil.Process]:
+    """The workers ``role``'s preforker forked (the API preforker's: API and runner workers)."""
     parent = preforker(arbiter_pid, role)
     return live(parent.children()) if parent else []
+
+
+def listens_on_tcp(process: psutil.Process) -> bool:
+    """An API worker holds the public socket; a runner worker forked beside it closed it."""
+    try:
+        return any(c.status == psutil.CONN_LISTEN for c in process.net_connections("tcp"))
+    except psutil.Error:
+        return False
+
+
+def api_workers(arbiter_pid: int) -> list[psutil.Process]:
+    return [p for p in workers_of(arbiter_pid, "api") if listens_on_tcp(p)]
+
+
+def runner_workers(arbiter_pid: int) -> list[psutil.Process]:
+    return [p for p in workers_of(arbiter_pid, "api") if not listens_on_tcp(p)]
 
 
 def answers(url: str) -> bool:
@@ -63,33 +85,48 @@ def answers(url: str) -> bool:
     return response.status_code == 200
 
 
-def test_circus_sees_one_preforker_per_watcher_and_a_killed_worker_is_replaced(
+def test_one_preforker_forks_api_and_runner_workers_and_replaces_killed_ones(
     env: dict[str, str],
 ) -> None:
     with serve_subprocess(SERVICE, cwd=E2E_SERVICES, env=env) as (url, process):
         api_parent = preforker(process.pid, "api")
-        assert api_parent is not None and preforker(process.pid, "runner") is not None
-        assert {p.pid for p in psutil.Process(process.pid).children()} == {
-            api_parent.pid,
-            preforker(process.pid, "runner").pid,  # type: ignore[union-attr]
-        }
-        assert wait_for(lambda: len(workers_of(process.pid, "api")) == 2, 30)
-        victim = workers_of(process.pid, "api")[0]
-        victim.kill()
+        assert api_parent is not None
+        assert {p.pid for p in psutil.Process(process.pid).children()} == {api_parent.pid}
+        assert wait_for(lambda: len(api_workers(process.pid)) == 2, 30)
+        assert wait_for(lambda: len(runner_workers(process.pid)) >= 1, 30)
+        for find in (api_workers, runner_workers):
+            before = find(process.pid)
+            victim = before[0]
+            victim.kill()
+            assert wait_for(
+                lambda find=find, before=before, victim=victim: (
+                    len(find(process.pid)) == len(before)
+                    and victim.pid not in {p.pid for p in find(process.pid)}
+                ),
+                30,
+            ), [p.pid for p in find(process.pid)]
+        assert preforker(process.pid, "api").pid == api_parent.pid  # type: ignore[union-attr]
+        assert wait_for(lambda: answers(url), 30)
+        # killed, it takes both kinds of workers with it, and Circus starts it again
+        old_workers = workers_of(process.pid, "api")
+        api_parent.kill()
+        assert wait_for(lambda: not live(old_workers), 30), [p.pid for p in live(old_workers)]
         assert wait_for(
             lambda: (
-                len(workers_of(process.pid, "api")) == 2
-                and victim.pid not in {p.pid for p in workers_of(process.pid, "api")}
+                (new := preforker(process.pid, "api")) is not None
+                and new.pid != api_parent.pid
+                and len(api_workers(process.pid)) == 2
+                and len(runner_workers(process.pid)) == len(old_workers) - 2
             ),
             30,
-        ), [p.pid for p in workers_of(process.pid, "api")]
-        assert preforker(process.pid, "api").pid == api_parent.pid  # type: ignore[union-attr]
+        )
         assert wait_for(lambda: answers(url), 30)
 
 
 def test_a_killed_preforker_takes_its_workers_and_circus_starts_it_again(
-    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
+    env = {"BENTOML_HOME": str(tmp_path / "home"), **RUNNERS_ONLY}
     with serve_subprocess(SERVICE, cwd=E2E_SERVICES, env=env) as (url, process):
         runner_parent = preforker(process.pid, "runner")
         assert runner_parent is not None
@@ -111,7 +148,8 @@ def test_a_killed_preforker_takes_its_workers_and_circus_starts_it_again(
 
 def test_sigterm_drains_in_flight_requests_and_leaves_no_process(env: dict[str, str]) -> None:
     with serve_subprocess(SERVICE, cwd=E2E_SERVICES, env=env) as (url, process):
-        assert wait_for(lambda: len(workers_of(process.pid, "api")) == 2, 30)
+        assert wait_for(lambda: len(api_workers(process.pid)) == 2, 30)
+        assert runner_workers(process.pid), "the runner's workers are forked by the same parent"
         family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
         results: list[int] = []
 

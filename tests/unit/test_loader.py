@@ -242,3 +242,26 @@ def test_file_in_a_package_directory(tmp_path: Path, clean_imports: None) -> Non
 def test_empty_module_part_is_refused(target: str, tmp_path: Path, clean_imports: None) -> None:
     with pytest.raises(InvalidArgument, match="MODULE:ATTRIBUTE"):
         import_service(target, tmp_path)
+
+
+def test_a_class_service_is_found_and_an_undecorated_class_is_an_error_that_says_why(
+    write_module: Callable[[str], str], tmp_path: Path
+) -> None:
+    name = write_module(
+        SERVICE_HEADER
+        + """
+@bentoml.service
+class Decorated:
+    @bentoml.api
+    def echo(self, text: str) -> str:
+        return text
+
+
+class Undecorated:
+    pass
+"""
+    )
+    found = import_service(f"{name}:Decorated", tmp_path)
+    assert isinstance(found, Service) and found.name == "decorated"
+    with pytest.raises(InvalidArgument, match=r"is a class.*decorate it with @bentoml\.service"):
+        import_service(f"{name}:Undecorated", tmp_path)

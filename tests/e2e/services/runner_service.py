@@ -16,9 +16,19 @@ class Sleeper(bentoml.Runnable):
 
     def __init__(self) -> None:
         time.sleep(float(os.environ.get("SLOW_INIT_SECONDS", "0")))
+        # INIT_GATE: a file whose existence the runner waits for (at most a minute), so that a
+        # test decides when the runner becomes ready, whatever the machine's load
+        gate = os.environ.get("INIT_GATE")
+        deadline = time.monotonic() + 60
+        while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     @bentoml.Runnable.method
     def sleep(self, seconds: float) -> dict[str, Any]:
+        marker = os.environ.get("SLEEP_MARKER")  # tells a test that a call is in the runner
+        if marker and seconds:
+            with open(marker, "a") as file:
+                file.write(f"{os.getpid()}\n")
         time.sleep(seconds)
         return {"pid": os.getpid(), "slept": seconds}
 

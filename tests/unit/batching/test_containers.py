@@ -239,3 +239,11 @@ def test_split_with_the_wrong_total_is_internal_server_error(value: Any, sizes: 
 def test_split_with_a_bad_dim_is_invalid_argument() -> None:
     with pytest.raises(InvalidArgument):
         containers.split(np.arange(4), [2, 2], 1)
+
+
+def test_a_frame_signature_holds_its_dtypes_column_by_column() -> None:
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"], "d": [True, False]})
+    frame["e"] = frame["a"]  # a second int64 column, in another block
+    expected = ("frame", tuple(frame.columns), tuple(frame.dtypes))
+    assert containers.signature(frame, 0) == expected
+    assert containers.signature(frame[["d", "a"]], 0) != containers.signature(frame[["a", "d"]], 0)

@@ -608,3 +608,14 @@ def test_importing_io_does_not_import_pandas_or_pillow():
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+def test_the_first_misfit_of_a_bool_or_string_column_is_named():
+    from bentoml_classic.io._pandas_dtypes import _first_misfit
+
+    values = pd.Series([True, False, "x", 1], index=[10, 11, 12, 13], dtype=object)
+    assert _first_misfit(values, "bool") == "; first at row 12: a string 'x'"
+    assert _first_misfit(pd.Series(["a", "b", 3.5], dtype=object), "string").endswith(
+        "row 2: a number"
+    )
+    assert _first_misfit(pd.Series([True, np.True_], dtype=object), "bool") == ""
