@@ -139,11 +139,19 @@ def start_http_server_command(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3002, show_default=True, type=click.IntRange(0, 65535))
 @_token
+@existing_file_option(
+    "--ssl-certfile", "Serve over TLS with this certificate (PEM); callers say tcps://."
+)
+@existing_file_option("--ssl-keyfile", "The certificate's private key, if not in --ssl-certfile.")
+@existing_file_option(
+    "--ssl-ca-certs", "Demand from callers a client certificate signed by this CA."
+)
 def start_service_server_command(
     bento: str | None, working_dir: str, config: str | None, service_name: str, **options: Any
 ) -> None:
     """Serve one service of BENTO's graph (MODULE:SVC, the entry; default: bentofile.yaml's
-    service) alone on tcp://HOST:PORT, for callers on other hosts (bentoml.depends)."""
+    service) alone on tcp://HOST:PORT (tcps:// with --ssl-certfile), for callers on other hosts
+    (bentoml.depends)."""
     target = serving_target(bento, working_dir)
     use_config_file(config)
     from ..config import load_config

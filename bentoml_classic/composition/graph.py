@@ -49,6 +49,14 @@ class ServiceGraph:
                 return node
         raise KeyError(name)
 
+    def depth(self, name: str) -> int:
+        """The longest chain of calls from the entry (0) to ``name``: a service is deeper than
+        every service that calls it, so stopping them by depth stops each caller before what
+        it calls (breadth-first order does not: in entry -> (b, a), a -> b, ``b`` is found
+        first). The graph has no cycle (``walk`` refused it)."""
+        callers = [node for node in self.services if name in node.depends_on]
+        return max((self.depth(caller.name) + 1 for caller in callers), default=0)
+
     def runner_names(self) -> tuple[str, ...]:
         """Each runner once, however many services use it."""
         seen: dict[str, None] = {}

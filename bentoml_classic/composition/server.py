@@ -16,26 +16,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..batching.inline_batcher import call_alone
 from ..exceptions import ServiceUnavailable
+from ..metrics.meters import RequestMeter
 from ..protocol.server import RunnerServer
 from .invoke import api_callable
 
 #: threads for sync API functions, as an API worker's pool allows
 SYNC_THREADS = 40
-
-
-async def _awaited(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[Any, BaseException | None]:
-    try:
-        return await func(*args, **kwargs), None
-    except Exception as exc:
-        return None, exc
 
 
 class ServiceServer(RunnerServer):
@@ -47,14 +39,22 @@ class ServiceServer(RunnerServer):
         token: bytes | None = None,
         max_concurrency: int | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        meters: Mapping[str, RequestMeter] | None = None,
     ) -> None:
+        """``meters``: by API, where its calls are counted (the runner series, named after the
+        service: ``serving/service_worker.py``)."""
         functions = {name: api_callable(api, state) for name, api in service.apis.items()}
-        super().__init__(service.name, functions, token=token, ssl_context=ssl_context)
+        super().__init__(
+            service.name, functions, token=token, ssl_context=ssl_context, meters=meters
+        )
+        # answers leave as each call finishes, many in one loop turn when a runner batch lands
+        self.gathers_writes = True
         self._is_async = {name: inspect.iscoroutinefunction(f) for name, f in functions.items()}
         self._max_concurrency = max_concurrency
         self._in_progress = 0
         self._pool = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix=f"{service.name}-api")
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def no_such_method(self, method_name: str) -> Any:
         from ..exceptions import NotFound
@@ -77,12 +77,16 @@ class ServiceServer(RunnerServer):
             reply(None, ServiceUnavailable(f"{limit} calls in progress (max_concurrency)"))
             return
         self._in_progress += 1
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any]
         if self._is_async[method_name]:
-            future = loop.create_task(_awaited(func, args, kwargs))
-        else:
-            future = loop.run_in_executor(self._pool, call_alone, func, args, kwargs)
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            task = self._loop.create_task(self._answer_async(func, args, kwargs, reply))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        future = asyncio.get_running_loop().run_in_executor(
+            self._pool, call_alone, func, args, kwargs
+        )
         self._tasks.add(future)
 
         def done(finished: asyncio.Future[Any]) -> None:
@@ -94,6 +98,27 @@ class ServiceServer(RunnerServer):
             reply(*finished.result())
 
         future.add_done_callback(done)
+
+    async def _answer_async(
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        reply: Callable[[Any, Any], None],
+    ) -> None:
+        """An ``async def`` API's call, answered by the task that runs it (no callback after
+        it: one task per call is the whole cost of an async call here)."""
+        try:
+            result = await func(*args, **kwargs)
+        except asyncio.CancelledError:
+            reply(None, ServiceUnavailable("the service is stopping"))
+            raise
+        except Exception as exc:
+            reply(None, exc)
+        else:
+            reply(result, None)
+        finally:
+            self._in_progress -= 1
 
     def shutdown(self) -> None:
         """After ``serve()`` returned: no call is left to answer; let the threads go."""

@@ -16,6 +16,7 @@ from ..exceptions import InvalidArgument, ServiceUnavailable
 from . import codec
 from .address import Address
 from .client_streams import Credit, StreamInbox
+from .gathered_writes import GatheredWrites
 from .replies import (
     ConnectionLost,
     answer,
@@ -33,11 +34,14 @@ class _AsyncConnection(asyncio.BufferedProtocol):
         #: streams in progress, by call id
         self.streams: dict[int, StreamInbox] = {}
         self.transport: asyncio.Transport | None = None
+        #: the transport, the frames of one loop turn written together (``gathered_writes.py``)
+        self.writes: GatheredWrites | None = None
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but behave as one
         self.transport = cast(asyncio.Transport, transport)
+        self.writes = GatheredWrites(self.transport, asyncio.get_running_loop())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -71,17 +75,17 @@ class _AsyncConnection(asyncio.BufferedProtocol):
                 inbox.deliver(kind, buffers)
 
     def send(self, call_id: int, chunks: list[Any]) -> asyncio.Future[tuple[int, list[memoryview]]]:
-        assert self.transport is not None
         future: asyncio.Future[tuple[int, list[memoryview]]] = (
             asyncio.get_running_loop().create_future()
         )
         self.pending[call_id] = future
-        self.transport.writelines(chunks)
+        assert self.writes is not None
+        self.writes.writelines(chunks)
         return future
 
     def write(self, chunks: list[Any]) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.writelines(chunks)
+        if self.writes is not None and not self.closed:
+            self.writes.writelines(chunks)
 
 
 class AsyncRunnerClient:
@@ -289,8 +293,8 @@ class AsyncRunnerClient:
 
     def close(self) -> None:
         for connection in self._connections:
-            if connection is not None and connection.transport is not None:
-                connection.transport.close()
+            if connection is not None and connection.writes is not None:
+                connection.writes.close()  # what was written goes out first
         self._connections = [None] * len(self.addresses)
 
 

@@ -236,11 +236,17 @@ def encode_error(call_id: int, error_type: str, message: str, status: int) -> li
 _COALESCE_BELOW = 64 * 1024
 
 
+#: packs the buffer lengths of a frame of so many buffers (a call's is measured inline: hot)
+_LENGTHS = [struct.Struct(f"!{count}Q") for count in range(8)]
+
+
 def frame(call_id: int, kind: int, chunks: Sequence[bytes | memoryview]) -> list[Any]:
     """The frame as a short list of chunks: small pieces joined, large buffers left in place."""
-    lengths = [_nbytes(chunk) for chunk in chunks]
-    position = HEADER.size + BUFFER_LENGTH.size * len(chunks)
-    pieces: list[Any] = [None, struct.pack(f"!{len(lengths)}Q", *lengths)]
+    lengths = [chunk.nbytes if type(chunk) is memoryview else len(chunk) for chunk in chunks]
+    count = len(lengths)
+    position = HEADER.size + BUFFER_LENGTH.size * count
+    packer = _LENGTHS[count] if count < len(_LENGTHS) else struct.Struct(f"!{count}Q")
+    pieces: list[Any] = [None, packer.pack(*lengths)]
     large = False
     for chunk, length in zip(chunks, lengths, strict=True):
         if length:
@@ -249,11 +255,12 @@ def frame(call_id: int, kind: int, chunks: Sequence[bytes | memoryview]) -> list
                 pieces.append(_ZEROS[:padding])
             position += padding + length
             pieces.append(chunk)
-            large = large or length >= _COALESCE_BELOW
+            if length >= _COALESCE_BELOW:
+                large = True
     size = position - PREFIX_SIZE
     if size > MAX_FRAME_SIZE:
         raise ValueError(f"payload of {size} bytes is larger than a frame can carry (4 GiB)")
-    pieces[0] = HEADER.pack(size, call_id, kind, len(chunks))
+    pieces[0] = HEADER.pack(size, call_id, kind, count)
     if not large:
         return [b"".join(pieces)]
     return _coalesce_small(pieces)

@@ -1,18 +1,12 @@
 """The server half of the runner protocol: frames in, runnable method calls, frames out.
 
-One asyncio protocol per connection. A TCP server demands a HELLO frame carrying the shared token
-before it will read anything else: until then frames are capped at 4 KiB and nothing is
-unpickled, so an unauthenticated peer can neither make us allocate nor reach an unpickler. An
-HTTP client that wanders onto the port gets a real ``401`` response, and a peer that has not
-completed the handshake within ``HANDSHAKE_TIMEOUT_S`` is disconnected, so that idle
-connections cannot pile up on the port.
+One asyncio protocol per connection. On TCP, a peer presents the shared token before anything
+it sends is read (``server_handshake.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import inspect
 import logging
 import socket
 import ssl
@@ -23,40 +17,32 @@ from typing import Any, cast
 from ..batching.inline_batcher import InlineBatcher, call_alone
 from ..batching.model_lane import ModelLane
 from ..batching.policy import BatchPolicy
-from ..exceptions import BadInput, BentoMLException, NotFound
+from ..exceptions import BadInput, NotFound
 from ..metrics.builtin import Observer
 from ..metrics.meters import RequestMeter, flush_pending
 from ..metrics.registry import exposition
-from . import codec, user_classes
+from . import codec
+from .gathered_writes import FrameTransport, GatheredWrites
+from .server_answers import answer_frames, undecodable
+from .server_handshake import HANDSHAKE_TIMEOUT_S, HELLO_MAX_SIZE, HTTP_401, Handshake
 from .server_metrics import metered_reply, metered_stream
 from .server_streams import ServerStream
 from .stand_in import StandIn
 
 logger = logging.getLogger("bentoml_classic.runner_server")
 
-HELLO_MAX_SIZE = 4096
-#: seconds a TCP peer has to present the token (an API worker does so at once on connecting)
-HANDSHAKE_TIMEOUT_S = 5.0
 #: after a stop, how long no caller must have held a connection before listening ends
 QUIET_S = 0.5
-_HTTP_401_BODY = (
-    b'{"error": {"type": "Unauthorized", "message": "runner server: send the shared token first"}}'
-)
-_HTTP_401 = (
-    b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n"
-    b"content-length: %d\r\n\r\n%s" % (len(_HTTP_401_BODY), _HTTP_401_BODY)
-)
 
 
 class RunnerServerProtocol(asyncio.BufferedProtocol):
     def __init__(self, server: RunnerServer) -> None:
         self._server = server
-        self._authenticated = server.token is None
+        self._handshake = Handshake(server.token, server.handshake_timeout)
         self._reader = codec.FrameReader(
-            server.max_frame_size if self._authenticated else HELLO_MAX_SIZE
+            server.max_frame_size if self._handshake.done else HELLO_MAX_SIZE
         )
-        self._transport: asyncio.Transport | None = None
-        self._handshake_deadline: asyncio.TimerHandle | None = None
+        self._transport: FrameTransport | None = None
         #: streams in progress on this connection, by call id
         self._streams: dict[int, ServerStream] = {}
         #: what the stand-in read while a model call held the loop (``stand_in.py``)
@@ -64,30 +50,20 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but behave as one
-        self._transport = cast(asyncio.Transport, transport)
+        plain = cast(asyncio.Transport, transport)
+        if self._server.gathers_writes:
+            self._transport = GatheredWrites(plain, asyncio.get_running_loop())
+        else:
+            self._transport = plain
         self._server.connections.add(self)
-        if not self._authenticated:
-            self._handshake_deadline = asyncio.get_running_loop().call_later(
-                self._server.handshake_timeout, self._handshake_timed_out
-            )
+        self._handshake.start(self._transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         for stream in list(self._streams.values()):
             stream.cancel()  # nobody is left to read it: close the generator
-        self._cancel_handshake_deadline()
+        self._handshake.stop()
         self._server.connections.discard(self)
         self._server.connection_closed()
-
-    def _handshake_timed_out(self) -> None:
-        self._handshake_deadline = None
-        if not self._authenticated and self._transport is not None:
-            logger.info("closing a runner connection that sent no token in time")
-            self._transport.abort()
-
-    def _cancel_handshake_deadline(self) -> None:
-        if self._handshake_deadline is not None:
-            self._handshake_deadline.cancel()
-            self._handshake_deadline = None
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._reader.get_buffer(sizehint)
@@ -101,7 +77,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             self._refuse_garbage(exc)
             return
         for call_id, kind, buffers in frames:
-            if not self._authenticated:
+            if not self._handshake.done:
                 if not self._authenticate(call_id, kind, buffers):
                     return
                 continue
@@ -111,9 +87,9 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         if self._transport is not None:
             self._transport.close()
 
-    def open_to_stand_in(self) -> tuple[codec.FrameReader, asyncio.Transport] | None:
+    def open_to_stand_in(self) -> tuple[codec.FrameReader, FrameTransport] | None:
         """Its frame reader and transport, once the token handshake is done (``stand_in.py``)."""
-        if not self._authenticated or self._transport is None:
+        if not self._handshake.done or self._transport is None:
             return None
         return self._reader, self._transport
 
@@ -132,38 +108,21 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
 
     def _refuse_garbage(self, exc: codec.FrameError) -> None:
         assert self._transport is not None
-        if not self._authenticated:
-            self._transport.write(_HTTP_401)
+        if not self._handshake.done:
+            self._transport.write(HTTP_401)
         else:
             logger.warning("closing a runner connection that sent an invalid frame: %s", exc)
         self._transport.close()
 
     def _authenticate(self, call_id: int, kind: int, buffers: list[memoryview]) -> bool:
-        assert self._transport is not None and self._server.token is not None
-        hello = kind == codec.HELLO and len(buffers) in (1, 2)
-        offered = bytes(buffers[0]) if hello else b""
-        if not hmac.compare_digest(offered, self._server.token):
-            return self._refuse(
-                codec.encode_error(call_id, "Unauthorized", "wrong or missing runner token", 401)
-            )
-        spoken = bytes(buffers[1]) if len(buffers) == 2 else b"(none: an older release)"
-        if spoken != codec.PROTOCOL_VERSION:
-            message = (
-                f"this runner speaks {codec.PROTOCOL_VERSION.decode()}, the caller "
-                f"{spoken.decode(errors='replace')}: run the same bentoml_classic on both tiers"
-            )
-            return self._refuse(codec.encode_error(call_id, "ProtocolMismatch", message, 500))
-        self._authenticated = True
-        self._cancel_handshake_deadline()
-        self._reader.max_frame_size = self._server.max_frame_size
-        self._transport.writelines(codec.frame(call_id, codec.HELLO, [b"ok"]))
-        return True
-
-    def _refuse(self, answer: list[bytes]) -> bool:
         assert self._transport is not None
+        answer, admitted = self._handshake.answer(call_id, kind, buffers)
         self._transport.writelines(answer)
-        self._transport.close()
-        return False
+        if not admitted:
+            self._transport.close()
+            return False
+        self._reader.max_frame_size = self._server.max_frame_size
+        return True
 
     def _handle(self, call_id: int, kind: int, buffers: list[memoryview]) -> None:
         assert self._transport is not None
@@ -173,7 +132,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         try:
             method_name, args, kwargs, waited = codec.decode_call(kind, buffers)
         except Exception as exc:
-            self._transport.writelines(_undecodable(call_id, exc))
+            self._transport.writelines(undecodable(call_id, exc))
             return
         transport = self._transport
         server = self._server
@@ -231,7 +190,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         try:
             method_name, args, kwargs = codec.decode(codec.CALL, buffers)
         except Exception as exc:
-            transport.writelines(_undecodable(call_id, exc))
+            transport.writelines(undecodable(call_id, exc))
             return
         server = self._server
         method = server.methods.get(method_name)
@@ -258,13 +217,6 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         stream = ServerStream(call_id, method_name, server.lane, send, answer_error, on_done)
         self._streams[call_id] = stream
         stream.start(method, args, kwargs)
-
-
-def _undecodable(call_id: int, exc: Exception) -> list[Any]:
-    """The answer to a call whose body cannot be decoded: the caller's mistake (400), unless it
-    names a class this process does not have, which is how the service is deployed (500)."""
-    status = 500 if isinstance(exc, user_classes.UnknownClass) else 400
-    return codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", status)
 
 
 class RunnerServer:
@@ -301,6 +253,9 @@ class RunnerServer:
         #: TLS on TCP sockets (``tcps://``); None: plain
         self.ssl_context = ssl_context
         self.connections: set[RunnerServerProtocol] = set()
+        #: whether the frames a loop turn writes to a connection leave together
+        #: (``gathered_writes.py``): for a server that answers calls one by one
+        self.gathers_writes = False
         self._all_closed: asyncio.Event | None = None
 
     def submit_call(
@@ -331,25 +286,7 @@ class RunnerServer:
         self, call_id: int, method_name: str, result: Any, error: BaseException | None
     ) -> tuple[list[Any], int]:
         """``answer()``, and the HTTP status it stands for (the metrics' response code)."""
-        if isinstance(error, BentoMLException):
-            frames = codec.encode_error(call_id, error.error_type, error.message, error.http_status)
-            return frames, error.http_status
-        if error is not None:
-            logger.error(
-                "runner %s.%s raised",
-                self.runner_name,
-                method_name,
-                exc_info=(type(error), error, error.__traceback__),
-            )
-            return codec.encode_error(call_id, type(error).__name__, str(error), 500), 500
-        try:
-            return codec.encode(call_id, codec.RESULT, result), 200
-        except Exception as exc:
-            hint = ""
-            if inspect.isgenerator(result) or inspect.isasyncgen(result):
-                hint = f" (a generator: call it with runner.{method_name}.async_stream(...))"
-            message = f"result of {method_name!r} cannot be sent back: {exc}{hint}"
-            return codec.encode_error(call_id, type(exc).__name__, message, 500), 500
+        return answer_frames(self.runner_name, call_id, method_name, result, error)
 
     async def _until_quiet(self, deadline: float) -> None:
         """Return once no connection has been open for ``QUIET_S``, or at ``deadline``."""

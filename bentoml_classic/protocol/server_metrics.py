@@ -8,13 +8,13 @@ own, 500 for anything else), as classic's runner app answered over HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import BentoMLException
 from ..metrics.meters import RequestMeter
+from .gathered_writes import FrameTransport
 
 #: ``reply(result, error)``: answers one call
 Reply = Callable[[Any, BaseException | None], None]
@@ -23,7 +23,7 @@ AnswerWithStatus = Callable[[Any, BaseException | None], tuple[list[Any], int]]
 
 
 def metered_reply(
-    meter: RequestMeter, transport: asyncio.Transport, answer: AnswerWithStatus
+    meter: RequestMeter, transport: FrameTransport, answer: AnswerWithStatus
 ) -> Reply:
     """The reply of a call, counted from now until it is answered."""
     meter.enter()

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from ..batching.model_lane import ModelLane
 from . import codec
+from .gathered_writes import FrameTransport
 
 logger = logging.getLogger("bentoml_classic.runner_server")
 
@@ -52,7 +53,7 @@ class Connection(Protocol):
     #: frames (call id, kind, buffers), bytes still to send, or the error that ended reading
     stashed: list[Any]
 
-    def open_to_stand_in(self) -> tuple[codec.FrameReader, asyncio.Transport] | None: ...
+    def open_to_stand_in(self) -> tuple[codec.FrameReader, FrameTransport] | None: ...
 
     def replay_stashed(self) -> None: ...
 
@@ -174,7 +175,7 @@ def _ended(connection: Connection) -> bool:
     return bool(connection.stashed) and isinstance(connection.stashed[-1], BaseException)
 
 
-def _plain_fd(transport: asyncio.Transport) -> int | None:
+def _plain_fd(transport: FrameTransport) -> int | None:
     """The socket under a transport that the stand-in may read and write: open, not TLS, with
     nothing of the loop's left to send."""
     if transport.is_closing() or transport.get_write_buffer_size():

@@ -107,10 +107,11 @@ def backend_watchers(
             state_dir=socket_dir,
             foreign_sockets=foreign_sockets,
             metrics_dir=metrics_dir,
-            position=position,
+            # callers stop before what they call
+            position=0 if plan.graph is None else plan.graph.depth(name) - 1,
             env=(service_envs or {}).get(name),
         )
-        for position, (name, socks) in enumerate(by_service.items())
+        for name, socks in by_service.items()
     ]
     backends.sockets = [
         *(sock for socks in by_runner.values() for sock in socks),

@@ -8,6 +8,7 @@ server (a peer presents the shared token before anything is read; ``runner_token
 the service itself calls, runners and the services it depends on, is found in the runner map
 (``runner_map=``, else ``BENTOML_RUNNER_MAP``): a runner it names is called there, a runner it
 does not name runs inside the service's workers; every service it depends on must be named.
+With a certificate it serves TLS (``tcps://``), as a runner server does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .metrics_dir import metrics_directory
 from .runner_map import RUNNER_MAP_ENV, parse_runner_map
 from .runner_token import runner_server_token
 from .sockets import private_socket_dir, tcp_socket
+from .start import tls_paths
 from .watchers import service_watcher
 from .worker_spec import TOKEN_ENV
 
@@ -40,10 +42,18 @@ def start_service_server(
     token: str | None = None,
     config: BentoMLConfig | None = None,
     backlog: int = 2048,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_ca_certs: str | None = None,
 ) -> None:
     """Serve the service ``service_name`` of ``bento_identifier``'s graph on
-    ``tcp://host:port`` until stopped; ``port`` None: a free one, printed at start."""
+    ``tcp://host:port`` until stopped; ``port`` None: a free one, printed at start.
+
+    ``ssl_certfile``: over TLS (callers name it ``tcps://``), as a runner server; with
+    ``ssl_ca_certs``, callers must present a certificate that CA signed. The service's workers
+    call ``tcps://`` addresses of the runner map with the same files (``protocol/tls.py``)."""
     from ..loader import import_service
+    from ..protocol.tls import from_settings
 
     configure_server_logging(SUPERVISOR)
     working_dir = os.path.abspath(working_dir)
@@ -63,6 +73,9 @@ def start_service_server(
             f"map ({RUNNER_MAP_ENV} or runner_map=)"
         )
     config = config or load_config()
+    tls_files = tls_paths(certfile=ssl_certfile, keyfile=ssl_keyfile, ca_certs=ssl_ca_certs)
+    if tls_files:
+        from_settings(tls_files, server=True)  # refuse missing or broken files before starting
     # a class service's @bentoml.service(workers=, traffic=, resources=): served alone, every
     # service's keys are services.<name>.* (no entry here)
     options = class_service_options(services)
@@ -86,11 +99,13 @@ def start_service_server(
             state_dir=socket_dir,
             metrics_dir=metrics_directory(socket_dir),
             numprocesses=workers,  # all workers share the one TCP socket
+            tls=tls_files,
             env=env,
         )
         shown_host = f"[{public.host}]" if ":" in public.host else public.host
         print(
-            f"Service {svc.name} listening on tcp://{shown_host}:{public.port} "
+            f"Service {svc.name} listening on {'tcps' if tls_files else 'tcp'}://{shown_host}:"
+            f"{public.port} "
             f"(token from {token_source})",
             flush=True,
         )

@@ -64,6 +64,7 @@ def serve_service(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
     from ..config import build_config, load_config
     from ..context import Context
     from ..loader import import_service
+    from ..metrics.meters import flush_pending
     from ..protocol import tls
     from .dependencies import attach_remote
 
@@ -85,6 +86,7 @@ def serve_service(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
         token=runner_token(),
         max_concurrency=config.service(svc.name).traffic.max_concurrency,
         ssl_context=tls.from_settings(spec.tls, server=True),
+        meters=_meters(config, svc, entry.name),
     )
 
     async def run() -> None:
@@ -99,9 +101,25 @@ def serve_service(spec: WorkerSpec, sockets: list[socket.socket]) -> None:
         finally:
             await _call_hooks(svc.shutdown_hooks, hook_ctx)
             server.shutdown()
+            flush_pending()  # the figures of its last moments
 
     with asyncio.Runner(loop_factory=_new_loop) as event_loop:
         event_loop.run(run())
+
+
+def _meters(config: Any, svc: Any, entry_name: str) -> dict[str, Any]:
+    """Where each API's calls are counted: the runner series (``bentoml_runner_request_*``),
+    ``runner_name`` the dependency's name, ``service_name`` the entry's, as a runner of the
+    graph is counted; ``runners.metrics`` decides (``enabled``, ``namespace``)."""
+    settings = config.runner(svc.name).metrics
+    if not settings.enabled:
+        return {}
+    from ..metrics.builtin import RUNNER_NAMESPACE, runner_meter
+
+    namespace = settings.namespace or RUNNER_NAMESPACE
+    return {
+        name: runner_meter(svc.name, name, entry_name, namespace=namespace) for name in svc.apis
+    }
 
 
 if __name__ == "__main__":

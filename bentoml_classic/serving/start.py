@@ -84,7 +84,7 @@ def start_runner_server(
     if not runner_name:
         raise InvalidArgument("no runner named: pass runner_name (--runner-name)")
     target, working_dir = _serving_target(identifier_of(bento_identifier, bento), working_dir)
-    tls_files = _tls_files(certfile=ssl_certfile, keyfile=ssl_keyfile, ca_certs=ssl_ca_certs)
+    tls_files = tls_paths(certfile=ssl_certfile, keyfile=ssl_keyfile, ca_certs=ssl_ca_certs)
     if tls_files:
         from ..protocol.tls import from_settings
 
@@ -172,7 +172,7 @@ def _front_door_service(
     return svc
 
 
-def _tls_files(**files: str | None) -> dict[str, str | None]:
+def tls_paths(**files: str | None) -> dict[str, str | None]:
     """The TLS files given, as absolute paths (workers run in the working directory); empty
     when none is."""
     if not any(files.values()):
@@ -236,7 +236,7 @@ def start_http_server(
         ssl_ca_certs=ssl_ca_certs,
         ssl_ciphers=ssl_ciphers,
     )
-    tls_files = _tls_files(
+    tls_files = tls_paths(
         ca_certs=runner_ssl_ca_certs, certfile=runner_ssl_certfile, keyfile=runner_ssl_keyfile
     )
     if tls_files:

@@ -253,6 +253,7 @@ def service_watcher(
     metrics_dir: str | None = None,
     position: int = 0,
     numprocesses: int | None = None,
+    tls: dict[str, str | None] | None = None,
     env: dict[str, str] | None = None,
 ) -> Watcher:
     """Watcher for a dependency's workers (``service_worker.py``); worker ``wid`` serves on
@@ -260,9 +261,9 @@ def service_watcher(
     defaults to that; workers may also share one TCP socket).
 
     Circus stops watchers from the lowest priority up: the API workers (1), then the
-    dependencies in the order the graph lists them (``position``: a caller is listed before
-    what it calls), then the runners (10), so that each drains while what it calls still
-    serves."""
+    dependencies by their depth in the graph (``position``: a caller is shallower than what
+    it calls; ``ServiceGraph.depth``), then the runners (10), so that each drains while what
+    it calls still serves."""
     from circus.watcher import Watcher
 
     grace_seconds = config.grace_seconds
@@ -277,6 +278,7 @@ def service_watcher(
         scheduling_policy="inherit",
         state_dir=state_dir,
         config=as_settings(config),
+        tls=tls or {},
     )
     fds = ",".join(f"$(circus.sockets.{sock.name})" for sock in sockets)
     cmd, args = _python(

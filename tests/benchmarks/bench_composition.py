@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))  # run as a script: tests.* is found from the repo
 from tests.benchmarks.harness import (  # noqa: E402
     BIN,
     Result,
+    cpu_seconds,
     ensure_wrk,
     measure_interleaved,
     pss_mib,
@@ -80,33 +81,60 @@ def main() -> None:
                 warm_up(wrk, f"{url}/classify", script)
             print(f"measuring {args.rounds} alternating slices per level ...", flush=True)
             endpoints = {name: f"{url}/classify" for name, url in urls.items()}
-            results = measure_interleaved(
-                endpoints, wrk, levels, args.duration, args.rounds, script
-            )
-            single_pss = pss_mib(server_root(single_port))
-            composed_pss = pss_mib(server_root(composed_port))
-    report = render(results["single"], results["composed"], single_pss, composed_pss, args)
+            roots = {"single": server_root(single_port), "composed": server_root(composed_port)}
+            results, cpu = measure_with_cpu(endpoints, roots, wrk, levels, args, script)
+            single_pss = pss_mib(roots["single"])
+            composed_pss = pss_mib(roots["composed"])
+    report = render(results, cpu, single_pss, composed_pss, args)
     print(report)
     write_report(Path(args.output), report, marker="bench_composition")
 
 
+def measure_with_cpu(
+    endpoints: dict[str, str],
+    roots: dict[str, int],
+    wrk: str,
+    levels: list[int],
+    args: argparse.Namespace,
+    script: Path,
+) -> tuple[dict[str, list[Result]], dict[str, list[float]]]:
+    """Each level's figures, and the CPU time each server's processes spent per request at
+    that level (microseconds): unlike req/s, it hardly moves when other work loads the machine,
+    and on 2 CPUs it is what decides the throughput at c=64."""
+    results: dict[str, list[Result]] = {name: [] for name in endpoints}
+    cpu: dict[str, list[float]] = {name: [] for name in endpoints}
+    seconds_driven = max(1, round(args.duration / args.rounds)) * args.rounds
+    for level in levels:
+        before = {name: cpu_seconds(root) for name, root in roots.items()}
+        measured = measure_interleaved(endpoints, wrk, [level], args.duration, args.rounds, script)
+        for name, root in roots.items():
+            result = measured[name][0]
+            results[name].append(result)
+            spent = cpu_seconds(root) - before[name]
+            cpu[name].append(1e6 * spent / max(1.0, result.rps * seconds_driven))
+    return results, cpu
+
+
 def render(
-    single: list[Result],
-    composed: list[Result],
+    results: dict[str, list[Result]],
+    cpu: dict[str, list[float]],
     single_pss: float,
     composed_pss: float,
     args: argparse.Namespace,
 ) -> str:
     lines = [
         "| concurrency | single req/s | composed req/s | ratio | single p50 | composed p50 "
-        "| p50 ratio | single p99 | composed p99 | errors (composed) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| p50 ratio | single p99 | composed p99 | CPU per request, single / composed "
+        "| errors (composed) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for s, c in zip(single, composed, strict=True):
+    rows = zip(results["single"], results["composed"], cpu["single"], cpu["composed"], strict=True)
+    for s, c, s_cpu, c_cpu in rows:
         lines.append(
             f"| {s.level} | {s.rps:.0f} | {c.rps:.0f} | {c.rps / s.rps:.2f}x | {s.p50_ms:.2f} ms "
             f"| {c.p50_ms:.2f} ms | {c.p50_ms / s.p50_ms:.2f}x | {s.p99_ms:.2f} ms "
-            f"| {c.p99_ms:.2f} ms | {c.errors} |"
+            f"| {c.p99_ms:.2f} ms | {s_cpu:.0f} / {c_cpu:.0f} us ({s_cpu / c_cpu:.2f}x) "
+            f"| {c.errors} |"
         )
     lines += [
         "",

@@ -62,6 +62,25 @@ def test_the_pipeline_answers_through_its_dependencies(pipeline: Any) -> None:
     assert refused.json()["error"]["detail"]["service"] == "postprocess"
 
 
+def test_dependency_calls_are_counted_in_the_runner_series(pipeline: Any) -> None:
+    """The entry's ``/metrics`` shows each dependency's API calls as ``bentoml_runner_*``
+    series named after the dependency (written by its worker a few times a second)."""
+    url, _ = pipeline
+    assert httpx.post(f"{url}/species", json=FLOWERS).status_code == 200
+
+    def counted() -> bool:
+        text = httpx.get(f"{url}/metrics").text
+        return any(
+            line.startswith("bentoml_runner_request_total{")
+            and 'runner_name="model"' in line
+            and 'service_name="iris_pipeline"' in line
+            and 'http_response_code="200"' in line
+            for line in text.splitlines()
+        )
+
+    assert wait_for(counted, 10)
+
+
 def test_only_the_entry_listens_on_tcp(pipeline: Any) -> None:
     url, process = pipeline
     family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
@@ -143,6 +162,24 @@ def test_a_diamond_in_development_runs_in_one_process(iris_env: dict[str, str]) 
         assert psutil.Process(process.pid).children(recursive=True) == []
 
 
+def test_a_diamond_in_production_serves_the_shared_dependency_once(
+    iris_env: dict[str, str],
+) -> None:
+    """``bentoml serve``: ``sepal`` and ``petal`` both call ``preprocess``, whose workers are
+    started once and answer both. On SIGTERM each caller stops before what it calls: were
+    ``preprocess`` stopped before ``petal`` (breadth-first order put it there), it would wait
+    the whole grace period for ``petal``'s connection to close; here that is 300 s."""
+    args = ["service:diamond", "--api-workers", "1"]
+    env = {**iris_env, "BENTOML_CONFIG_OPTIONS": "api_server.graceful_shutdown_timeout=300"}
+    with serve_subprocess(args, cwd=PIPELINE, env=env) as (url, process):
+        answer = httpx.post(f"{url}/ratios", json=FLOWERS).json()
+        assert answer == {"sepal": [1.967, 1.457], "petal": [2.833, 7.0]}
+        for service in ("sepal", "petal", "preprocess"):
+            assert len(service_workers(process.pid, service)) == 1, service
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+
+
 def test_one_service_alone_on_tcp_called_through_the_runner_map(home_env_dir: Path) -> None:
     """start-service-server serves ``back`` on TCP (the runner servers' token rules: on one host
     the generated token); start-http-server's runner map names its address."""
@@ -162,6 +199,55 @@ def test_one_service_alone_on_tcp_called_through_the_runner_map(home_env_dir: Pa
             assert answer.json() == {"doubled": [2, 5.0]}
         # without the token, the service's port reads nothing and answers HTTP with a 401
         assert httpx.get(url).status_code == 401
+
+
+def test_one_service_alone_over_tls(home_env_dir: Path, tmp_path: Path) -> None:
+    """start-service-server --ssl-certfile serves ``back`` over TLS, as a runner server does: a
+    caller that trusts the CA and has the token is answered over tcps://, one that does not
+    trust it is refused."""
+    import trustme
+
+    from bentoml_classic.exceptions import ServiceUnavailable
+    from bentoml_classic.protocol.remote import RemoteRunnerHandle
+    from bentoml_classic.protocol.tls import client_context
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    server_pem = ca.issue_cert("localhost", "127.0.0.1").private_key_and_cert_chain_pem
+    server_pem.write_to_path(str(tmp_path / "server.pem"))
+    token = "tls-test-token-0123456789"
+    args = ["compose_service:front", "--service-name", "back", "--token", token]
+    args += ["--ssl-certfile", str(tmp_path / "server.pem")]
+    env = {"BENTOML_HOME": str(home_env_dir)}
+    with serve_subprocess(
+        args, cwd=E2E_SERVICES, env=env, command="start-service-server", ready_path=""
+    ) as (url, _):
+        address = f"tcps://{url.removeprefix('http://')}"
+        trusted = RemoteRunnerHandle(
+            "back",
+            [address],
+            token=token.encode(),
+            timeout=5,
+            ssl_context=client_context(str(tmp_path / "ca.pem")),
+        )
+        stranger = RemoteRunnerHandle("back", [address], token=token.encode(), timeout=5)
+        try:
+            assert wait_for(lambda: _answers(trusted), 30)
+            assert trusted.run_method("double", ([1, 2.5],), {}) == [2, 5.0]
+            with pytest.raises(ServiceUnavailable):  # the system's CAs do not know ours
+                stranger.run_method("double", ([1],), {})
+        finally:
+            trusted.close()
+            stranger.close()
+
+
+def _answers(handle: Any) -> bool:
+    from bentoml_classic.exceptions import ServiceUnavailable
+
+    try:
+        return bool(handle.run_method("double", ([1],), {}) == [2])
+    except ServiceUnavailable:
+        return False
 
 
 def _accepts(address: str) -> bool:

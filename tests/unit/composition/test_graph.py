@@ -70,6 +70,21 @@ def helper_that_calls(value: object) -> object:
     return by_module.api.run(value)
 
 
+def test_each_service_is_deeper_than_every_service_that_calls_it() -> None:
+    """The order services stop in (``ServiceGraph.depth``): breadth-first finds ``b`` before
+    ``a`` here, although ``a`` calls ``b``."""
+    graph = ServiceGraph(
+        entry="top",
+        services=(
+            ServiceNode("top", ("b", "a"), ()),
+            ServiceNode("b", (), ()),
+            ServiceNode("a", ("b", "c"), ()),
+            ServiceNode("c", ("b",), ()),
+        ),
+    )
+    assert [graph.depth(node.name) for node in graph.services] == [0, 3, 1, 2]
+
+
 def test_a_global_handle_used_through_a_module_function_is_found() -> None:
     svc = bentoml.Service("through_helper")
 
