@@ -147,6 +147,9 @@ def _skeleton_of(shape: tuple[int, ...]) -> bytes:
 # A quoted number standing alone between delimiters: ``"5.9"`` in ``[["5.9", 3]]``.
 _QUOTED_NUMBER = re.compile(rb'(?<=[\[, \t\n\r])"[-+.eE0-9]+"(?=[\], \t\n\r])')
 _QUOTED_INTEGER = re.compile(rb'(?<=[\[, \t\n\r])"[-+0-9]+"(?=[\], \t\n\r])')
+#: a quoted number that opens with a plus before anything but a digit or a dot ("+-5"), which
+#: numpy refuses and so must the fast path
+_ODD_PLUS = re.compile(rb'"\+[^0-9.]')
 
 
 def unquote_numbers(body: bytes, *, integers: bool) -> bytes | None:
@@ -163,4 +166,9 @@ def unquote_numbers(body: bytes, *, integers: bool) -> bytes | None:
     quoted = sum(1 for _ in pattern.finditer(body))
     if quoted * 2 != body.count(b'"'):
         return None  # a quote elsewhere: an empty string, a quote inside a token, ...
+    if b'"+' in body and _ODD_PLUS.search(body) is None:
+        # numpy reads "+5.9" as 5.9: dropping the sign with the quotes keeps such a body
+        # (classic took it) on the fast path, at a few times its size instead of a Python str
+        # per number. Every quote opens or closes a number here, so '"+' opens one.
+        body = body.replace(b'"+', b'"')
     return body.replace(b'"', b"")

@@ -35,10 +35,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-#: JSON() hands the function Python objects: a JSON object of a few bytes is a dict of about two
-#: hundred, a short string fifty bytes. Bodies of many tiny objects or strings cost 12 to 17
-#: times their size there, over the 10x target (docs/reliability.md). (A PandasDataFrame's
-#: records of numbers no longer become dicts: io/_pandas_records.py.)
+#: JSON() hands the function Python objects: a key of a few bytes is a str of about fifty. An
+#: object of 940,000 keys measures 8.5-9.0x its body (docs/reliability.md), within the 10x
+#: target but so near it that the allocator's state decides; this bound leaves room for that
+#: one case. (Numbers sent as "+5.9" and records of numbers no longer become Python objects.)
 OBJECTS = 18.0
 #: ``1,2\n`` rows: the int64 frame they make is itself 8 times the body (two 8-byte numbers from
 #: four bytes), so pandas' parse cannot stay under 10x; measured 9.6-10.2x depending on the
@@ -175,7 +175,7 @@ CASES = [
     Case("long string, numeric dtype", "ndarray_strict", long_string_row),
     Case("long string, int16 dtype", "ndarray_loose", long_string_pair),
     Case("numbers as strings", "ndarray_strict", numbers_as_strings),
-    Case("numbers as signed strings", "ndarray_strict", signed_number_strings, OBJECTS),
+    Case("numbers as signed strings", "ndarray_strict", signed_number_strings),
     Case("file of any bytes", "file", long_text),
     Case("many numbers", "ndarray_any", many_numbers),
     Case("many rows", "ndarray_loose", many_rows),
@@ -186,7 +186,7 @@ CASES = [
     Case("many keys", "json_any", json_many_keys, OBJECTS),
     Case("deep nesting", "json_any", deep_nesting),
     Case("long unknown key", "json_model", model_with_long_key),
-    Case("many invalid items", "json_model", model_with_many_bad_tags, OBJECTS),
+    Case("many invalid items", "json_model", model_with_many_bad_tags),
     Case("long CSV cell", "dataframe", csv_long_cell),
     Case("many CSV rows", "dataframe", csv_many_rows, DENSE_CSV),
     Case("many JSON records", "dataframe", json_records),

@@ -119,3 +119,29 @@ def test_the_descriptor_applies_shape_and_dtype_to_the_fast_result() -> None:
         NumpyNdarray(shape=(-1, 3), enforce_shape=True).parse_bytes(body)
     with pytest.raises(BadInput, match="out of range"):
         NumpyNdarray(dtype="int8").parse_bytes(json.dumps([300, 1] * 20_000).encode())
+
+
+@pytest.mark.parametrize("integers", [False, True])
+def test_signed_quoted_numbers_lose_their_plus_with_their_quotes(integers: bool) -> None:
+    from bentoml_classic.io._numeric_json import unquote_numbers
+
+    words = ["+5", "-3", "7"] if integers else ["+5.9", "1e+5", "-3", "+.5"]
+    body = json.dumps(words * 12000).encode()  # over MIN_BODY without its quotes too
+    plain = unquote_numbers(body, integers=integers)
+    assert plain is not None and b'"' not in plain and b"[+" not in plain and b" +" not in plain
+    dtype = "int64" if integers else "float64"
+    expected = np.asarray(words * 12000).astype(dtype)  # numpy's reading of the strings
+    fast = parse_numeric_array(plain)
+    if integers:
+        assert fast is not None and np.array_equal(fast.astype(dtype), expected)
+    else:  # ".5" is no JSON number: the fast path refuses it, and the general path reads it
+        assert fast is None and b"1e+5" in plain
+
+
+def test_a_plus_before_a_sign_stays_and_is_refused_as_before() -> None:
+    from bentoml_classic.io._numeric_json import unquote_numbers
+
+    body = padded(json.dumps(["+5.9"] * 4000 + ["+-5"]).encode())
+    plain = unquote_numbers(body, integers=False)
+    assert plain is not None and plain.rstrip().endswith(b"+-5]")
+    assert parse_numeric_array(plain) is None
