@@ -8,8 +8,10 @@ import subprocess
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.servers import bentoml_command, serve_subprocess
 
@@ -27,21 +29,45 @@ SERVICE_TEMPLATE = textwrap.dedent(
 )
 
 
-def write_service(directory: Path, greeting: str) -> None:
-    (directory / "reload_service.py").write_text(SERVICE_TEMPLATE.format(greeting=greeting))
+#: the same service written as a class (issue 19): --reload must work for it as for the above
+CLASS_SERVICE_TEMPLATE = textwrap.dedent(
+    """
+    import bentoml_classic as bentoml
+
+    @bentoml.service
+    class Reloading:
+        @bentoml.api
+        def hello(self, name: str) -> str:
+            return "{greeting} " + name
+    """
+)
 
 
-def test_reload_picks_up_a_code_change(tmp_path: Path) -> None:
-    write_service(tmp_path, "hello")
+def write_service(directory: Path, greeting: str, template: str = SERVICE_TEMPLATE) -> None:
+    (directory / "reload_service.py").write_text(template.format(greeting=greeting))
+
+
+@pytest.mark.parametrize(
+    ("template", "target", "body"),
+    [
+        (SERVICE_TEMPLATE, "reload_service:svc", {"content": "ada"}),
+        (CLASS_SERVICE_TEMPLATE, "reload_service:Reloading", {"json": {"name": "ada"}}),
+    ],
+    ids=["classic", "class"],
+)
+def test_reload_picks_up_a_code_change(
+    tmp_path: Path, template: str, target: str, body: dict[str, Any]
+) -> None:
+    write_service(tmp_path, "hello", template)
     env = {"BENTOML_HOME": str(tmp_path / "home")}
-    with serve_subprocess(["reload_service:svc", "--reload"], cwd=tmp_path, env=env) as (url, _):
-        assert httpx.post(f"{url}/hello", content="ada").text == "hello ada"
-        write_service(tmp_path, "bonjour")
+    with serve_subprocess([target, "--reload"], cwd=tmp_path, env=env) as (url, _):
+        assert httpx.post(f"{url}/hello", **body).text == "hello ada"
+        write_service(tmp_path, "bonjour", template)
         deadline = time.monotonic() + 30
         answer = None
         while time.monotonic() < deadline:
             try:
-                answer = httpx.post(f"{url}/hello", content="ada", timeout=5).text
+                answer = httpx.post(f"{url}/hello", timeout=5, **body).text
             except httpx.TransportError:
                 answer = None  # between the old worker stopping and the new one listening
             if answer == "bonjour ada":
