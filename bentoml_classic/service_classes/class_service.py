@@ -22,7 +22,6 @@ from ..classic_service import (
 )
 from ..composition.handle import DependencyHandle
 from ..exceptions import InvalidArgument
-from ..io.typed import input_for, output_for
 from .adapters import adapter
 from .instance import InstanceHolder
 from .options import ApiOptions, ServiceOptions
@@ -89,6 +88,10 @@ class ClassService(Service):
             raise InvalidArgument(
                 f"API method {where!r}: route '/{route}' is already used by API {clash.name!r}"
             )
+        # here, not at the top: `import bentoml` must not load every descriptor io/typed renders
+        # with, or the API workers of a classic numpy service would carry JSON, Image, ...
+        from ..io.typed import input_for, output_for
+
         contract = input_for(method)  # a SignatureError names the method and the parameter
         func = adapter(self._instance, method, options)
         self.apis[api_name] = InferenceAPI(
