@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 from ..exceptions import InvalidArgument, ServiceUnavailable
-from . import codec
+from . import codec, one_array_frames
 from .address import Address
 from .client_streams import Credit, StreamInbox
 from .gathered_writes import GatheredWrites
@@ -181,7 +181,7 @@ class AsyncRunnerClient:
         connection = await self._connect(index)
         call_id = next_call_id()
         try:
-            chunks = codec.encode_call(call_id, method, args, kwargs, waited)
+            chunks = one_array_frames.encode_call(call_id, method, args, kwargs, waited)
         except Exception as exc:
             raise unsendable(self.runner, method, exc) from exc
         future = connection.send(call_id, chunks)

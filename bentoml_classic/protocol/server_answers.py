@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from ..exceptions import BentoMLException
-from . import codec, user_classes
+from . import codec, one_array_frames, user_classes
 
 logger = logging.getLogger("bentoml_classic.runner_server")
 
@@ -33,7 +33,7 @@ def answer_frames(
         )
         return codec.encode_error(call_id, type(error).__name__, str(error), 500), 500
     try:
-        return codec.encode(call_id, codec.RESULT, result), 200
+        return one_array_frames.encode_result(call_id, result), 200
     except Exception as exc:
         hint = ""
         if inspect.isgenerator(result) or inspect.isasyncgen(result):
