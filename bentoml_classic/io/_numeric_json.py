@@ -144,9 +144,12 @@ def _skeleton_of(shape: tuple[int, ...]) -> bytes:
     return skeleton
 
 
-# A quoted number standing alone between delimiters: ``"5.9"`` in ``[["5.9", 3]]``.
-_QUOTED_NUMBER = re.compile(rb'(?<=[\[, \t\n\r])"[-+.eE0-9]+"(?=[\], \t\n\r])')
-_QUOTED_INTEGER = re.compile(rb'(?<=[\[, \t\n\r])"[-+0-9]+"(?=[\], \t\n\r])')
+# A quoted number standing alone between delimiters: ``"5.9"`` in ``[["5.9", 3]]``, with spaces
+# inside the quotes around it (``" 5.9"``, ``"5.9 "``), which numpy's cast of a string to a
+# number strips (as Python's ``float`` and ``int`` do). A JSON string holds no other whitespace
+# as it is: a tab or a newline in one is an escape, whose backslash leaves this path.
+_QUOTED_NUMBER = re.compile(rb'(?<=[\[, \t\n\r])" *[-+.eE0-9]+ *"(?=[\], \t\n\r])')
+_QUOTED_INTEGER = re.compile(rb'(?<=[\[, \t\n\r])" *[-+0-9]+ *"(?=[\], \t\n\r])')
 #: a quoted number that opens with a plus before anything but a digit or a dot ("+-5"), which
 #: numpy refuses and so must the fast path
 _ODD_PLUS = re.compile(rb'"\+[^0-9.]')
@@ -154,11 +157,15 @@ _ODD_PLUS = re.compile(rb'"\+[^0-9.]')
 
 def unquote_numbers(body: bytes, *, integers: bool) -> bytes | None:
     """``body`` without the quotes around its numbers, when every quote belongs to one (a
-    number sent as a string, ``"5.9"``); else None. ``integers`` admits only integers quoted:
-    numpy reads ``"5.0"`` as a float but not as an int, and that must not change.
+    number sent as a string, ``"5.9"``, or with spaces around it, ``" 5.9"``); else None.
+    ``integers`` admits only integers quoted: numpy reads ``"5.0"`` as a float but not as an
+    int, and that must not change.
 
     For a numeric dtype numpy reads such strings as the numbers they spell; so does the fast
-    path, once the quotes are gone, at a few times the body instead of a Python string each.
+    path, once the quotes are gone (the spaces inside them are then JSON's whitespace between
+    values), at a few times the body instead of a Python string each. A number the fast path
+    would read otherwise than numpy (``" +5.9"``, ``"1."``) is not JSON once unquoted, and the
+    fast path refuses it: the general path reads it as before.
     """
     if len(body) < MIN_BODY or body.translate(None, b'"[],' + _WHITESPACE + _NUMBER_CHARS):
         return None

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..exceptions import BadInput, UnsupportedMediaType, excerpt
 from ._pandas_inference import inferred_numeric_frame, known_unchanged, remember_unchanged
-from ._pandas_records import numeric_records_frame
+from ._pandas_records import numeric_records_frame, records_frame
 from .base import load_json_body
 
 _LINE = re.compile(r"line (\d+)")
@@ -64,7 +64,7 @@ def frame_from_json(
         return _read_json(body, orient, dtype, "frame", where)
     if orient == "split" and _split_names() is None:
         return _read_json(body, orient, dtype, "frame", where)
-    frame = numeric_records_frame(body) if orient == "records" and dtype is True else None
+    frame = _records(body, dtype) if orient == "records" else None
     if frame is None:
         frame = _built_frame(body, orient, where)
     if check is not None:
@@ -75,6 +75,15 @@ def frame_from_json(
         raise _unshapable(exc, orient, "DataFrame", where) from None
     assert isinstance(result, pd.DataFrame)
     return result
+
+
+def _records(body: bytes, dtype: Any) -> pd.DataFrame | None:
+    """A records body read without a dict per record (``_pandas_records``): plain numbers into
+    one float64 block where pandas' inference follows, any values as ``pd.DataFrame`` builds
+    them otherwise; None where the records differ in their keys, or the body is no list of
+    records (then ``_built_frame`` reads it, or says what is wrong)."""
+    frame = numeric_records_frame(body) if dtype is True else None
+    return records_frame(body) if frame is None else frame
 
 
 def _built_frame(body: bytes, orient: str, where: str) -> pd.DataFrame:

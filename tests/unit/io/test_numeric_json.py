@@ -145,3 +145,42 @@ def test_a_plus_before_a_sign_stays_and_is_refused_as_before() -> None:
     plain = unquote_numbers(body, integers=False)
     assert plain is not None and plain.rstrip().endswith(b"+-5]")
     assert parse_numeric_array(plain) is None
+
+
+@pytest.mark.parametrize(
+    ("words", "dtype"),
+    [
+        ([" 5.9", "3.0 ", "  -1e5  ", "7"], "float32"),
+        ([" 5.9", "+2.5 ", "0.125", " -0"], "float64"),
+        ([" 5", "-3 ", "  12  ", "+4"], "int64"),
+    ],
+)
+def test_numbers_quoted_with_spaces_are_what_numpy_casts_them_to(
+    words: list[str], dtype: str
+) -> None:
+    """numpy's cast of a string to a number strips the spaces around it: such a body loses its
+    quotes and takes the fast path, with the values numpy gives for the strings."""
+    from bentoml_classic.io._numeric_json import unquote_numbers
+
+    rows = [words] * 4000
+    body = json.dumps(rows).encode()
+    plain = unquote_numbers(body, integers=dtype.startswith("int"))
+    assert plain is not None and b'"' not in plain
+    assert parse_numeric_array(plain) is not None
+    array = NumpyNdarray(dtype=dtype, enforce_dtype=True).parse_bytes(body)
+    expected = np.asarray(rows).astype(dtype)
+    assert array.dtype == expected.dtype and np.array_equal(array, expected)
+
+
+@pytest.mark.parametrize(
+    ("word", "integers"),
+    [(" +5.9", False), ("1. ", False), (" - ", False), (" .5", False), (" 5.0", True)],
+)
+def test_doubtful_spaced_numbers_keep_the_general_path(word: str, integers: bool) -> None:
+    """A spaced string the fast path would not read as numpy does stays quoted or is refused
+    by the fast path once unquoted: the general path reads it, as before."""
+    from bentoml_classic.io._numeric_json import unquote_numbers
+
+    body = json.dumps([["1.5", word]] * 6000).encode()
+    plain = unquote_numbers(body, integers=integers)
+    assert plain is None or parse_numeric_array(plain) is None
