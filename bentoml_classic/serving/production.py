@@ -85,7 +85,10 @@ def serve_production(
             foreign_sockets=("api",),
             service_envs=envs,
             # runners forked beside the API workers would inherit the entry's own resources
-            share_api_preforker=config.api_server.preload and not envs.get(plan.service_name),
+            share_api_preforker=(
+                (config.api_server.preload or config.api_server.preload_libraries)
+                and not envs.get(plan.service_name)
+            ),
         )
         watchers = backends.watchers
         public = tcp_socket("api", host, port, config.api_server.backlog)
@@ -99,6 +102,7 @@ def serve_production(
                 service_map=backends.service_map,
                 shared_runners=tuple(backends.shared_runners),
                 env=envs.get(plan.service_name),
+                libraries=plan.libraries,
                 workers=workers,
                 development=development,
                 http_tls=https,
