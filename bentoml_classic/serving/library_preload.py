@@ -42,6 +42,9 @@ logger = logging.getLogger("bentoml_classic.library_preload")
 #: dealt with in the children (numpy's global random state). The order is the import order.
 PRELOADABLE_LIBRARIES = ("numpy", "pyarrow", "pandas")
 
+#: whether reseed_after_fork runs in every child this process forks
+_reseeding = False
+
 #: the environment variable that names them, comma-separated, for the preforking parent
 LIBRARIES_ENV = "BENTOML_PRELOAD_LIBRARIES"
 
@@ -67,7 +70,10 @@ def preload_libraries(names: Iterable[str]) -> list[str]:
             logger.warning("preloading %s failed (%s): left to the workers", name, exc)
             continue
         imported.append(name)
-    os.register_at_fork(after_in_child=reseed_after_fork)
+    global _reseeding
+    if imported and not _reseeding:
+        os.register_at_fork(after_in_child=reseed_after_fork)
+        _reseeding = True
     return imported
 
 

@@ -23,6 +23,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.support.process_roles import workers_by_role
 from tests.support.servers import E2E_SERVICES, serve_subprocess
 
 MB = 1_000_000
@@ -206,11 +207,7 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, psut
     args = ["hostile_service:svc", "--api-workers", "1"]
     env = {"BENTOML_HOME": str(home)}
     with serve_subprocess(args, cwd=E2E_SERVICES, env=env) as (url, process):
-        (api_worker,) = [
-            child
-            for child in psutil.Process(process.pid).children(recursive=True)
-            if "serving.api_worker" in " ".join(child.cmdline())
-        ]
+        (api_worker,) = workers_by_role(process.pid)["api"]
         yield url, api_worker
 
 
