@@ -22,8 +22,10 @@ how a forked worker gets its own (docs/architecture.md, "Memory: what each proce
 - OpenBLAS's thread pool: the preforker runs with the API workers' thread counts (one thread),
   so OpenBLAS starts no thread at load; runners whose workers have other thread counts keep
   their own watcher (``shared_runners.py``).
-- pyarrow's thread pools and jemalloc's background threads start on first use, not at import;
-  the preforker checks that it runs no thread but its main one before it forks.
+- pyarrow's CPU and IO thread pools start on first use, in each worker; its jemalloc starts a
+  background thread at import, which jemalloc's own fork handler turns off in a forked child
+  (that child's jemalloc purges as it allocates instead). The preforker warns when any other
+  thread runs at the fork (``prefork.freeze_before_fork``).
 """
 
 from __future__ import annotations
@@ -37,16 +39,16 @@ from collections.abc import Iterable
 
 logger = logging.getLogger("bentoml_classic.library_preload")
 
-#: libraries that may be imported before the fork: none starts a thread or opens a file or a
-#: connection when imported with one thread allowed, and what each leaves in the parent is
-#: dealt with in the children (numpy's global random state). The order is the import order.
+#: libraries that may be imported before the fork: imported with one thread allowed, none opens
+#: a file or a connection, and what each leaves in the parent is dealt with in the children
+#: (numpy's global random state, jemalloc's thread: above). The order is the import order.
 PRELOADABLE_LIBRARIES = ("numpy", "pyarrow", "pandas")
-
-#: whether reseed_after_fork runs in every child this process forks
-_reseeding = False
 
 #: the environment variable that names them, comma-separated, for the preforking parent
 LIBRARIES_ENV = "BENTOML_PRELOAD_LIBRARIES"
+
+#: whether reseed_after_fork runs in every child this process forks
+_reseeding = False
 
 
 def libraries_loaded(modules: Iterable[str]) -> list[str]:

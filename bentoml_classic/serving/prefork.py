@@ -245,8 +245,13 @@ def freeze_before_fork() -> None:
     extra = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     if extra:
         logger.warning("threads started before the fork, absent in the workers: %s", extra)
-    unhandled = [name for name in native_threads() if name not in FORK_AWARE_THREADS]
-    if len(unhandled) > 1 + len(extra):  # the main thread, and those Python knows of
+    python_threads = {t.native_id for t in threading.enumerate()}
+    unhandled = [
+        name
+        for thread_id, name in native_threads().items()
+        if thread_id not in python_threads and name not in FORK_AWARE_THREADS
+    ]
+    if unhandled:
         logger.warning("threads of a library started before the fork: %s", unhandled)
 
 
@@ -256,14 +261,14 @@ def freeze_before_fork() -> None:
 FORK_AWARE_THREADS = frozenset({"jemalloc_bg_thd"})
 
 
-def native_threads() -> list[str]:
-    """The names of this process's threads, the libraries' own included (Python lists only
-    those it started)."""
-    names = []
+def native_threads() -> dict[int, str]:
+    """This process's threads by id, with their names, the libraries' own included (Python
+    lists only those it started)."""
+    names = {}
     with contextlib.suppress(OSError):
         for task in os.listdir("/proc/self/task"):
             with contextlib.suppress(OSError):
-                names.append(Path(f"/proc/self/task/{task}/comm").read_text().strip())
+                names[int(task)] = Path(f"/proc/self/task/{task}/comm").read_text().strip()
     return names
 
 

@@ -1,15 +1,16 @@
 """Memory of the process tree: PSS of each process of `bentoml serve` against a raw app's.
 
-    python tests/benchmarks/bench_memory.py [--requests 200]
+    python tests/benchmarks/bench_memory.py [--requests 200] [--workloads iris rows]
 
 Two workloads, each against its raw in-process Starlette baseline with 2 uvicorn workers, in
 one run: the iris example (`examples/iris`, `raw_app.py`) and issue 17's bulk rows (1,000 records
 of 8 floats to `rows_service.py`'s PandasDataFrame API and its batchable row-summing runner,
-`raw_rows_app.py`). `bentoml serve` runs 2 API workers and one runner worker per CPU. Each server
+`raw_rows_app.py`). `bentoml serve` runs 2 API workers and one runner worker per CPU, in three
+topologies: the default (library preload), unforked workers, and full preload. Each server
 first answers ``--requests`` requests (8 at a time), so the figures are those of a server that
 has served, not one that has just started. Prints, and writes to docs/benchmarks.md, the PSS of
 every process (shared pages divided among the processes that map them), its USS (the pages
-only it maps) and which of pandas, pyarrow, torch and sklearn each has mapped. With preload on,
+only it maps) and which of pandas, pyarrow, torch and sklearn each has mapped. Preforked,
 the runner workers that the API preforker forks (shared_runners.py) are told from the API
 workers by the public socket, which only API workers keep. Run it in the venv users have
 (`make bench`: with pyarrow and torch). Binds 127.0.0.1 only; stops everything it starts.
