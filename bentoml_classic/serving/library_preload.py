@@ -98,5 +98,17 @@ def preload_mode(service: bool, libraries: bool) -> str | None:
     return "libraries" if libraries else None
 
 
+def libraries_to_preload(libraries: list[str], env_set: dict[str, str]) -> list[str] | None:
+    """The libraries a deployment's preforker may import (``DeploymentPlan.libraries``), or
+    None when it must not preload any: its service module sets a thread count when imported
+    (``env_set``, what importing it and its hooks changed), which the libraries read when they
+    load, so they must load after it in each worker, as they did unforked."""
+    from .resources import thread_env
+
+    if set(env_set) & set(thread_env(1)):
+        return None
+    return libraries
+
+
 def libraries_from_env() -> list[str]:
     return [name for name in os.environ.get(LIBRARIES_ENV, "").split(",") if name]

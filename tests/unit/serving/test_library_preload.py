@@ -14,6 +14,7 @@ from bentoml_classic.serving.deployment_plan import runner_plan
 from bentoml_classic.serving.library_preload import (
     LIBRARIES_ENV,
     libraries_loaded,
+    libraries_to_preload,
     preload_libraries,
     preload_mode,
 )
@@ -35,6 +36,14 @@ def test_only_listed_libraries_the_service_imported_are_preloaded_in_import_orde
     assert libraries_loaded({"numpy", "numpy.random", "torch"}) == ["numpy"]
     # a framework is never imported before the fork, even when asked for
     assert preload_libraries(["torch", "sklearn"]) == []
+
+
+def test_a_service_that_sets_thread_counts_at_import_loads_its_libraries_after_it() -> None:
+    """numpy reads OMP_NUM_THREADS when it loads: loaded in the preforker, it would ignore what
+    the service module sets before importing it, so nothing is preloaded then."""
+    assert libraries_to_preload(["numpy"], {"MY_SETTING": "1"}) == ["numpy"]
+    assert libraries_to_preload(["numpy"], {"OMP_NUM_THREADS": "4"}) is None
+    assert libraries_to_preload(["numpy"], {"OPENBLAS_NUM_THREADS": "2"}) is None
 
 
 def test_preload_keeps_its_meaning_and_library_preload_is_the_default() -> None:
