@@ -12,8 +12,9 @@ the API workers'. Only a runner whose workers all run in the API workers' enviro
 (one environment for all, and the same thread counts: libraries read them when they load, in
 the shared parent), and only where no dependency service sits between the API workers and the
 runners (Circus stops those after the API watcher, and they still call the runners while they
-drain). Any other runner keeps a watcher of its own. Variables only a runner worker sets (``CUDA_VISIBLE_DEVICES``, read
-when CUDA initialises, not when a framework is imported) are set in the forked worker.
+drain). Any other runner keeps a watcher of its own. Variables only a runner worker sets
+(``CUDA_VISIBLE_DEVICES``, read when CUDA initialises, not when a framework is imported) are
+set in the forked worker.
 """
 
 from __future__ import annotations
