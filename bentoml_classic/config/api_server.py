@@ -102,6 +102,10 @@ class ApiServerConfig(_Strict):
     #: fork the API workers from one process that imported the service and the HTTP stack
     #: first, so that they share those pages (serving/prefork.py); off: each imports its own
     preload: bool = False
+    #: fork the API workers from one process that imported only the libraries the service
+    #: module imports (numpy, pandas, pyarrow) and the HTTP stack, never the service module:
+    #: each worker imports that itself, as when off (serving/library_preload.py)
+    preload_libraries: bool = True
     metrics: ApiMetricsConfig = ApiMetricsConfig()
     logging: ApiServerLoggingConfig = ApiServerLoggingConfig()
     grpc: GrpcConfig = GrpcConfig()

@@ -47,6 +47,9 @@ class RunnerConfig(_Strict):
     #: as ``api_server.preload``, for a runner whose workers share one environment (not one
     #: worker per GPU): they are forked from a process that imported the service module
     preload: bool = False
+    #: as ``api_server.preload_libraries``, for a runner whose workers the API workers'
+    #: preforking process may fork (``serving/shared_runners.py``)
+    preload_libraries: bool = True
     metrics: RunnerMetricsConfig = RunnerMetricsConfig()
     logging: RunnerLoggingConfig = RunnerLoggingConfig()
     #: a Triton runner's server (``bentoml_classic.triton``); ignored by other runners

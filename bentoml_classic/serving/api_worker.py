@@ -56,20 +56,26 @@ def preload_api_worker() -> None:
     (``prefork.py``): the HTTP stack and the service module. Nothing that starts a thread or
     an event loop: each worker starts its own after the fork."""
     spec = WorkerSpec.from_env()
+    from ..loader import import_service
+
+    preload_http_stack()
+    os.chdir(spec.working_dir)
+    import_service(spec.target, spec.working_dir)
+
+
+def preload_http_stack() -> None:
+    """What every API worker imports besides the service module and its libraries."""
     import uvicorn  # noqa: F401
 
     from ..config import build_config, load_config  # noqa: F401
     from ..http.app import build_app  # noqa: F401
     from ..http.uvicorn_protocol import http_protocol  # noqa: F401
-    from ..loader import import_service
     from ..protocol import tls  # noqa: F401
     from ..protocol.remote import RemoteRunnerHandle  # noqa: F401
     from ..runner.runner import Runner  # noqa: F401
     from . import dependencies, http_tls  # noqa: F401
 
     _preload_uvicorn_choices()
-    os.chdir(spec.working_dir)
-    import_service(spec.target, spec.working_dir)
 
 
 def _preload_uvicorn_choices() -> None:

@@ -26,6 +26,7 @@ from .. import exceptions
 from ..composition.graph import ServiceGraph, ServiceNode
 from ..config import BentoMLConfig, as_settings
 from ..exceptions import BentoMLException
+from .library_preload import libraries_loaded
 from .resources import place_gpus, worker_envs
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ class DeploymentPlan:
     #: the ``@bentoml.service(...)`` options of the graph's class services, by name
     #: (``class_services.py``)
     class_services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the libraries importing the service loaded that may be imported before the workers are
+    #: forked (``library_preload.py``)
+    libraries: list[str] = field(default_factory=list)
 
     def apply_environment(self) -> None:
         """Make the environment the hooks left the supervisor's, for its workers to inherit."""
@@ -174,6 +178,7 @@ def _make_plan(target: str, working_dir: str) -> DeploymentPlan:
         env_set={k: v for k, v in after.items() if before.get(k) != v},
         env_unset=sorted(set(before) - set(after) - {_CONFIG_ENV}),
         class_services=class_service_options(services),
+        libraries=libraries_loaded(sys.modules),
     )
 
 

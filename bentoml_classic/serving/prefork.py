@@ -40,6 +40,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from types import FrameType
 
 from ..log_format import configure_server_logging
@@ -244,15 +245,47 @@ def freeze_before_fork() -> None:
     extra = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     if extra:
         logger.warning("threads started before the fork, absent in the workers: %s", extra)
+    python_threads = {t.native_id for t in threading.enumerate()}
+    unhandled = [
+        name
+        for thread_id, name in native_threads().items()
+        if thread_id not in python_threads and name not in FORK_AWARE_THREADS
+    ]
+    if unhandled:
+        logger.warning("threads of a library started before the fork: %s", unhandled)
+
+
+#: native threads that libraries start at import and that their own fork handlers account for:
+#: pyarrow's jemalloc purges memory in a background thread, and a forked child's jemalloc turns
+#: that off and purges as it allocates instead
+FORK_AWARE_THREADS = frozenset({"jemalloc_bg_thd"})
+
+
+def native_threads() -> dict[int, str]:
+    """This process's threads by id, with their names, the libraries' own included (Python
+    lists only those it started)."""
+    names = {}
+    with contextlib.suppress(OSError):
+        for task in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError):
+                names[int(task)] = Path(f"/proc/self/task/{task}/comm").read_text().strip()
+    return names
 
 
 def _api_main(args: argparse.Namespace) -> int:
-    from .api_worker import preload_api_worker, serve_api_worker
+    from .api_worker import preload_api_worker, preload_http_stack, serve_api_worker
     from .runner_worker import preload_runner_modules
     from .shared_runners import SharedRunner, become_runner_worker
 
     runners = [SharedRunner.from_arg(arg) for arg in args.runner]
-    preload_api_worker()
+    if args.preload == "libraries":
+        from .library_preload import libraries_from_env, preload_libraries
+
+        # the service module is left to each worker, as when they are not forked
+        preload_http_stack()
+        preload_libraries(libraries_from_env())
+    else:
+        preload_api_worker()
     if runners:
         preload_runner_modules(metrics=True)
     freeze_before_fork()
@@ -303,6 +336,12 @@ def main() -> None:
     parser.add_argument("--name", default="", help="what the log lines say this is")
     parser.add_argument(
         "--runner", action="append", default=[], help="API: a runner whose workers it forks too"
+    )
+    parser.add_argument(
+        "--preload",
+        choices=("service", "libraries"),
+        default="service",
+        help="API: import the service module before the fork, or only its libraries",
     )
     args = parser.parse_args()
     args.metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

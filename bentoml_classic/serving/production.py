@@ -12,6 +12,7 @@ from .arguments import http_tier
 from .backends import backend_watchers
 from .class_services import service_envs, with_class_defaults
 from .deployment_plan import plan_deployment
+from .library_preload import libraries_to_preload
 from .metrics_dir import metrics_directory
 from .resources import available_cpus
 from .sockets import private_socket_dir, tcp_socket
@@ -72,6 +73,7 @@ def serve_production(
     config = with_class_defaults(config, given, plan.service_name, plan.class_services)
     envs = service_envs(plan.class_services)
     workers = api_workers or config.api_server.workers or available_cpus()
+    libraries = libraries_to_preload(plan.libraries, plan.env_set)
     quiet_circus()
     with private_socket_dir() as socket_dir:
         metrics_dir = metrics_directory(socket_dir)
@@ -85,7 +87,13 @@ def serve_production(
             foreign_sockets=("api",),
             service_envs=envs,
             # runners forked beside the API workers would inherit the entry's own resources
-            share_api_preforker=config.api_server.preload and not envs.get(plan.service_name),
+            share_api_preforker=(
+                (
+                    config.api_server.preload
+                    or (config.api_server.preload_libraries and libraries is not None)
+                )
+                and not envs.get(plan.service_name)
+            ),
         )
         watchers = backends.watchers
         public = tcp_socket("api", host, port, config.api_server.backlog)
@@ -99,6 +107,7 @@ def serve_production(
                 service_map=backends.service_map,
                 shared_runners=tuple(backends.shared_runners),
                 env=envs.get(plan.service_name),
+                libraries=libraries,
                 workers=workers,
                 development=development,
                 http_tls=https,

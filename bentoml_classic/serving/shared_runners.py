@@ -6,12 +6,15 @@ of the same service both import its module, and with it pandas, pyarrow, numpy: 
 own copy of their objects, which its workers share, but the two copies are not shared. Forking
 the runner's workers from the API preforker holds them once for the whole tree.
 
-Only a runner whose workers all run in the API workers' environment joins (one environment for
-all, and the same thread counts: libraries read them when they load, in the shared parent), and
-only where no dependency service sits between the API workers and the runners (Circus stops
-those after the API watcher, and they still call the runners while they drain). Any other runner
-keeps a watcher of its own. Variables only a runner worker sets (``CUDA_VISIBLE_DEVICES``, read
-when CUDA initialises, not when a framework is imported) are set in the forked worker.
+Library preload (``library_preload.py``, the default) forks them the same way, after importing
+only the libraries: a runner joins when its own mode (``preload``, ``preload_libraries``) is
+the API workers'. Only a runner whose workers all run in the API workers' environment joins
+(one environment for all, and the same thread counts: libraries read them when they load, in
+the shared parent), and only where no dependency service sits between the API workers and the
+runners (Circus stops those after the API watcher, and they still call the runners while they
+drain). Any other runner keeps a watcher of its own. Variables only a runner worker sets
+(``CUDA_VISIBLE_DEVICES``, read when CUDA initialises, not when a framework is imported) are
+set in the forked worker.
 """
 
 from __future__ import annotations

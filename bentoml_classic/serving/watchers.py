@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..config import BentoMLConfig, as_settings
 from .deployment_plan import DeploymentPlan, RunnerPlan
 from .http_tls import HttpTls
+from .library_preload import LIBRARIES_ENV, preload_mode
 from .metrics_dir import metrics_env, reap_hooks
 from .resources import thread_env
 from .shared_runners import SHARED_SPEC_ENV_PREFIX, SharedRunner, shares_api_environment
@@ -145,9 +146,13 @@ def shared_runner(
 ) -> tuple[SharedRunner, dict[str, str]] | None:
     """A runner whose workers the API watcher's preforker forks (``shared_runners.py``), and
     the environment that hands them their spec; None: it keeps a watcher of its own."""
+    api = config.api_server
+    runner_config = config.runner(runner.name)
+    mode = preload_mode(api.preload, api.preload_libraries)
     if not (
-        config.api_server.preload
-        and config.runner(runner.name).preload
+        mode is not None
+        # a runner that asked not to run the service module before the fork gets a watcher
+        and preload_mode(runner_config.preload, runner_config.preload_libraries) == mode
         and shares_api_environment(runner.worker_envs, API_THREAD_ENV)
     ):
         return None
@@ -181,9 +186,12 @@ def api_watcher(
     service_map: dict[str, list[str]] | None = None,
     shared_runners: tuple[tuple[SharedRunner, dict[str, str]], ...] = (),
     env: dict[str, str] | None = None,
+    libraries: list[str] | None = None,
 ) -> Watcher:
     """Watcher for the API workers, and for ``shared_runners``' workers (preforked: forked by
-    the same parent, ``shared_runners.py``). ``config`` (arguments already written over it)
+    the same parent, ``shared_runners.py``); ``libraries``: what the service module imports
+    that its preforker may import (``library_preload.py``; None: not known, so no library
+    preload, only ``api_server.preload``). ``config`` (arguments already written over it)
     travels in their spec; ``tls``: the files for calling ``tcps://`` runners; ``http_tls``:
     HTTPS on the public socket; ``metrics_dir``: where the workers write their metrics;
     ``runner_metrics_elsewhere``: the runners are servers started on their own, asked for
@@ -206,12 +214,18 @@ def api_watcher(
     )
     fd = f"$(circus.sockets.{socket_name})"
     graceful_timeout = grace_seconds + 1
-    preforked = config.api_server.preload
+    mode = preload_mode(
+        config.api_server.preload, config.api_server.preload_libraries and libraries is not None
+    )
+    preforked = mode is not None
     runner_specs = {k: v for _, env in shared_runners for k, v in env.items()} if preforked else {}
+    if mode == "libraries":
+        runner_specs[LIBRARIES_ENV] = ",".join(libraries or ())
     if preforked:
         cmd, args = _python(
             "bentoml_classic.serving.prefork", "api", "--workers", str(workers),
             "--fd", fd, "--grace", str(graceful_timeout - 0.5), "--name", "api_server",
+            "--preload", str(mode),
         )  # fmt: skip
         for runner, _ in shared_runners:
             args += ["--runner", runner.to_arg()]

@@ -1,15 +1,16 @@
 """Memory of the process tree: PSS of each process of `bentoml serve` against a raw app's.
 
-    python tests/benchmarks/bench_memory.py [--requests 200]
+    python tests/benchmarks/bench_memory.py [--requests 200] [--workloads iris rows]
 
 Two workloads, each against its raw in-process Starlette baseline with 2 uvicorn workers, in
 one run: the iris example (`examples/iris`, `raw_app.py`) and issue 17's bulk rows (1,000 records
 of 8 floats to `rows_service.py`'s PandasDataFrame API and its batchable row-summing runner,
-`raw_rows_app.py`). `bentoml serve` runs 2 API workers and one runner worker per CPU. Each server
+`raw_rows_app.py`). `bentoml serve` runs 2 API workers and one runner worker per CPU, in three
+topologies: the default (library preload), unforked workers, and full preload. Each server
 first answers ``--requests`` requests (8 at a time), so the figures are those of a server that
 has served, not one that has just started. Prints, and writes to docs/benchmarks.md, the PSS of
 every process (shared pages divided among the processes that map them), its USS (the pages
-only it maps) and which of pandas, pyarrow, torch and sklearn each has mapped. With preload on,
+only it maps) and which of pandas, pyarrow, torch and sklearn each has mapped. Preforked,
 the runner workers that the API preforker forks (shared_runners.py) are told from the API
 workers by the public socket, which only API workers keep. Run it in the venv users have
 (`make bench`: with pyarrow and torch). Binds 127.0.0.1 only; stops everything it starts.
@@ -125,14 +126,27 @@ def exercise(url: str, body: str, requests: int) -> None:
 
 #: the configuration of the preforked topology (serving/prefork.py)
 PRELOAD = {"BENTOML_CONFIG_OPTIONS": "api_server.preload=true runners.preload=true"}
+#: the topology before library preload was the default: every worker started by Circus
+UNFORKED = {
+    "BENTOML_CONFIG_OPTIONS": "api_server.preload_libraries=false runners.preload_libraries=false"
+}
 #: 8 requests of 1,000 rows at a time overflow the default row-counted queue bound (issue 17
 #: item 1, being changed elsewhere): memory is what is measured here, so the bound is raised
 ROOMY = {"BENTOML_CONFIG_OPTIONS": "runners.batching.max_queue_size=100000"}
-ROOMY_PRELOAD = {
-    "BENTOML_CONFIG_OPTIONS": " ".join(
-        options["BENTOML_CONFIG_OPTIONS"] for options in (PRELOAD, ROOMY)
-    )
-}
+
+
+def _both(*options: dict[str, str]) -> dict[str, str]:
+    return {"BENTOML_CONFIG_OPTIONS": " ".join(o["BENTOML_CONFIG_OPTIONS"] for o in options)}
+
+
+ROOMY_PRELOAD = _both(PRELOAD, ROOMY)
+ROOMY_UNFORKED = _both(UNFORKED, ROOMY)
+#: each variant of bentoml_classic measured: its name's suffix, and what the summary calls it
+VARIANTS = (
+    ("", ", bentoml_classic (default: library preload)"),
+    (", unforked", f", unforked workers (`{UNFORKED['BENTOML_CONFIG_OPTIONS']}`)"),
+    (", preload", f", preforked workers (`{PRELOAD['BENTOML_CONFIG_OPTIONS']}`)"),
+)
 
 
 def measure(
@@ -173,14 +187,9 @@ def render(results: dict[str, list[Row]], requests: int) -> str:
             f"{totals[name] / totals[f'{workload}, raw app']:.2f}x the raw app's (anonymous "
             f"PSS: {anonymous[name] / anonymous[f'{workload}, raw app']:.2f}x)"
             for workload in ("iris", "rows")
-            for suffix, label in (
-                ("", ", bentoml_classic"),
-                (
-                    ", preload",
-                    ", preforked workers (`api_server.preload=true runners.preload=true`)",
-                ),
-            )
+            for suffix, label in VARIANTS
             for name in [f"{workload}, bentoml_classic{suffix}"]
+            if name in results
         ),
         f"- after {requests} requests each, 8 at a time; {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, installed: "
@@ -205,6 +214,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--workloads", nargs="+", default=["iris", "rows"], help="iris, rows, or both"
+    )
     parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
     args = parser.parse_args()
     raw = [str(BIN / "uvicorn"), "--workers", "2", "--log-level", "warning", "--no-access-log"]
@@ -216,13 +228,17 @@ def main() -> None:
         plans = {
             "iris, raw app": ([*raw, "raw_app:app"], HERE, "/classify", IRIS_BODY, {}),
             "iris, bentoml_classic": (iris, IRIS, "/classify", IRIS_BODY, {}),
+            "iris, bentoml_classic, unforked": (iris, IRIS, "/classify", IRIS_BODY, UNFORKED),
             "iris, bentoml_classic, preload": (iris, IRIS, "/classify", IRIS_BODY, PRELOAD),
             "rows, raw app": ([*raw, "raw_rows_app:app"], HERE, "/sum_rows", ROWS_BODY, {}),
             "rows, bentoml_classic": (rows, HERE, "/sum_rows", ROWS_BODY, ROOMY),
+            "rows, bentoml_classic, unforked": (rows, HERE, "/sum_rows", ROWS_BODY, ROOMY_UNFORKED),
             "rows, bentoml_classic, preload": (rows, HERE, "/sum_rows", ROWS_BODY, ROOMY_PRELOAD),
         }
         results = {}
         for name, (command, cwd, path, body, extra_env) in plans.items():
+            if not name.startswith(tuple(args.workloads)):
+                continue
             results[name] = measure(command, cwd, {**env, **extra_env}, path, body, args.requests)
             print(f"  {name}: {sum(row[1] for row in results[name]):.0f} MiB", flush=True)
     report = render(results, args.requests)

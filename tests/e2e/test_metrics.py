@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from tests.support.metrics import Samples, parse, series, value
+from tests.support.process_roles import workers_by_role
 from tests.support.servers import E2E_SERVICES, serve_subprocess
 from tests.support.waiting import wait_for
 
@@ -88,17 +88,10 @@ def greet(url: str, name: str) -> dict[str, int]:
 
 
 def workers(arbiter_pid: int) -> dict[str, set[int]]:
-    roles: dict[str, set[int]] = {"api": set(), "runner": set()}
-    for child in psutil.Process(arbiter_pid).children(recursive=True):
-        try:
-            cmdline = " ".join(child.cmdline())
-        except psutil.Error:  # gone, or a zombie not reaped yet
-            continue
-        if "serving.api_worker" in cmdline:
-            roles["api"].add(child.pid)
-        elif "serving.runner_worker" in cmdline:
-            roles["runner"].add(child.pid)
-    return roles
+    return {
+        role: {process.pid for process in processes}
+        for role, processes in workers_by_role(arbiter_pid).items()
+    }
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pytest
 
 from tests.support import metrics
 from tests.support.configs import needs_default_scheduling_policy
+from tests.support.process_roles import workers_by_role
 from tests.support.servers import E2E_SERVICES, IRIS, output_of, serve_subprocess
 from tests.support.waiting import wait_for
 
@@ -31,14 +32,7 @@ def children(process_pid: int) -> list[psutil.Process]:
 
 
 def by_role(process_pid: int) -> dict[str, list[psutil.Process]]:
-    roles: dict[str, list[psutil.Process]] = {"api": [], "runner": []}
-    for child in children(process_pid):
-        cmdline = " ".join(child.cmdline())
-        if "serving.api_worker" in cmdline:
-            roles["api"].append(child)
-        elif "serving.runner_worker" in cmdline:
-            roles["runner"].append(child)
-    return roles
+    return workers_by_role(process_pid)
 
 
 def mapped_files(process: psutil.Process) -> str:

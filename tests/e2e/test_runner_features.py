@@ -16,6 +16,7 @@ import numpy as np
 import psutil
 import pytest
 
+from tests.support.process_roles import role_of
 from tests.support.servers import E2E_SERVICES, serve_subprocess
 from tests.support.waiting import wait_until
 
@@ -72,7 +73,7 @@ def url(server: Server) -> str:
 
 
 def is_runner_worker(pid: int) -> bool:
-    return "serving.runner_worker" in " ".join(psutil.Process(pid).cmdline())
+    return role_of(psutil.Process(pid)) == "runner"
 
 
 def post(url: str, path: str, **kwargs: object) -> httpx.Response:

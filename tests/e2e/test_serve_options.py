@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
+from tests.support.process_roles import workers_by_role
 from tests.support.servers import (
     E2E_SERVICES,
     IRIS,
@@ -239,11 +239,7 @@ def test_serve_dot_with_config_and_options(tmp_path: Path, home_env: dict[str, s
         assert too_large.status_code == 413
         late = httpx.post(f"{url}/sleep", json={"seconds": 3}, timeout=30)
         assert late.status_code == 504
-        api_workers = [
-            child
-            for child in psutil.Process(process.pid).children(recursive=True)
-            if "serving.api_worker" in " ".join(child.cmdline())
-        ]
+        api_workers = workers_by_role(process.pid)["api"]
         assert len(api_workers) == 1
 
 

@@ -95,7 +95,10 @@ def test_production_lines_name_their_process(home_env: dict[str, str]) -> None:
         printed = stop(process)
     first, *rest = printed.splitlines()
     assert first.startswith("Serving runner_service on http://127.0.0.1:")  # the banner, as is
-    assert logged(printed, "supervisor", "stopping api_server, then runner_sleeper")
+    # the runner's worker is forked beside the API workers (library preload, the default): the
+    # API watcher's preforker stops it once they have drained, and the supervisor has one
+    # watcher to stop
+    assert logged(printed, "supervisor", "stopping api_server")
     assert access_line(printed, request_id)["status"] == "500"  # type: ignore[index]
     components = {m["component"] for m in log_lines(printed)}
     assert components == {"supervisor", "api_server:1", "api_server:2", "runner:sleeper:1"}

@@ -13,22 +13,15 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 
+from tests.support.process_roles import workers_by_role
 from tests.support.servers import E2E_SERVICES, serve_subprocess
 from tests.support.waiting import wait_for
 
 
 def runner_pids(arbiter_pid: int) -> set[int]:
     """The live runner workers (one that just exited may linger as a zombie a moment)."""
-    pids = set()
-    for child in psutil.Process(arbiter_pid).children(recursive=True):
-        try:
-            if "serving.runner_worker" in " ".join(child.cmdline()):
-                pids.add(child.pid)
-        except psutil.Error:  # exited (a zombie) or gone
-            continue
-    return pids
+    return {process.pid for process in workers_by_role(arbiter_pid)["runner"]}
 
 
 def test_a_worker_stuck_on_a_call_is_replaced_and_the_service_recovers(tmp_path: Path) -> None:
