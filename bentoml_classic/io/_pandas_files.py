@@ -5,6 +5,13 @@ Both readers spend part of their time on what most bodies of numbers do not need
 shorter way is taken only where it gives the same frame; any other body is read by classic's
 own call, so what the function receives never depends on which way was taken:
 
+- CSV: ``pd.read_csv`` compares every cell with its list of NA spellings. Where the body is
+  numbers, no cell can match one and still parse as a number that differs (``NaN``, ``nan``,
+  ``inf`` parse to the same floats either way), so the comparison is switched off
+  (``na_filter=False``) and the result kept only where every column and the index came out
+  numeric or boolean. A cell that matched a spelling, or any text, makes a text column instead:
+  then the body is read again by classic's call. Bodies whose first row already has text or an
+  empty cell go to classic's call at once, so a frame of strings is not read twice.
 - parquet: ``pd.read_parquet`` goes through pyarrow's dataset layer and its thread pool, then
   converts with the pandas metadata. Where every column of the file is a number or a boolean,
   the file is read by ``ParquetFile`` on the calling thread and converted by ``to_pandas``
@@ -30,6 +37,11 @@ import pandas as pd
 from ..exceptions import BadInput, UnsupportedMediaType, excerpt
 
 _LINE = re.compile(r"line (\d+)")
+#: what a first row of numbers may hold besides digits: separators, signs, points, exponents,
+#: quotes and spaces (a letter or an empty cell means text or NA spellings further on)
+_NUMBER_BYTES = b'0123456789.,+-eE" \t\r'
+#: how much of the body the first-row look reads at most
+_FIRST_ROW_BYTES = 4096
 
 
 def _reason(exc: BaseException) -> str:
@@ -43,6 +55,10 @@ def frame_from_csv(body: bytes, charset: str | None, dtype: Any, where: str) -> 
         # classic never looked at the charset: an unusable one is ignored
         with contextlib.suppress(LookupError, ValueError):
             encoding = codecs.lookup(charset).name
+    if dtype is None and _first_row_is_numbers(body):
+        frame = _numbers_frame(body, encoding)
+        if frame is not None:
+            return frame
     try:
         return pd.read_csv(io.BytesIO(body), encoding=encoding, dtype=dtype)
     except UnicodeDecodeError as exc:
@@ -58,6 +74,32 @@ def frame_from_csv(body: bytes, charset: str | None, dtype: Any, where: str) -> 
         raise BadInput(
             f"invalid CSV{at} in the {where}: {reason}", detail={"line": line, "reason": reason}
         ) from None
+
+
+def _first_row_is_numbers(body: bytes) -> bool:
+    """Whether the row after the header holds only numbers (no text, no empty cell)."""
+    start = body.find(b"\n", 0, _FIRST_ROW_BYTES) + 1
+    if start == 0:
+        return False
+    end = body.find(b"\n", start, start + _FIRST_ROW_BYTES)
+    row = body[start : end if end != -1 else start + _FIRST_ROW_BYTES].rstrip(b"\r")
+    if not row or row.translate(None, _NUMBER_BYTES):
+        return False
+    return not (row.startswith(b",") or row.endswith(b",") or b",," in row)
+
+
+def _numbers_frame(body: bytes, encoding: str) -> pd.DataFrame | None:
+    """``pd.read_csv`` without its NA comparison, where every column and the index came out
+    numbers or booleans (then no cell was an NA spelling); else None."""
+    try:
+        frame = pd.read_csv(io.BytesIO(body), encoding=encoding, na_filter=False)
+    except Exception:  # classic's call says what is wrong, in its own words
+        return None
+    if frame.index.dtype.kind not in "iufb":
+        return None
+    if not all(dtype.kind in "iufb" for dtype in frame.dtypes):
+        return None
+    return frame
 
 
 def have_pyarrow() -> bool:
