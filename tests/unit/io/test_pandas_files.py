@@ -108,6 +108,14 @@ def test_numbers_take_the_shorter_way_and_text_does_not() -> None:
         assert not _pandas_files._first_row_is_numbers(text)
 
 
+@pytest.mark.parametrize("body", [b"a,b,c\n1,2.5,3\n4,5,6\n", b"a,b,c\nx,2.5,3\nNA,5,6\n"])
+def test_csv_columns_of_a_dtype_are_one_block(body: bytes) -> None:
+    """As pandas 2 built them: one block per dtype, not one per column."""
+    frame = _csv(body)
+    assert frame._mgr.nblocks == frame.dtypes.nunique()
+    _same(frame, _classic_csv(body))
+
+
 def test_enforced_dtypes_and_charsets_still_read_csv() -> None:
     frame = _pandas_files.frame_from_csv(b"zip,n\n00123,1\n", None, {"zip": "str"}, "body")
     assert frame["zip"].tolist() == ["00123"]
