@@ -162,7 +162,7 @@ def _frame(field: str, value: Any) -> Any:
     import pandas as pd
 
     if field == "serialized_bytes":
-        from ..io._pandas_parse import frame_from_parquet
+        from ..io._pandas_files import frame_from_parquet
 
         return frame_from_parquet(bytes(value), "serialized_bytes")
     return pd.DataFrame(wire.frame_columns(value, field))

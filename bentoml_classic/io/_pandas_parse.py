@@ -1,10 +1,10 @@
 """Request bodies to pandas objects the way classic BentoML read them, one function per wire format.
 
-Classic handed the function what ``pd.read_json(body, orient=..., dtype=...)``,
-``pd.read_csv(body, dtype=...)`` or ``pd.read_parquet(body)`` made of the body, and the values
-here are the same: pandas' orient fallbacks (a records-orient API reading ``{"a": [1, 2]}`` as
-columns), its dtype inference (numeric strings to numbers, integral floats to ints, large
-numbers and date-like column names to datetimes), short CSV rows padded with NaN.
+Classic handed the function what ``pd.read_json(body, orient=..., dtype=...)`` made of a JSON
+body (CSV and parquet: ``_pandas_files``), and the values here are the same: pandas' orient
+fallbacks (a records-orient API reading ``{"a": [1, 2]}`` as columns), its dtype inference
+(numeric strings to numbers, integral floats to ints, large numbers and date-like column names
+to datetimes).
 
 For JSON, ``pd.read_json`` parses the body into Python objects, builds the frame, then converts
 it, at 20 to 35 times the body (a 15 MB array of numbers took 520 MB). Here the body is read by
@@ -19,13 +19,9 @@ that is not even JSON, ``json.loads`` names the line and column.
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import functools
-import importlib.util
 import inspect
 import io
-import re
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
@@ -33,12 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import BadInput, UnsupportedMediaType, excerpt
+from ..exceptions import BadInput, excerpt
 from ._pandas_inference import inferred_numeric_frame, known_unchanged, remember_unchanged
 from ._pandas_records import numeric_records_frame, records_frame
 from .base import load_json_body
 
-_LINE = re.compile(r"line (\d+)")
 #: a look at a frame or series as built from the body, before pandas converts its dtypes
 RawCheck = Callable[[Any], None]
 
@@ -291,50 +286,3 @@ def _convert_axis(parser: Any, obj: Any, axis_name: str) -> None:
         setattr(obj, axis_name, pd.Index(converted, dtype=converted.dtype, copy=False))
     else:
         remember_unchanged(parser.orient, axis_name, axis)
-
-
-def frame_from_csv(body: bytes, charset: str | None, dtype: Any, where: str) -> pd.DataFrame:
-    """``pd.read_csv`` of the bytes (a StringIO of the text would hold four bytes a character)."""
-    encoding = "utf-8"
-    if charset:
-        # classic never looked at the charset: an unusable one is ignored
-        with contextlib.suppress(LookupError, ValueError):
-            encoding = codecs.lookup(charset).name
-    try:
-        return pd.read_csv(io.BytesIO(body), encoding=encoding, dtype=dtype)
-    except UnicodeDecodeError as exc:
-        raise BadInput(
-            f"{where} is not valid {encoding}: {exc.reason} at byte {exc.start}",
-            detail={"charset": encoding, "byte_offset": exc.start},
-        ) from None
-    except Exception as exc:  # ParserError, EmptyDataError, ValueError for dtypes, ...
-        reason = _reason(exc)
-        match = _LINE.search(reason)
-        line = int(match.group(1)) if match else None
-        at = f" at line {line}" if line is not None else ""
-        raise BadInput(
-            f"invalid CSV{at} in the {where}: {reason}", detail={"line": line, "reason": reason}
-        ) from None
-
-
-def have_pyarrow() -> bool:
-    return importlib.util.find_spec("pyarrow") is not None
-
-
-def frame_from_parquet(body: bytes, where: str) -> pd.DataFrame:
-    if not have_pyarrow():
-        raise UnsupportedMediaType(
-            "parquet input needs pyarrow, which is not installed on this server; send JSON or CSV",
-            detail={
-                "reason": "pyarrow not installed",
-                "expected": ["application/json", "text/csv"],
-            },
-        )
-    try:
-        return pd.read_parquet(io.BytesIO(body), engine="pyarrow")
-    except Exception as exc:  # pyarrow's errors (ArrowInvalid, OSError, ...) on hostile bytes
-        reason = _reason(exc)
-        raise BadInput(
-            f"{where} is not a readable parquet file: {reason}",
-            detail={"reason": reason, "exception": type(exc).__name__},
-        ) from None

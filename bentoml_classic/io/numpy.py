@@ -328,11 +328,17 @@ def render_array(arr: np.ndarray) -> bytes:
     kind = arr.dtype.kind
     if kind in "biu":
         return encode_numbers(arr.tolist())
-    if kind != "f" or not arr.size or not bool(np.isfinite(arr).all()):
+    if kind != "f" or not arr.size:
         return json.dumps(arr.tolist()).encode()
     # (bounds a little wide of 1e-4 and 1e16: a float32 compares at its own precision, and a
     # float taken for odd that is not is merely written by repr, as the stdlib would)
     magnitude = np.abs(arr)
+    if arr.ndim and magnitude.min() >= 1.001e-4 and magnitude.max() < 9.99e15:
+        # the usual answer: two reductions say there is no odd float, and no NaN or infinity
+        # (either fails a comparison), without the masks below
+        return encode_numbers(arr.tolist())
+    if not bool(np.isfinite(arr).all()):
+        return json.dumps(arr.tolist()).encode()
     odd = (magnitude < 1.001e-4) & (magnitude != 0)
     if magnitude.dtype.itemsize > 2:  # float16 has none that large
         odd |= magnitude >= 9.99e15

@@ -2,7 +2,8 @@
 
 The function gets what classic BentoML 1.1 handed it: what ``pd.read_json`` (with the declared
 orient, and the declared dtypes only under ``enforce_dtype``), ``pd.read_csv`` or
-``pd.read_parquet`` makes of the body (``_pandas_parse`` says how that is done at less cost).
+``pd.read_parquet`` makes of the body (``_pandas_parse`` and ``_pandas_files`` say how that is
+done at less cost).
 The format follows the Content-Type (``application/json``, ``text/csv``, parquet as
 ``application/octet-stream``); any other type, or none, is read in ``default_format``, as
 classic did. Then ``apply_column_names`` names the columns, and what ``enforce_shape`` and
@@ -26,6 +27,7 @@ import pandas as pd
 
 from ..exceptions import BadInput, InvalidArgument
 from . import _pandas_dtypes as dtypes
+from . import _pandas_files as files
 from . import _pandas_parse as parse
 from . import _pandas_schema as schemas
 from ._numeric_json import parse_numeric_array, worth_reading_as_text
@@ -138,7 +140,7 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
             raise InvalidArgument(
                 f"{owner}(default_format={default_format!r}): json, csv or parquet"
             )
-        if default_format == "parquet" and not parse.have_pyarrow():
+        if default_format == "parquet" and not files.have_pyarrow():
             raise InvalidArgument(f"{owner}(default_format='parquet') needs pyarrow installed")
         if columns is not None:
             columns = list(columns)
@@ -199,9 +201,9 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
             frame = parse.frame_from_json(body, self.orient, dtype, where, self._check_ranges)
         elif body_format == "csv":
             charset = media_type.params.get("charset") if media_type is not None else None
-            frame = parse.frame_from_csv(body, charset, forced, where)
+            frame = files.frame_from_csv(body, charset, forced, where)
         else:
-            frame = parse.frame_from_parquet(body, where)
+            frame = files.frame_from_parquet(body, where)
         return self.validate(frame)
 
     def _check_ranges(self, raw: pd.DataFrame) -> None:
@@ -295,7 +297,7 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
         body = super().openapi_request_body()
         content = {"application/json": body["content"].pop(self.mime_type)}
         content["text/csv"] = {"schema": {"type": "string"}}
-        if parse.have_pyarrow():
+        if files.have_pyarrow():
             for media_type in _PARQUET_TYPES:
                 content[media_type] = {"schema": dict(_BINARY)}
         return {"required": True, "content": content}

@@ -1,6 +1,7 @@
 """Bulk payloads: bentoml_classic's production topology against two hand-written raw apps.
 
     python tests/benchmarks/bench_bulk.py [--duration 12] [--rounds 4] [--levels 1,16]
+        [--workloads csv,parquet --output /tmp/partial.md]
 
 Three servers run side by side in this one invocation, so the ratios are meaningful on a shared,
 noisy machine (absolute numbers are not):
@@ -200,10 +201,16 @@ def main() -> None:
         default=[1, 16],
         help="concurrency levels; the targets read the lowest (p50) and the highest (req/s)",
     )
+    parser.add_argument(
+        "--workloads",
+        default="records,csv,parquet,ndarray",
+        help="a part of them (write that run elsewhere: --output)",
+    )
     parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
     args = parser.parse_args()
     wrk = ensure_wrk()
-    bodies = workloads()
+    chosen = set(args.workloads.split(","))
+    bodies = [w for w in workloads() if w.path.strip("/") in chosen]
     with tempfile.TemporaryDirectory(prefix="bench-bulk-") as folder:
         tmp = Path(folder)
         env = {"BENTOML_HOME": str(tmp / "home")}

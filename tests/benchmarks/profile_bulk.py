@@ -52,6 +52,7 @@ def role(proc: psutil.Process) -> str:
             ("runner", "runner"),
             ("api-worker", "api"),
             ("api_server", "api"),
+            ("api_worker", "api"),
             ("multiprocessing", "mp-helper"),
         ):
             if needle in line:
@@ -60,13 +61,14 @@ def role(proc: psutil.Process) -> str:
     return f"?:{proc.pid}"
 
 
-def cpu_by_process(root: int) -> dict[str, float]:
+def cpu_by_process(root: int) -> dict[str, tuple[float, float]]:
+    """Each process's CPU seconds so far: (user + system, system)."""
     top = psutil.Process(root)
-    found: dict[str, float] = {}
+    found: dict[str, tuple[float, float]] = {}
     for proc in [top, *top.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
-            found[role(proc)] = times.user + times.system
+            found[role(proc)] = (times.user + times.system, times.system)
     return found
 
 
@@ -87,6 +89,7 @@ def profile(name: str, port: int, args: argparse.Namespace, wrk: str, tmp: Path)
             for proc in [top, *top.children(recursive=True)]:
                 target = args.out / f"{name}-{key}-{role(proc).replace(':', '-')}.txt"
                 spy = [args.py_spy, "record", "-p", str(proc.pid), "-d", str(args.duration)]
+                spy += ["--gil"] if args.gil else []
                 spies.append(
                     subprocess.Popen(
                         [*spy, "-r", "200", "-f", "raw", "-o", str(target), "--nonblocking"],
@@ -105,12 +108,21 @@ def profile(name: str, port: int, args: argparse.Namespace, wrk: str, tmp: Path)
             f"{result.errors} errors",
             flush=True,
         )
-        total = 0.0
-        for proc_name, seconds in sorted(after.items()):
-            used = seconds - before.get(proc_name, 0.0)
+        total = total_system = 0.0
+        for proc_name, (seconds, system) in sorted(after.items()):
+            used = seconds - before.get(proc_name, (0.0, 0.0))[0]
+            in_system = system - before.get(proc_name, (0.0, 0.0))[1]
             total += used
-            print(f"    {proc_name:<22} {1000 * used / answered:7.3f} ms CPU/request")
-        print(f"    {'total':<22} {1000 * total / answered:7.3f} ms CPU/request", flush=True)
+            total_system += in_system
+            print(
+                f"    {proc_name:<22} {1000 * used / answered:7.3f} ms CPU/request"
+                f" ({1000 * in_system / answered:.3f} system)"
+            )
+        print(
+            f"    {'total':<22} {1000 * total / answered:7.3f} ms CPU/request"
+            f" ({1000 * total_system / answered:.3f} system)",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -121,6 +133,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--py-spy", default="")
+    parser.add_argument(
+        "--gil", action="store_true", help="py-spy samples only threads holding the GIL (busy)"
+    )
     parser.add_argument("--base", type=Path, help="a checkout to serve as the server 'base'")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "profile_bulk")
     args = parser.parse_args()

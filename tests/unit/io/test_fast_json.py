@@ -133,6 +133,20 @@ def test_float_arrays_are_written_as_json_dumps_writes_them(dtype):
         assert render_array(arr) == json.dumps(arr.tolist()).encode(), arr
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_arrays_within_the_plain_range_are_written_as_json_dumps_writes_them(dtype):
+    """The shortcut for arrays whose every float msgspec writes as ``repr`` does (checked by
+    their smallest and largest magnitude), at the edges of that range and just outside."""
+    edges = [1e-4, 1.0001e-4, 1.001e-4, 1.002e-4, 0.1, 1.0, 9.98e15, 9.99e15, 1e16]
+    rng = random.Random(dtype)
+    for _ in range(200):
+        values = [rng.choice([-1, 1]) * rng.choice([*edges, rng.uniform(1e-3, 1e6)])]
+        values += [rng.uniform(-1e6, 1e6) for _ in range(rng.randint(0, 4))]
+        with np.errstate(over="ignore"):
+            arr = np.array(values, dtype=dtype)
+        assert render_array(arr) == json.dumps(arr.tolist()).encode(), arr
+
+
 @pytest.mark.parametrize(
     "arr",
     [

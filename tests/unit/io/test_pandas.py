@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from bentoml_classic.exceptions import BentoMLException, InvalidArgument
-from bentoml_classic.io import PandasDataFrame, _pandas_parse
+from bentoml_classic.io import PandasDataFrame, _pandas_files
 from bentoml_classic.io.base import Part
 from bentoml_classic.io.mediatype import parse_media_type
 
@@ -359,7 +359,7 @@ def test_parquet_goes_through_the_same_checks(parse_error):
 
 
 def test_parquet_without_pyarrow_is_415(parse_error, monkeypatch):
-    monkeypatch.setattr(_pandas_parse, "have_pyarrow", lambda: False)
+    monkeypatch.setattr(_pandas_files, "have_pyarrow", lambda: False)
     exc = parse_error(PandasDataFrame(), b"PAR1", "application/octet-stream", status=415)
     assert "parquet input needs pyarrow" in exc.message
     with pytest.raises(InvalidArgument, match="pyarrow"):
