@@ -41,14 +41,18 @@ class RemoteRunnerHandle:
         batch_policies: dict[str, BatchPolicy] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         metrics_elsewhere: bool = False,
+        gathers_calls: bool = False,
     ) -> None:
         """``metrics_elsewhere``: the runner's workers write their metrics where this process
         cannot read them (a runner server started on its own), so ``/metrics`` asks them for
-        their text."""
+        their text. ``gathers_calls``: the async calls of one loop turn may share a frame
+        (``call_batches.py``): a dependency service's client."""
         parsed = [Address.parse(url) for url in addresses]
         self._runner_name = runner_name
         self._metrics_elsewhere = metrics_elsewhere
-        self._async = AsyncRunnerClient(runner_name, parsed, token, timeout, ssl_context)
+        self._async = AsyncRunnerClient(
+            runner_name, parsed, token, timeout, ssl_context, gathers_calls=gathers_calls
+        )
         self._blocking = BlockingRunnerClient(runner_name, parsed, token, timeout, ssl_context)
         self._warned_on_loop = False
         # One batch in flight per runner worker: enough to keep every worker busy.

@@ -101,6 +101,7 @@ def attach_dependencies(
                 token=runner_token(),
                 timeout=config.service(name).traffic.timeout,
                 ssl_context=ssl_context,
+                gathers_calls=True,
             ),
         )
 
