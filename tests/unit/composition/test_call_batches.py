@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -185,3 +186,25 @@ def test_a_batch_frame_round_trips_and_a_malformed_one_names_its_calls() -> None
     assert call_batches.lone_array((np.ones(3),), {}, 0.1) is None  # aged: CALL_AGED
     assert call_batches.lone_array((np.float64(1.0),), {}, 0.0) is None  # no rows
     assert call_batches.lone_array((np.ones(10_000),), {}, 0.0) is None  # large: own memory
+
+
+def test_a_malformed_batch_frame_is_answered_call_by_call(
+    served: tuple[ServiceServer, str],
+) -> None:
+    _, path = served
+    frame = call_batches.encode(codec.CALLS, "double", [41, 42], [np.ones((1, 2))] * 2)
+    ((_, _, buffers),) = feed(codec.FrameReader(), join(frame))
+    rows_too_many = struct.pack("!4I", 41, 42, 1, 2)  # 3 rows said, 2 sent
+    body = codec.frame(41, codec.CALLS, [rows_too_many, *buffers[1:]])
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(WAIT)
+        sock.connect(path)
+        sock.sendall(join(body))
+        reader = codec.FrameReader()
+        answers: list[tuple[int, int, list[memoryview]]] = []
+        while len(answers) < 2:
+            answers += feed(reader, sock.recv(65536))
+    assert sorted(call_id for call_id, _, _ in answers) == [41, 42]
+    for _, kind, error in answers:
+        assert kind == codec.ERROR
+        assert codec.decode_error(error)["status"] == 400
