@@ -505,6 +505,29 @@ def test_async_callers_queued_behind_a_send_go_in_one_batch() -> None:
     asyncio.run(main())
 
 
+def test_a_turns_calls_leave_together_when_the_batcher_gathers_turns() -> None:
+    """A burst finding the slot free goes as one batch, not one call then the rest a round
+    trip later; calls that come while it is in flight go next, as with any batcher."""
+
+    async def main() -> None:
+        send = AsyncHeldSend()
+        batcher = AsyncBatcher(
+            send, policy(8, split_oversized=False), relay=True, gathers_turn=True
+        )
+        burst = [asyncio.ensure_future(batcher.call((tagged(tag, 1),), {})) for tag in range(3)]
+        await settle(lambda: len(send.batches) == 1, "the burst was sent")
+        later = asyncio.ensure_future(batcher.call((tagged(3, 2),), {}))
+        await settle(lambda: len(batcher._queue) == 1, "the later call is queued")
+        send.release.set()
+        results = await asyncio.wait_for(asyncio.gather(*burst, later), TIMEOUT)
+        for tag, result in enumerate(results):
+            np.testing.assert_array_equal(result, -tagged(tag, 2 if tag == 3 else 1))
+        assert send.batches == [[(0, 1), (1, 1), (2, 1)], [(3, 2)]]
+        assert batcher._in_flight == 0 and batcher._turn_end is None
+
+    asyncio.run(main())
+
+
 @BOTH_MODES
 def test_async_batches_are_bounded_and_fifo(relay: bool) -> None:
     async def main() -> None:
