@@ -201,12 +201,19 @@ class AsyncBatcher:
         histogram: Observer | None = None,
         sends_waited: bool = False,
         relay: bool = False,
+        gathers_turn: bool = False,
     ) -> None:
+        """``gathers_turn`` (with ``relay``): a call that finds a slot free holds it until the
+        end of the loop turn; the calls the turn brought leave with it in one batch instead of
+        a whole round trip behind it, and a call alone in its turn still leaves as it came.
+        For callers that come in bursts: the calls of one CALLS frame in a dependency's
+        worker (``protocol/call_batches.py``)."""
         _check_in_flight(policy, max_in_flight)
         _check_relay(policy, histogram, relay)
         self._send = send
         self._sends_waited = sends_waited
         self._relay = relay
+        self._gathers_turn = gathers_turn
         self._policy = policy
         self._max_in_flight = max_in_flight
         self._histogram = histogram
@@ -216,6 +223,8 @@ class AsyncBatcher:
 
     async def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._relay and not self._queue and self._in_flight < self._max_in_flight:
+            if self._gathers_turn:
+                return await self._gather_turn(args, kwargs)
             return await self._send_lone(args, kwargs)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -254,6 +263,22 @@ class AsyncBatcher:
             return await _sender(self, [])(*args, **kwargs)
         finally:
             self._send_next()  # cancelled or failed too: the calls that queued meanwhile go next
+
+    async def _gather_turn(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Hold the free slot for the rest of this turn (see ``gathers_turn``)."""
+        self._in_flight += 1
+        try:
+            await asyncio.sleep(0)  # the turn's other calls run meanwhile, and queue
+        except BaseException:
+            self._send_next()  # cancelled while holding the slot: the queued calls take it
+            raise
+        if not self._queue:
+            try:
+                return await _sender(self, [])(*args, **kwargs)
+            finally:
+                self._send_next()
+        self._in_flight -= 1
+        return await self.call(args, kwargs)  # queued last, it leaves with them, now
 
     def _send_next(self) -> None:
         """The slot of a finished send: to the next batch if one waits, else freed."""

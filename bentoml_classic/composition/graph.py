@@ -12,6 +12,7 @@ module).
 
 from __future__ import annotations
 
+import dis
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -65,11 +66,21 @@ class ServiceGraph:
         return tuple(seen)
 
 
-def _code_names(code: types.CodeType) -> Iterator[str]:
-    yield from code.co_names
+#: the instructions that read a name from the module's globals (``LOAD_NAME``: class bodies)
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+
+
+def _global_names(code: types.CodeType) -> Iterator[str]:
+    """The global names ``code`` (and the functions, lambdas and comprehensions inside it)
+    reads. Not ``co_names``: it also holds every attribute and imported module named, so
+    ``self.pre.run(...)`` would read as a use of a global ``pre`` handle, a false edge that
+    attaches a transport the service never uses (or makes a cycle that is not there)."""
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in _GLOBAL_LOADS:
+            yield instruction.argval
     for constant in code.co_consts:
         if isinstance(constant, types.CodeType):
-            yield from _code_names(constant)
+            yield from _global_names(constant)
 
 
 def _with_items(value: Any) -> Iterator[Any]:
@@ -96,7 +107,7 @@ def _referred(func: Any, seen: set[int]) -> Iterator[Any]:
             yield from _with_items(cell.cell_contents)
         except ValueError:  # an empty cell
             continue
-    for name in _code_names(code):
+    for name in _global_names(code):
         if name not in module_globals:
             continue
         value = module_globals[name]

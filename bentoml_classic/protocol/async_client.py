@@ -3,6 +3,8 @@
 
 Concurrent calls and streams share one connection per runner worker, multiplexed by call id:
 answers may come back in any order and reach their callers (``client_streams.py`` for streams).
+A client of a dependency service gathers the calls of a loop turn into CALLS frames
+(``call_batches.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 from ..exceptions import InvalidArgument, ServiceUnavailable
-from . import codec, one_array_frames
+from . import call_batches, codec, one_array_frames
 from .address import Address
 from .client_streams import Credit, StreamInbox
 from .gathered_writes import GatheredWrites
@@ -26,22 +28,30 @@ from .replies import (
     unsendable,
 )
 
+#: what a call's future holds: the answer's kind and its buffers, or (RESULTS, the value) for an
+#: answer that came in a RESULTS frame, decoded there
+Answer = tuple[int, Any]
+
 
 class _AsyncConnection(asyncio.BufferedProtocol):
     def __init__(self) -> None:
         self.reader = codec.FrameReader()
-        self.pending: dict[int, asyncio.Future[tuple[int, list[memoryview]]]] = {}
+        self.pending: dict[int, asyncio.Future[Answer]] = {}
         #: streams in progress, by call id
         self.streams: dict[int, StreamInbox] = {}
         self.transport: asyncio.Transport | None = None
         #: the transport, the frames of one loop turn written together (``gathered_writes.py``)
         self.writes: GatheredWrites | None = None
+        #: the calls of one loop turn that may share a frame
+        self.calls: call_batches.GatheredCalls | None = None
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but behave as one
         self.transport = cast(asyncio.Transport, transport)
-        self.writes = GatheredWrites(self.transport, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.writes = GatheredWrites(self.transport, loop)
+        self.calls = call_batches.GatheredCalls(self.writes, loop)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -65,6 +75,9 @@ class _AsyncConnection(asyncio.BufferedProtocol):
             self.transport.abort()
             return
         for call_id, kind, buffers in frames:
+            if kind == codec.RESULTS:
+                self._deliver_results(buffers)
+                continue
             future = self.pending.pop(call_id, None)
             if future is not None:
                 if not future.done():
@@ -74,13 +87,32 @@ class _AsyncConnection(asyncio.BufferedProtocol):
             if inbox is not None:
                 inbox.deliver(kind, buffers)
 
-    def send(self, call_id: int, chunks: list[Any]) -> asyncio.Future[tuple[int, list[memoryview]]]:
-        future: asyncio.Future[tuple[int, list[memoryview]]] = (
-            asyncio.get_running_loop().create_future()
-        )
+    def _deliver_results(self, buffers: list[memoryview]) -> None:
+        try:
+            _, answers = call_batches.decode(buffers)
+        except (codec.FrameError, ValueError):
+            assert self.transport is not None
+            self.transport.abort()
+            return
+        pending = self.pending
+        for call_id, value in answers:
+            future = pending.pop(call_id, None)
+            if future is not None and not future.done():
+                future.set_result((codec.RESULTS, value))
+
+    def send(self, call_id: int, chunks: list[Any]) -> asyncio.Future[Answer]:
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self.pending[call_id] = future
         assert self.writes is not None
         self.writes.writelines(chunks)
+        return future
+
+    def send_joinable(self, call_id: int, method: str, array: Any) -> asyncio.Future[Answer]:
+        """Send a call of one joinable array at the turn's end, with the turn's others."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self.pending[call_id] = future
+        assert self.calls is not None
+        self.calls.add(call_id, method, array)
         return future
 
     def write(self, chunks: list[Any]) -> None:
@@ -96,7 +128,10 @@ class AsyncRunnerClient:
         token: bytes | None,
         timeout: float,
         ssl_context: ssl.SSLContext | None = None,
+        gathers_calls: bool = False,
     ) -> None:
+        """``gathers_calls``: calls of one loop turn may share a frame (``call_batches.py``),
+        for a dependency service, whose calls no caller-side batcher joins."""
         if not addresses:
             raise InvalidArgument(f"runner {runner!r} has no address")
         self.runner = runner
@@ -105,6 +140,7 @@ class AsyncRunnerClient:
         self.timeout = timeout
         #: for ``tcps://`` addresses (the system's CAs when None)
         self.ssl_context = ssl_context
+        self.gathers_calls = gathers_calls
         self._connections: list[_AsyncConnection | None] = [None] * len(self.addresses)
         self._indexes = range(len(self.addresses))
         #: which workers have answered a ping since this client began
@@ -180,11 +216,15 @@ class AsyncRunnerClient:
         index = self._pick()
         connection = await self._connect(index)
         call_id = next_call_id()
-        try:
-            chunks = one_array_frames.encode_call(call_id, method, args, kwargs, waited)
-        except Exception as exc:
-            raise unsendable(self.runner, method, exc) from exc
-        future = connection.send(call_id, chunks)
+        array = call_batches.lone_array(args, kwargs, waited) if self.gathers_calls else None
+        if array is not None:
+            future = connection.send_joinable(call_id, method, array)
+        else:
+            try:
+                chunks = one_array_frames.encode_call(call_id, method, args, kwargs, waited)
+            except Exception as exc:
+                raise unsendable(self.runner, method, exc) from exc
+            future = connection.send(call_id, chunks)
         timeout = self.timeout
         expiry = asyncio.get_running_loop().call_later(timeout, _expire, future)
         try:
@@ -198,6 +238,8 @@ class AsyncRunnerClient:
             raise timed_out(self.runner, method, timeout) from None
         finally:
             expiry.cancel()
+        if answer_kind == codec.RESULTS:
+            return buffers  # decoded already
         return answer(answer_kind, buffers, self.runner, method)
 
     async def stream(
@@ -294,6 +336,8 @@ class AsyncRunnerClient:
     def close(self) -> None:
         for connection in self._connections:
             if connection is not None and connection.writes is not None:
+                if connection.calls is not None:
+                    connection.calls.flush()
                 connection.writes.close()  # what was written goes out first
         self._connections = [None] * len(self.addresses)
 

@@ -89,14 +89,18 @@ STREAM_WINDOW = 16
 #: a caller hands back credit once its consumer has taken this many chunks
 CREDIT_EVERY = STREAM_WINDOW // 2
 CREDIT_COUNT = struct.Struct("!I")
+#: several calls of one method in one frame, and their answers in one frame
+#: (``call_batches.py``): each call keeps its own id inside
+CALLS = 14
+RESULTS = 15
 
 MAX_FRAME_SIZE = 2**32 - 1
 
 #: sent in HELLO after the token: the two tiers of a two-tier deployment must speak the same
 #: frame layout (2: buffers aligned to 16 bytes; 3: CALL_AGED; 4: streams; 5: METRICS writes
-#: the figures and answers with bytes instead of batch-size snapshots), and a mismatch should
-#: say so
-PROTOCOL_VERSION = b"bentoml_classic-runner/5"
+#: the figures and answers with bytes instead of batch-size snapshots; 6: CALLS and RESULTS),
+#: and a mismatch should say so
+PROTOCOL_VERSION = b"bentoml_classic-runner/6"
 
 
 class FrameError(Exception):

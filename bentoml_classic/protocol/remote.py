@@ -41,14 +41,22 @@ class RemoteRunnerHandle:
         batch_policies: dict[str, BatchPolicy] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         metrics_elsewhere: bool = False,
+        gathers_calls: bool = False,
+        batches_per_turn: bool = False,
     ) -> None:
         """``metrics_elsewhere``: the runner's workers write their metrics where this process
         cannot read them (a runner server started on its own), so ``/metrics`` asks them for
-        their text."""
+        their text. ``gathers_calls``: the async calls of one loop turn may share a frame
+        (``call_batches.py``): a dependency service's client. ``batches_per_turn``: a batchable
+        method's async calls of one loop turn leave in one batch even when a slot is free
+        (``AsyncBatcher``'s ``gathers_turn``): a dependency's worker, whose calls come in
+        bursts."""
         parsed = [Address.parse(url) for url in addresses]
         self._runner_name = runner_name
         self._metrics_elsewhere = metrics_elsewhere
-        self._async = AsyncRunnerClient(runner_name, parsed, token, timeout, ssl_context)
+        self._async = AsyncRunnerClient(
+            runner_name, parsed, token, timeout, ssl_context, gathers_calls=gathers_calls
+        )
         self._blocking = BlockingRunnerClient(runner_name, parsed, token, timeout, ssl_context)
         self._warned_on_loop = False
         # One batch in flight per runner worker: enough to keep every worker busy.
@@ -73,6 +81,7 @@ class RemoteRunnerHandle:
                 in_flight,
                 sends_waited=True,
                 relay=True,
+                gathers_turn=batches_per_turn,
             )
 
     def _warn_on_loop(self, method: str, called: str, instead: str) -> None:

@@ -21,9 +21,9 @@ from ..exceptions import BadInput, NotFound
 from ..metrics.builtin import Observer
 from ..metrics.meters import RequestMeter, flush_pending
 from ..metrics.registry import exposition
-from . import codec
+from . import call_batches, codec
 from .gathered_writes import FrameTransport, GatheredWrites
-from .server_answers import answer_frames, undecodable
+from .server_answers import answer_frames, joined_or_alone, undecodable, unmetered_reply
 from .server_handshake import HANDSHAKE_TIMEOUT_S, HELLO_MAX_SIZE, HTTP_401, Handshake
 from .server_metrics import metered_reply, metered_stream
 from .server_streams import ServerStream
@@ -47,6 +47,8 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         self._streams: dict[int, ServerStream] = {}
         #: what the stand-in read while a model call held the loop (``stand_in.py``)
         self.stashed: list[Any] = []
+        #: answers joined at the turn's end, once the peer sent CALLS (``call_batches.py``)
+        self._results: call_batches.GatheredResults | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, but behave as one
@@ -134,11 +136,24 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         except Exception as exc:
             self._transport.writelines(undecodable(call_id, exc))
             return
+        self._dispatch(call_id, method_name, args, kwargs, waited)
+
+    def _dispatch(
+        self,
+        call_id: int,
+        method_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        waited: float,
+    ) -> None:
+        """Run one call, from a CALL frame or out of a CALLS one; answer it when it is done."""
         transport = self._transport
+        assert transport is not None
         server = self._server
         meter = server.meters.get(method_name)
         reply: Callable[[Any, BaseException | None], None]
-        if meter is None:
+        results = self._results
+        if meter is None and results is None:
 
             def reply(result: Any, error: BaseException | None) -> None:
                 if not transport.is_closing():
@@ -146,7 +161,12 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
 
         else:
             answer = partial(server.answer_with_status, call_id, method_name)
-            reply = metered_reply(meter, transport, answer)
+            if results is not None:
+                answer = partial(joined_or_alone, results, call_id, answer)
+            if meter is None:
+                reply = partial(unmetered_reply, transport, answer)
+            else:
+                reply = metered_reply(meter, transport, answer)
         batcher = server.batchers.get(method_name)
         if batcher is not None:
             batcher.submit(args, kwargs, reply, waited)
@@ -163,6 +183,8 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             wants_text = len(buffers) == 1 and bytes(buffers[0]) == codec.METRICS_TEXT
             text = exposition() if wants_text else b""
             self._transport.writelines(codec.encode(call_id, codec.RESULT, text))
+        elif kind == codec.CALLS:
+            self._handle_calls(buffers)
         elif kind == codec.STREAM:
             self._open_stream(call_id, buffers)
         elif kind == codec.CREDIT:
@@ -180,6 +202,24 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
             self._transport.writelines(
                 codec.encode_error(call_id, "ProtocolError", f"unexpected frame kind {kind}", 400)
             )
+
+    def _handle_calls(self, buffers: list[memoryview]) -> None:
+        """A CALLS frame: each call dispatched as if it had come alone; answers joined."""
+        assert self._transport is not None
+        try:
+            method_name, calls = call_batches.decode(buffers)
+        except codec.FrameError as exc:
+            self._refuse_garbage(exc)
+            return
+        except call_batches.Undecodable as exc:
+            for call_id in exc.call_ids:
+                self._transport.writelines(undecodable(call_id, exc))
+            return
+        if self._results is None and isinstance(self._transport, GatheredWrites):
+            loop = asyncio.get_running_loop()
+            self._results = call_batches.GatheredResults(self._transport, loop)
+        for call_id, array in calls:
+            self._dispatch(call_id, method_name, (array,), {}, 0.0)
 
     def _stream_ended(self, call_id: int) -> None:
         self._streams.pop(call_id, None)

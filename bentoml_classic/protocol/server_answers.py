@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import BentoMLException
-from . import codec, one_array_frames, user_classes
+from . import call_batches, codec, one_array_frames, user_classes
+from .gathered_writes import FrameTransport
 
 logger = logging.getLogger("bentoml_classic.runner_server")
 
@@ -47,3 +49,28 @@ def undecodable(call_id: int, exc: Exception) -> list[Any]:
     names a class this process does not have, which is how the service is deployed (500)."""
     status = 500 if isinstance(exc, user_classes.UnknownClass) else 400
     return codec.encode_error(call_id, type(exc).__name__, f"undecodable call: {exc}", status)
+
+
+def joined_or_alone(
+    results: call_batches.GatheredResults,
+    call_id: int,
+    answer: Callable[[Any, BaseException | None], tuple[list[Any], int]],
+    result: Any,
+    error: BaseException | None,
+) -> tuple[list[Any], int]:
+    """No frame now for a result that leaves joined with its turn's others; else ``answer``."""
+    if error is None and results.add(call_id, result):
+        return [], 200
+    return answer(result, error)
+
+
+def unmetered_reply(
+    transport: FrameTransport,
+    answer: Callable[[Any, BaseException | None], tuple[list[Any], int]],
+    result: Any,
+    error: BaseException | None,
+) -> None:
+    """A reply that is not counted in metrics (``server_metrics.py`` has the counted one)."""
+    frames, _ = answer(result, error)
+    if frames and not transport.is_closing():
+        transport.writelines(frames)

@@ -31,7 +31,7 @@ def metered_reply(
 
     def reply(result: Any, error: BaseException | None) -> None:
         frames, status = answer(result, error)
-        if not transport.is_closing():
+        if frames and not transport.is_closing():
             transport.writelines(frames)
         meter.leave(status, time.perf_counter() - started)
 

@@ -31,9 +31,11 @@ def runner_client(
     config: BentoMLConfig,
     ssl_context: Any,
     batch_policies: dict[str, BatchPolicy] | None = None,
+    batches_per_turn: bool = False,
 ) -> RemoteRunnerHandle:
     """A runner's workers over the protocol; ``batch_policies``: its methods' caller-side
-    batching (none for a client that only pings, as the entry's readiness check)."""
+    batching (none for a client that only pings, as the entry's readiness check);
+    ``batches_per_turn``: see ``RemoteRunnerHandle``."""
     from ..protocol.remote import RemoteRunnerHandle
 
     return RemoteRunnerHandle(
@@ -44,6 +46,7 @@ def runner_client(
         batch_policies=batch_policies,
         ssl_context=ssl_context,
         metrics_elsewhere=spec.runner_metrics_elsewhere,
+        batches_per_turn=batches_per_turn,
     )
 
 
@@ -53,8 +56,10 @@ def start_runner(
     spec: WorkerSpec,
     config: BentoMLConfig,
     ssl_context: ssl.SSLContext | None,
+    batches_per_turn: bool = False,
 ) -> None:
-    """Attach ``runner`` to its workers, or run it here when the map has no address for it."""
+    """Attach ``runner`` to its workers, or run it here when the map has no address for it
+    (``batches_per_turn``: see ``RemoteRunnerHandle``)."""
     addresses = spec.runner_map.get(runner.name)
     runner_config = config.runner(runner.name)
     if addresses is None:  # embedded: this process hosts it
@@ -63,7 +68,9 @@ def start_runner(
 
     def over_the_protocol() -> RemoteRunnerHandle:
         policies = runner.batch_policies(runner_config)
-        return runner_client(runner.name, addresses, spec, config, ssl_context, policies)
+        return runner_client(
+            runner.name, addresses, spec, config, ssl_context, policies, batches_per_turn
+        )
 
     from ..triton.runner import TritonRunner
 
@@ -101,6 +108,7 @@ def attach_dependencies(
                 token=runner_token(),
                 timeout=config.service(name).traffic.timeout,
                 ssl_context=ssl_context,
+                gathers_calls=True,
             ),
         )
 
@@ -111,7 +119,8 @@ def attach_remote(
     """A dependency's worker: its runners and its own dependencies, before it serves."""
     attach_dependencies(svc, spec, config, ssl_context)
     for runner in svc.runners:
-        start_runner(runner, svc.name, spec, config, ssl_context)
+        # its calls come in bursts (a CALLS frame's): a free slot waits for the turn's others
+        start_runner(runner, svc.name, spec, config, ssl_context, batches_per_turn=True)
 
 
 def graph_readiness(

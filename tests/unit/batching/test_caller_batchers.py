@@ -448,8 +448,13 @@ def test_a_relayed_lone_call_is_sent_without_being_queued() -> None:
     relaying = AsyncBatcher(send_async, policy(4, split_oversized=False), relay=True)
     relaying._queue = RefusingQueue()  # type: ignore[assignment]
     np.testing.assert_array_equal(asyncio.run(relaying.call((x,), {})), -x)
-    assert sent[0] is x and sent[1] is x  # as it came: not joined, cut or copied
-    assert blocking._in_flight == relaying._in_flight == 0
+    gathering = AsyncBatcher(
+        send_async, policy(4, split_oversized=False), relay=True, gathers_turn=True
+    )
+    gathering._queue = RefusingQueue()  # type: ignore[assignment]
+    np.testing.assert_array_equal(asyncio.run(gathering.call((x,), {})), -x)
+    assert len(sent) == 3 and all(each is x for each in sent)  # as it came: not joined, cut
+    assert blocking._in_flight == relaying._in_flight == gathering._in_flight == 0
 
 
 # --- AsyncBatcher ----------------------------------------------------------------------------
@@ -501,6 +506,49 @@ def test_async_callers_queued_behind_a_send_go_in_one_batch() -> None:
         assert send.most_running == 1
         assert batcher._in_flight == 0
         assert histogram.count == 2
+
+    asyncio.run(main())
+
+
+def test_a_turns_calls_leave_together_when_the_batcher_gathers_turns() -> None:
+    """A burst finding the slot free goes as one batch, not one call then the rest a round
+    trip later; calls that come while it is in flight go next, as with any batcher."""
+
+    async def main() -> None:
+        send = AsyncHeldSend()
+        batcher = AsyncBatcher(
+            send, policy(8, split_oversized=False), relay=True, gathers_turn=True
+        )
+        burst = [asyncio.ensure_future(batcher.call((tagged(tag, 1),), {})) for tag in range(3)]
+        await settle(lambda: len(send.batches) == 1, "the burst was sent")
+        later = asyncio.ensure_future(batcher.call((tagged(3, 2),), {}))
+        await settle(lambda: len(batcher._queue) == 1, "the later call is queued")
+        send.release.set()
+        results = await asyncio.wait_for(asyncio.gather(*burst, later), TIMEOUT)
+        for tag, result in enumerate(results):
+            np.testing.assert_array_equal(result, -tagged(tag, 2 if tag == 3 else 1))
+        first, second = send.batches
+        assert sorted(first) == [(0, 1), (1, 1), (2, 1)] and second == [(3, 2)]
+        assert batcher._in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_a_call_cancelled_while_it_holds_the_turn_passes_the_slot_on() -> None:
+    async def main() -> None:
+        send = AsyncHeldSend(held=0)
+        batcher = AsyncBatcher(
+            send, policy(8, split_oversized=False), relay=True, gathers_turn=True
+        )
+        tasks = [asyncio.ensure_future(batcher.call((tagged(tag, 1),), {})) for tag in range(3)]
+        await asyncio.sleep(0)  # the first holds the slot; the others queue behind it
+        tasks[0].cancel()
+        results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), TIMEOUT)
+        assert isinstance(results[0], asyncio.CancelledError)
+        for tag in (1, 2):
+            np.testing.assert_array_equal(results[tag], -tagged(tag, 1))
+        assert send.batches == [[(1, 1), (2, 1)]]
+        assert batcher._in_flight == 0
 
     asyncio.run(main())
 

@@ -96,6 +96,29 @@ def test_a_global_handle_used_through_a_module_function_is_found() -> None:
     assert svc.dependencies() == [shared_by_module]
 
 
+attribute_named_like_a_handle = bentoml.depends(bentoml.Service("named_by_attribute"))
+
+
+def test_an_attribute_named_like_a_global_handle_is_no_edge() -> None:
+    svc = bentoml.Service("reads_an_attribute")
+    holder = type("Holder", (), {"attribute_named_like_a_handle": 1})()
+
+    @svc.api(input=JSON(), output=JSON())
+    def call(value: object) -> object:
+        import json  # an imported name is no global read either
+
+        return [holder.attribute_named_like_a_handle, json.dumps(value)]
+
+    assert list(svc.all_services()) == ["reads_an_attribute"]
+    reads = bentoml.Service("reads_the_global")
+
+    @reads.api(input=JSON(), output=JSON())
+    def use(value: object) -> object:
+        return [attribute_named_like_a_handle for _ in range(1)]  # in a comprehension
+
+    assert list(reads.all_services()) == ["reads_the_global", "named_by_attribute"]
+
+
 def test_a_service_without_dependencies_is_its_own_graph() -> None:
     alone = service("alone")
     assert alone.all_services() == {"alone": alone}
