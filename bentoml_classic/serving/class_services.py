@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config import BentoMLConfig, as_settings, build_config
-from .resources import machine_gpus, thread_env
+from .resources import hand_out_gpus, machine_gpus, thread_env
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +90,52 @@ def with_class_defaults(
     return build_config(raw) if changed else config
 
 
+def _gpu_count(wanted: dict[str, Any]) -> int:
+    gpu = wanted.get("gpu")
+    return gpu if isinstance(gpu, int) and not isinstance(gpu, bool) and gpu > 0 else 0
+
+
+def place_service_gpus(
+    options: dict[str, dict[str, Any]],
+    held: set[str],
+    machine: Callable[[], Sequence[str] | None] = machine_gpus,
+) -> dict[str, dict[str, Any]]:
+    """``options`` with each class service's GPU count turned into GPU ids that neither a runner
+    (``held``: the ids runners were given, ``place_gpus`` having run) nor another service has,
+    from one hand-out (``resources.hand_out_gpus``), so that a service and a runner asking for
+    one GPU each on a two-GPU machine do not both get GPU 0. A machine without GPUs leaves the
+    counts as they are: ``service_envs`` runs those services on CPU, with a warning."""
+    counted = [(name, _gpu_count(wanted)) for name, wanted in options.items()]
+    counted = [(name, count) for name, count in counted if count]
+    if not counted:
+        return options
+    explicit = set(held)
+    for wanted in options.values():
+        if isinstance(wanted.get("gpu"), list):
+            explicit.update(str(gpu) for gpu in wanted["gpu"])
+    listed = machine()
+    if listed is None:
+        pool = [str(i) for i in range(sum(count for _, count in counted) + len(explicit))]
+    else:
+        pool = [str(gpu) for gpu in listed]
+    if not pool:
+        return options
+    handed = hand_out_gpus(counted, explicit, pool, "service")
+    return {
+        name: {**wanted, "gpu": handed[name]} if name in handed else wanted
+        for name, wanted in options.items()
+    }
+
+
 def service_envs(
     options: dict[str, dict[str, Any]],
     machine: Callable[[], Sequence[str] | None] = machine_gpus,
 ) -> dict[str, dict[str, str]]:
     """The environment of each class service's workers: ``CUDA_VISIBLE_DEVICES`` for ``gpu``
-    (a count takes GPUs no other class service took, in graph order, as runners' counts do;
-    ids are taken as written), the numeric libraries' thread counts for ``cpu``."""
+    (ids are taken as written: ``bentoml serve``'s plan has turned counts into ids with
+    ``place_service_gpus``; a count left, as ``start-service-server`` starts one service alone,
+    takes GPUs no other class service took, in graph order), the numeric libraries' thread
+    counts for ``cpu``."""
     envs: dict[str, dict[str, str]] = {}
     counted = [o["gpu"] for o in options.values() if isinstance(o.get("gpu"), int) and o["gpu"]]
     listed = machine() if counted else None

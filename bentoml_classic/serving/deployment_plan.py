@@ -27,7 +27,7 @@ from ..composition.graph import ServiceGraph, ServiceNode
 from ..config import BentoMLConfig, as_settings
 from ..exceptions import BentoMLException
 from .library_preload import libraries_loaded
-from .resources import place_gpus, worker_envs
+from .resources import listed_gpus, place_gpus, worker_envs
 
 if TYPE_CHECKING:
     from ..runner.runner import Runner
@@ -153,7 +153,7 @@ def _error_from(error: dict[str, str]) -> BentoMLException:
 def _make_plan(target: str, working_dir: str) -> DeploymentPlan:
     from ..config import build_config
     from ..loader import import_service
-    from .class_services import class_service_options
+    from .class_services import class_service_options, place_service_gpus
     from .hooks import run_deployment_hooks
 
     before = dict(os.environ)
@@ -163,7 +163,12 @@ def _make_plan(target: str, working_dir: str) -> DeploymentPlan:
     # each runner once, however many services of the graph use it, in the order found
     runners = list({r.name: r for s in services.values() for r in s.runners}.values())
     # runners asking for a number of GPUs get different ones (resources.py)
-    config = place_gpus(config, [(r.name, r.runnable_class) for r in runners if not r.embedded])
+    served = [(r.name, r.runnable_class) for r in runners if not r.embedded]
+    config = place_gpus(config, served)
+    # class services' GPU counts from the GPUs the runners did not get (one hand-out for both)
+    class_services = place_service_gpus(
+        class_service_options(services), listed_gpus(config, served)
+    )
     for service in services.values():
         run_deployment_hooks(service)
     after = dict(os.environ)
@@ -177,7 +182,7 @@ def _make_plan(target: str, working_dir: str) -> DeploymentPlan:
         ],
         env_set={k: v for k, v in after.items() if before.get(k) != v},
         env_unset=sorted(set(before) - set(after) - {_CONFIG_ENV}),
-        class_services=class_service_options(services),
+        class_services=class_services,
         libraries=libraries_loaded(sys.modules),
     )
 

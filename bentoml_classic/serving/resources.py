@@ -119,6 +119,51 @@ def machine_gpus() -> list[str] | None:
     return [line.strip() for line in listed.splitlines() if line.strip()]
 
 
+def hand_out_gpus(
+    counted: Sequence[tuple[str, int]], explicit: set[str], pool: Sequence[str], kind: str
+) -> dict[str, list[str]]:
+    """The GPU ids each of ``counted`` (name, how many) gets from ``pool``, in order, skipping
+    the ``explicit`` ids something has already been given by list. Once every free GPU is
+    taken, counts wrap around and share, with a warning naming the ``kind`` (a runner, a
+    service) that shares: what classic accepted still starts."""
+    free = [gpu for gpu in pool if gpu not in explicit]
+    # every GPU already given by list: counts share them all
+    all_held = not free
+    free = free or list(pool)
+    handed: dict[str, list[str]] = {}
+    cursor = 0
+    for name, count in counted:
+        # asking for more GPUs than exist gets each of them once
+        taken = list(dict.fromkeys(free[(cursor + k) % len(free)] for k in range(count)))
+        if all_held or cursor + count > len(free):
+            logger.warning(
+                "%s %s shares GPU(s) %s with another runner or service: together they ask "
+                "for more GPUs than this machine's %d (%s)",
+                kind,
+                name,
+                sorted(set(taken)),
+                len(pool),
+                ",".join(pool),
+            )
+        cursor += count
+        handed[name] = taken
+    return handed
+
+
+def listed_gpus(config: BentoMLConfig, runners: Sequence[tuple[str, type[Runnable]]]) -> set[str]:
+    """The GPU ids these runners hold by list (every count is a list once ``place_gpus`` ran)."""
+    ids: set[str] = set()
+    for name, runnable in runners:
+        resources = config.runner(name).resources
+        if (
+            resources is not None
+            and GPU in runnable.SUPPORTED_RESOURCES
+            and isinstance(resources.nvidia_gpu, list)
+        ):
+            ids.update(_gpu_ids(resources.nvidia_gpu))
+    return ids
+
+
 def place_gpus(
     config: BentoMLConfig,
     runners: Sequence[tuple[str, type[Runnable]]],
@@ -157,22 +202,8 @@ def place_gpus(
             f"runners {[name for name, _ in counted]} ask for runners.resources.{GPU}, and "
             "this machine has no GPU (nvidia-smi lists none, or CUDA_VISIBLE_DEVICES is empty)"
         )
-    free = [gpu for gpu in pool if gpu not in explicit] or list(pool)
     overrides = dict(config.runner_overrides)
-    cursor = 0
-    for name, count in counted:
-        # a runner asking for more GPUs than exist gets each of them once
-        taken = list(dict.fromkeys(free[(cursor + k) % len(free)] for k in range(count)))
-        if cursor + count > len(free):
-            logger.warning(
-                "runner %s shares GPU(s) %s with another runner: the runners ask for more "
-                "GPUs than the %d free on this machine (%s)",
-                name,
-                sorted(set(taken)),
-                len(free),
-                ",".join(free),
-            )
-        cursor += count
+    for name, taken in hand_out_gpus(counted, explicit, pool, "runner").items():
         runner_config = config.runner(name)
         assert runner_config.resources is not None  # counted only where resources are set
         resources = runner_config.resources.model_copy(update={"nvidia_gpu": taken})

@@ -4,12 +4,20 @@ environments."""
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
+from pathlib import Path
 
 import pytest
 
 from bentoml_classic.config import build_config, with_settings
-from bentoml_classic.serving.class_services import service_envs, with_class_defaults
+from bentoml_classic.serving import deployment_plan
+from bentoml_classic.serving.class_services import (
+    place_service_gpus,
+    service_envs,
+    with_class_defaults,
+)
 
 OPTIONS = {
     "entry": {"workers": 8, "timeout": 600, "max_concurrency": None, "gpu": None, "cpu_threads": 1},
@@ -69,3 +77,87 @@ def test_a_gpu_asked_for_on_a_machine_without_one_runs_on_cpu_with_a_warning(
         envs = service_envs({"a": {"gpu": 1, "cpu_threads": None}}, machine=lambda: [])
     assert envs["a"] == {"CUDA_VISIBLE_DEVICES": ""}
     assert "asks for 1 GPU(s)" in caplog.text
+
+
+def test_services_get_the_gpus_runners_did_not_get() -> None:
+    options = {
+        "a": {"gpu": 1, "cpu_threads": None},
+        "b": {"gpu": ["3"], "cpu_threads": None},
+        "c": {"gpu": 1, "cpu_threads": None},
+    }
+    placed = place_service_gpus(options, held={"0", "1"}, machine=lambda: ["0", "1", "2", "3"])
+    # "0" and "1" are the runners', "3" is b's by list: a gets the one left, c shares it
+    assert placed["a"]["gpu"] == ["2"]
+    assert placed["b"]["gpu"] == ["3"]
+    assert placed["c"]["gpu"] == ["2"]
+    assert service_envs(placed)["a"] == {"CUDA_VISIBLE_DEVICES": "2"}
+
+
+def test_a_service_sharing_a_gpu_is_named_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    options = {"model": {"gpu": 1, "cpu_threads": None}}
+    with caplog.at_level(logging.WARNING):
+        placed = place_service_gpus(options, held={"0"}, machine=lambda: ["0"])
+    assert placed["model"]["gpu"] == ["0"]
+    assert "service model shares GPU(s)" in caplog.text
+
+
+def test_counts_stay_counts_on_a_machine_without_gpus() -> None:
+    options = {"model": {"gpu": 2, "cpu_threads": None}}
+    assert place_service_gpus(options, held=set(), machine=lambda: []) is options
+    assert place_service_gpus({"m": {"gpu": None}}, held={"0"}, machine=lambda: ["0"]) == {
+        "m": {"gpu": None}
+    }
+
+
+GRAPH = """
+import bentoml_classic as bentoml
+from bentoml_classic.io import JSON
+
+
+class GpuModel(bentoml.Runnable):
+    SUPPORTED_RESOURCES = ("nvidia.com/gpu", "cpu")
+    SUPPORTS_CPU_MULTI_THREADING = True
+
+    @bentoml.Runnable.method
+    def predict(self, x):
+        return x
+
+
+runner = bentoml.Runner(GpuModel, name="gpu_model")
+
+
+@bentoml.service(resources={"gpu": 1})
+class Encoder:
+    @bentoml.api
+    def encode(self, text: str) -> str:
+        return text
+
+
+svc = bentoml.Service("entry", runners=[runner])
+encoder = bentoml.depends(Encoder)
+
+
+@svc.api(input=JSON(), output=JSON())
+def predict(value):
+    return encoder.encode.run(text=str(runner.predict.run(value)))
+"""
+
+
+def test_the_plan_hands_out_runner_and_service_gpus_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "gpu_graph.py").write_text(GRAPH)
+    # the machine's GPUs, as machine_gpus reads them where CUDA_VISIBLE_DEVICES is set
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    config = {"runners": {"gpu_model": {"resources": {"nvidia.com/gpu": 1}}}}
+    monkeypatch.setenv("BENTOML_PLAN_CONFIG", json.dumps(config))
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    try:
+        plan = deployment_plan._make_plan("gpu_graph:svc", str(tmp_path))
+    finally:
+        sys.modules.pop("gpu_graph", None)
+    (runner,) = plan.runners
+    assert runner.name == "gpu_model"
+    runner_gpus = {env["CUDA_VISIBLE_DEVICES"] for env in runner.worker_envs}
+    assert runner_gpus == {"0"}
+    assert service_envs(plan.class_services)["encoder"] == {"CUDA_VISIBLE_DEVICES": "1"}
