@@ -39,14 +39,20 @@ from tests.benchmarks.harness import (  # noqa: E402
     uvicorn_command,
     warm_up,
 )
+from tests.support.process_roles import role_of  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
 
 def role(proc: psutil.Process) -> str:
-    """A short name for a process of the tree, from its command line."""
+    """A short name for a process of the tree: its role in a ``bentoml serve`` tree, whichever
+    way its workers were started (forked workers keep their preforker's command line), else
+    from its command line."""
     with contextlib.suppress(psutil.Error):
+        served = role_of(proc)
+        if served is not None:
+            return f"{served}:{proc.pid}"
         line = " ".join(proc.cmdline())
         for needle, name in (
             ("runner", "runner"),
@@ -68,7 +74,8 @@ def cpu_by_process(root: int) -> dict[str, tuple[float, float]]:
     for proc in [top, *top.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
-            found[role(proc)] = (times.user + times.system, times.system)
+            name = f"supervisor:{proc.pid}" if proc is top else role(proc)
+            found[name] = (times.user + times.system, times.system)
     return found
 
 
