@@ -10,8 +10,10 @@ Triton's own last lines, which say why.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import ctypes.util
+import os
 import re
 import signal
 import socket
@@ -93,7 +95,11 @@ class TritonLaunch:
 
 class TritonProcess:
     """One ``tritonserver`` child of this process; its output goes to this process's stderr
-    and its last lines are kept."""
+    and its last lines are kept.
+
+    It runs in a process group of its own, with the Python backend's stubs it starts: a server
+    that had to be killed (it did not stop within the grace, or died at start-up) leaves its
+    stubs running, reparented to init, and the group is how they are found and stopped."""
 
     def __init__(self, runner_name: str, command: list[str], *, die_with_us: bool) -> None:
         self.runner_name = runner_name
@@ -104,7 +110,7 @@ class TritonProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=False,
+            start_new_session=True,
             preexec_fn=_parent_death_signal() if die_with_us else None,
         )
         self._reader = threading.Thread(
@@ -129,6 +135,7 @@ class TritonProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self._reader.join(timeout=2)
+                self._stop_group()
                 raise BentoMLException(
                     f"Triton runner {self.runner_name!r}: tritonserver exited with code "
                     f"{self.process.returncode} at start-up: {self.triton_message()}"
@@ -158,7 +165,13 @@ class TritonProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._stop_group()
         self._reader.join(timeout=2)
+
+    def _stop_group(self) -> None:
+        """SIGKILL whatever is left of the server's process group (its stubs), once it is gone."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
