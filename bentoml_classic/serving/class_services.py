@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config import BentoMLConfig, as_settings, build_config
-from .resources import hand_out_gpus, machine_gpus, thread_env
+from .resources import gpu_pool, hand_out_gpus, machine_gpus, thread_env
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +113,7 @@ def place_service_gpus(
     for wanted in options.values():
         if isinstance(wanted.get("gpu"), list):
             explicit.update(str(gpu) for gpu in wanted["gpu"])
-    listed = machine()
-    if listed is None:
-        pool = [str(i) for i in range(sum(count for _, count in counted) + len(explicit))]
-    else:
-        pool = [str(gpu) for gpu in listed]
+    pool = gpu_pool(counted, explicit, machine)
     if not pool:
         return options
     handed = hand_out_gpus(counted, explicit, pool, "service")

@@ -150,6 +150,19 @@ def hand_out_gpus(
     return handed
 
 
+def gpu_pool(
+    counted: Sequence[tuple[str, int]],
+    explicit: set[str],
+    machine: Callable[[], Sequence[str] | None],
+) -> list[str]:
+    """The GPU ids to hand ``counted`` out from: what ``machine()`` lists, or, when it knows no
+    list, ids 0, 1, ... enough for every count and every id given by list."""
+    listed = machine()
+    if listed is None:
+        return [str(i) for i in range(sum(count for _, count in counted) + len(explicit))]
+    return [str(gpu) for gpu in listed]
+
+
 def listed_gpus(config: BentoMLConfig, runners: Sequence[tuple[str, type[Runnable]]]) -> set[str]:
     """The GPU ids these runners hold by list (every count is a list once ``place_gpus`` ran)."""
     ids: set[str] = set()
@@ -192,11 +205,7 @@ def place_gpus(
             counted.append((name, resources.nvidia_gpu))
     if not counted:
         return config
-    listed = machine()
-    if listed is None:
-        pool = [str(i) for i in range(sum(count for _, count in counted) + len(explicit))]
-    else:
-        pool = [str(gpu) for gpu in listed]
+    pool = gpu_pool(counted, explicit, machine)
     if not pool:
         raise BentoMLConfigException(
             f"runners {[name for name, _ in counted]} ask for runners.resources.{GPU}, and "
