@@ -119,70 +119,69 @@ def _grouped(items: list[tuple[int, str, Any]]) -> dict[tuple[str, Any, Any], li
     return groups
 
 
-class GatheredCalls:
-    """A client connection's joinable calls of one loop turn, sent at its end (``flush``)."""
+class _TurnGather:
+    """A connection's joinable arrays of one loop turn (call id, method, array), written at its
+    end (``flush``): a group of one as the frame it would have been alone, a larger group as
+    one batch frame of ``_kind``."""
 
     __slots__ = ("_loop", "_pending", "_writes")
+    _kind: int
 
     def __init__(self, writes: GatheredWrites, loop: asyncio.AbstractEventLoop) -> None:
         self._writes = writes
         self._loop = loop
         self._pending: list[tuple[int, str, Any]] | None = None
 
-    def add(self, call_id: int, method: str, array: Any) -> None:
+    def _gather(self, call_id: int, method: str, array: Any) -> None:
         if self._pending is None:
             self._pending = [(call_id, method, array)]
             self._loop.call_soon(self.flush)
         else:
             self._pending.append((call_id, method, array))
 
+    def _alone(self, call_id: int, method: str, array: Any) -> list[Any]:
+        raise NotImplementedError
+
     def flush(self) -> None:
         pending, self._pending = self._pending, None
         if not pending or self._writes.is_closing():
             return
         chunks: list[Any] = []
-        for (method, _, _), calls in _grouped(pending).items():
-            if len(calls) == 1:
-                call_id, _, array = calls[0]
-                chunks += one_array_frames.encode_call(call_id, method, (array,), {})
+        for (method, _, _), group in _grouped(pending).items():
+            if len(group) == 1:
+                chunks += self._alone(*group[0])
             else:
-                ids = [call[0] for call in calls]
-                chunks += encode(codec.CALLS, method, ids, [call[2] for call in calls])
+                ids = [item[0] for item in group]
+                chunks += encode(self._kind, method, ids, [item[2] for item in group])
         self._writes.writelines(chunks)
         self._writes.flush()  # this is the end of the turn already: no second one to wait for
 
 
-class GatheredResults:
-    """A server connection's joinable answers of one loop turn, sent at its end (``flush``)."""
+class GatheredCalls(_TurnGather):
+    """A client connection's joinable calls of one loop turn, sent as CALLS frames."""
 
-    __slots__ = ("_loop", "_pending", "_writes")
+    __slots__ = ()
+    _kind = codec.CALLS
 
-    def __init__(self, writes: GatheredWrites, loop: asyncio.AbstractEventLoop) -> None:
-        self._writes = writes
-        self._loop = loop
-        self._pending: list[tuple[int, str, Any]] | None = None
+    def add(self, call_id: int, method: str, array: Any) -> None:
+        self._gather(call_id, method, array)
+
+    def _alone(self, call_id: int, method: str, array: Any) -> list[Any]:
+        return one_array_frames.encode_call(call_id, method, (array,), {})
+
+
+class GatheredResults(_TurnGather):
+    """A server connection's joinable answers of one loop turn, sent as RESULTS frames."""
+
+    __slots__ = ()
+    _kind = codec.RESULTS
 
     def add(self, call_id: int, result: Any) -> bool:
         """Take ``result`` to answer ``call_id`` at the turn's end if it can travel joined."""
         if not joinable(result):
             return False
-        if self._pending is None:
-            self._pending = [(call_id, "", result)]
-            self._loop.call_soon(self.flush)
-        else:
-            self._pending.append((call_id, "", result))
+        self._gather(call_id, "", result)
         return True
 
-    def flush(self) -> None:
-        pending, self._pending = self._pending, None
-        if not pending or self._writes.is_closing():
-            return
-        chunks: list[Any] = []
-        for answers in _grouped(pending).values():
-            if len(answers) == 1:
-                chunks += one_array_frames.encode_result(answers[0][0], answers[0][2])
-            else:
-                ids = [answer[0] for answer in answers]
-                chunks += encode(codec.RESULTS, "", ids, [answer[2] for answer in answers])
-        self._writes.writelines(chunks)
-        self._writes.flush()
+    def _alone(self, call_id: int, method: str, array: Any) -> list[Any]:
+        return one_array_frames.encode_result(call_id, array)
