@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from .base import NameList, _Strict
 from .grpc import GrpcConfig
+from .heap import HeapConfig
 from .observability import ApiMetricsConfig, ApiServerLoggingConfig
 
 
@@ -106,6 +107,8 @@ class ApiServerConfig(_Strict):
     #: module imports (numpy, pandas, pyarrow) and the HTTP stack, never the service module:
     #: each worker imports that itself, as when off (serving/library_preload.py)
     preload_libraries: bool = True
+    #: freed request memory kept between requests, handed back at rest (serving/heap.py)
+    heap: HeapConfig = HeapConfig()
     metrics: ApiMetricsConfig = ApiMetricsConfig()
     logging: ApiServerLoggingConfig = ApiServerLoggingConfig()
     grpc: GrpcConfig = GrpcConfig()

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from .base import _Strict
+from .heap import HeapConfig
 from .observability import RunnerLoggingConfig, RunnerMetricsConfig
 from .triton import TritonConfig
 
@@ -50,6 +51,8 @@ class RunnerConfig(_Strict):
     #: as ``api_server.preload_libraries``, for a runner whose workers the API workers'
     #: preforking process may fork (``serving/shared_runners.py``)
     preload_libraries: bool = True
+    #: as ``api_server.heap``, for the runner's workers
+    heap: HeapConfig = HeapConfig()
     metrics: RunnerMetricsConfig = RunnerMetricsConfig()
     logging: RunnerLoggingConfig = RunnerLoggingConfig()
     #: a Triton runner's server (``bentoml_classic.triton``); ignored by other runners

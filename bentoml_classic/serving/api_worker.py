@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..log_format import api_worker_component, configure_server_logging
+from .heap import HeapPolicy, apply_heap_policy
 from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
 from .worker_spec import WorkerSpec
@@ -102,6 +103,7 @@ def serve_api_worker(fd: int, wid: int) -> None:
     die_with_parent()
     spec = WorkerSpec.from_env()
     apply_scheduling_policy(spec.scheduling_policy)
+    apply_heap_policy(HeapPolicy.from_spec(spec.heap))
     # Sync API functions run in pool threads next to the event loop thread. A thread whose
     # runner answer has arrived waits for the GIL until the holder releases it or the switch
     # interval forces it (5 ms by default): under load that wait showed in the p99. 1 ms keeps

@@ -207,6 +207,7 @@ def grpc_watcher(
         service_map=dict(service_map or {}),
         grace_seconds=config.grace_seconds,
         scheduling_policy=config.api_server.scheduling_policy,
+        heap=config.api_server.heap.model_dump(),
         tls=dict(tls or {}),
         config=as_settings(config),
         grpc_tls=grpc_tls,

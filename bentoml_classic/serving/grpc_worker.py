@@ -12,6 +12,7 @@ import os
 import sys
 
 from ..log_format import api_worker_component, configure_server_logging
+from .heap import HeapPolicy, apply_heap_policy
 from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
 from .worker_spec import WorkerSpec
@@ -30,6 +31,7 @@ def serve_grpc_worker(wid: int) -> None:
     die_with_parent()
     spec = WorkerSpec.from_env()
     apply_scheduling_policy(spec.scheduling_policy)
+    apply_heap_policy(HeapPolicy.from_spec(spec.heap))
     sys.setswitchinterval(0.001)  # as api_worker.py, for the pool threads' answers
 
     from ..config import build_config, load_config

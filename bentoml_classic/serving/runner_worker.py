@@ -16,6 +16,7 @@ import socket
 from typing import Any
 
 from ..log_format import configure_server_logging, runner_component
+from .heap import HeapPolicy, apply_heap_policy
 from .restart_backoff import StartFailures
 from .scheduling import apply_scheduling_policy
 from .stuck_model import watch_for_a_stuck_model
@@ -86,6 +87,7 @@ def serve_runner_worker(fds: list[int], wid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
     apply_scheduling_policy(spec.scheduling_policy)
+    apply_heap_policy(HeapPolicy.from_spec(spec.heap))
     if spec.worker_envs:
         os.environ.update(spec.worker_envs[(wid - 1) % len(spec.worker_envs)])
     serve_runner(spec, [socket.socket(fileno=fds[(wid - 1) % len(fds)])], wid)

@@ -17,6 +17,7 @@ import socket
 from typing import Any
 
 from ..log_format import configure_server_logging, service_component
+from .heap import HeapPolicy, apply_heap_policy
 from .restart_backoff import StartFailures
 from .scheduling import apply_scheduling_policy
 from .worker_process import die_with_parent, freeze_startup_objects
@@ -39,6 +40,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the arbiter decides when we stop
     die_with_parent()
     apply_scheduling_policy(spec.scheduling_policy)
+    apply_heap_policy(HeapPolicy.from_spec(spec.heap))
     serve_service(spec, [socket.socket(fileno=fds[(args.wid - 1) % len(fds)])])
 
 

@@ -127,6 +127,7 @@ def _runner_spec(
         grace_seconds=grace_seconds,
         batch_policies=runner.batch_policies,
         scheduling_policy=runner_config.scheduling_policy,
+        heap=runner_config.heap.model_dump(),
         state_dir=state_dir,
         stuck_after_s=runner_config.timeout + STUCK_GRACE_S,
         tls=dict(tls or {}),
@@ -207,6 +208,7 @@ def api_watcher(
         service_map=dict(service_map or {}),
         grace_seconds=grace_seconds,
         scheduling_policy=config.api_server.scheduling_policy,
+        heap=config.api_server.heap.model_dump(),
         tls=dict(tls or {}),
         config=as_settings(config),
         http_tls=http_tls.to_spec() if http_tls else {},
@@ -290,6 +292,7 @@ def service_watcher(
         grace_seconds=grace_seconds,
         # a relay between callers and runners, woken per frame as a runner is: not SCHED_BATCH
         scheduling_policy="inherit",
+        heap=config.api_server.heap.model_dump(),
         state_dir=state_dir,
         config=as_settings(config),
         tls=tls or {},

@@ -38,6 +38,9 @@ class WorkerSpec:
     backlog: int = 2048
     #: the Linux scheduling policy of the worker's threads (scheduling.py)
     scheduling_policy: str = "inherit"
+    #: how the worker's C heap keeps freed memory (``api_server.heap`` / ``runners.heap``,
+    #: heap.py); empty: the defaults
+    heap: dict[str, Any] = field(default_factory=dict)
     #: runner workers: the deployment's private directory, where failed starts are counted
     #: for the restart backoff (restart_backoff.py)
     state_dir: str | None = None

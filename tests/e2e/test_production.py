@@ -39,6 +39,14 @@ def mapped_files(process: psutil.Process) -> str:
     return Path(f"/proc/{process.pid}/maps").read_text()
 
 
+def thread_names(process: psutil.Process) -> set[str]:
+    names = set()
+    for thread in process.threads():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            names.add(Path(f"/proc/{process.pid}/task/{thread.id}/comm").read_text().strip())
+    return names
+
+
 def thread_policies(process: psutil.Process) -> set[int]:
     """The Linux scheduling policies of a process's threads."""
     policies = set()
@@ -67,11 +75,17 @@ def test_process_tree_and_model_only_in_runner(iris_env: dict[str, str]) -> None
         assert "sklearn" in mapped_files(roles["runner"][0])
         for api_worker in roles["api"]:
             assert "sklearn" not in mapped_files(api_worker)
+        # every worker keeps its freed request memory and hands it back at rest (heap.py)
+        for worker in [*roles["api"], *roles["runner"]]:
+            assert "heap-trim" in thread_names(worker)
 
 
-def policies_by_role(iris_env: dict[str, str], options: str = "") -> tuple[set[int], set[int], int]:
+def policies_by_role(
+    iris_env: dict[str, str], options: str = "", trimmers: tuple[bool, bool] = (True, True)
+) -> tuple[set[int], set[int], int]:
     """The scheduling policies of the threads of the API worker and of the runner worker, and
-    the arbiter's policy, in a server started with ``options``."""
+    the arbiter's policy, in a server started with ``options``; ``trimmers``: whether the API
+    worker and the runner worker are expected to run a heap trimmer thread (heap.py)."""
     env = {**iris_env, "BENTOML_CONFIG_OPTIONS": options}
     with serve_subprocess(["service:svc", "--api-workers", "1"], cwd=IRIS, env=env) as (
         url,
@@ -82,6 +96,8 @@ def policies_by_role(iris_env: dict[str, str], options: str = "") -> tuple[set[i
         roles = by_role(process.pid)
         [api_worker], [runner_worker] = roles["api"], roles["runner"]
         assert len(api_worker.threads()) >= 3  # the loop, the parent watch, a pool thread
+        running = tuple("heap-trim" in thread_names(w) for w in (api_worker, runner_worker))
+        assert running == trimmers
         return (
             thread_policies(api_worker),
             thread_policies(runner_worker),
@@ -99,7 +115,9 @@ def test_api_worker_threads_run_under_sched_batch_by_default(iris_env: dict[str,
 @needs_default_scheduling_policy
 def test_worker_scheduling_policies_follow_the_configuration(iris_env: dict[str, str]) -> None:
     options = "api_server.scheduling_policy=inherit runners.iris_clf.scheduling_policy=batch"
-    assert policies_by_role(iris_env, options) == (
+    # and the heap policy: off for the API worker only
+    options += " api_server.heap.retain_mb=0"
+    assert policies_by_role(iris_env, options, trimmers=(False, True)) == (
         {os.SCHED_OTHER},
         {os.SCHED_BATCH},
         os.SCHED_OTHER,

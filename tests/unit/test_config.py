@@ -60,6 +60,8 @@ def test_defaults() -> None:
     assert config.runners.timeout == 300.0
     assert config.api_server.scheduling_policy == "batch"
     assert config.runners.scheduling_policy == "inherit"
+    assert (config.api_server.heap.retain_mb, config.api_server.heap.idle_trim_s) == (32, 2.0)
+    assert config.runners.heap == config.api_server.heap
     assert config.runner("anything") == config.runners
 
 
@@ -259,6 +261,8 @@ def test_bad_value_under_runners_is_named_in_full() -> None:
         ({"runners": {"r1": {"timeout": -1}}}, "runners.r1.timeout"),
         ({"api_server": {"scheduling_policy": "fifo"}}, "api_server.scheduling_policy"),
         ({"runners": {"scheduling_policy": "rr"}}, "runners.scheduling_policy"),
+        ({"api_server": {"heap": {"retain_mb": -1}}}, "api_server.heap.retain_mb"),
+        ({"runners": {"r1": {"heap": {"idle_trim_s": -2}}}}, "runners.r1.heap.idle_trim_s"),
     ],
 )
 def test_bad_values_are_named(raw: dict[str, Any], key: str) -> None:

@@ -67,6 +67,16 @@ def test_the_spec_carries_the_runners_scheduling_policy() -> None:
     assert spec_of(bentoml.Runner(Model, name="other"), config).scheduling_policy == "inherit"
 
 
+def test_the_spec_carries_the_runners_heap_policy() -> None:
+    assert spec_of(bentoml.Runner(Model, name="model")).heap == {
+        "retain_mb": 32,
+        "idle_trim_s": 2.0,
+    }
+    config = config_of("runners.model.heap.retain_mb=0")
+    assert spec_of(bentoml.Runner(Model, name="model"), config).heap["retain_mb"] == 0
+    assert spec_of(bentoml.Runner(Model, name="other"), config).heap["retain_mb"] == 32
+
+
 def test_api_workers_are_handed_the_arbiters_configuration_and_https() -> None:
     from bentoml_classic.config import build_config
     from bentoml_classic.serving.arguments import http_settings
@@ -81,6 +91,7 @@ def test_api_workers_are_handed_the_arbiters_configuration_and_https() -> None:
     spec = WorkerSpec(**json.loads(watcher.env[SPEC_ENV]))
     assert build_config(spec.config) == config  # arguments and per-runner sections included
     assert http_tls_from_spec(spec.http_tls) == https
+    assert spec.heap == config.api_server.heap.model_dump()
     assert spec.grace_seconds == config.grace_seconds
 
 
