@@ -18,6 +18,7 @@ from bentoml_classic.io import JSON, NumpyNdarray
 from bentoml_classic.io._fast_json import (
     as_written,
     decode_or_none,
+    encode_array,
     encode_as_stdlib,
     encode_numbers,
     has_huge_exponents,
@@ -169,6 +170,36 @@ def test_arrays_are_written_byte_for_byte_as_classic(arr, render):
     expected = json.dumps(arr.tolist()).encode()
     assert render_array(arr) == expected
     assert render(NumpyNdarray(), arr).body == expected
+
+
+@pytest.mark.parametrize(
+    "arr",
+    [
+        np.array([[0.1, 2.5], [3.0, -0.0]]),
+        np.array([0.1, 1e15, 123456.789], dtype=np.float32),  # widened, as tolist() does
+        np.array([1.5, 2.25], dtype=np.float16),
+        np.array([[1, -2], [3, 2**62]]),
+        np.array([2**64 - 1, 0], dtype=np.uint64),
+        np.array([[True], [False]]),
+        np.zeros((2, 0)),
+    ],
+    ids=repr,
+)
+def test_orjson_writes_an_arrays_own_numbers_as_json_dumps_writes_them(arr):
+    assert encode_array(arr) == json.dumps(arr.tolist()).encode()
+
+
+@pytest.mark.parametrize(
+    "arr",
+    [
+        np.arange(12.0).reshape(3, 4)[:, ::2],  # not contiguous
+        np.array([0.5, 1.5], dtype=">f8"),  # not the machine's byte order
+    ],
+    ids=repr,
+)
+def test_arrays_orjson_refuses_go_the_tolist_way(arr):
+    assert encode_array(arr) is None
+    assert render_array(arr) == json.dumps(arr.tolist()).encode()
 
 
 def test_an_array_json_cannot_write_is_the_same_error():
