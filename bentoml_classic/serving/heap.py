@@ -68,12 +68,10 @@ def _glibc() -> Any | None:
     return libc
 
 
-def _name_this_thread(name: bytes) -> None:
+def _name_this_thread(libc: Any, name: bytes) -> None:
     """The name ``top -H`` and /proc/<pid>/task/<tid>/comm show for the calling thread (Python
-    3.11 names none); a C library without prctl leaves it as it is."""
-    libc = _glibc()
-    if libc is not None:
-        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
+    3.11 names none)."""
+    libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
 
 
 def apply_heap_policy(policy: HeapPolicy) -> bool:
@@ -116,7 +114,7 @@ class IdleTrimmer:
         return thread
 
     def _watch(self) -> None:
-        _name_this_thread(b"heap-trim")
+        _name_this_thread(self._libc, b"heap-trim")
         last_cpu = since_trim = time.process_time()
         while True:
             time.sleep(self._idle_s)
