@@ -40,6 +40,7 @@ from ._numeric_json import (
     object_factor,
     parse_numeric_array,
     unquote_numbers,
+    writes_floats,
 )
 from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
@@ -123,7 +124,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
                 # reads them ten times faster; what it refuses (1e999) goes the text way
                 parsed, obj = decode_or_none(body)
                 if parsed:
-                    numbers = self._plain_numbers(obj)
+                    numbers = self._plain_numbers(obj, writes_floats(body))
                     if numbers is not None:
                         return self.validate_array(self._typed(numbers))
                     return self.validate_array(self._to_array(obj, None))
@@ -147,16 +148,23 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
             numbers = None if plain is None else parse_numeric_array(plain)
         return numbers
 
-    def _plain_numbers(self, obj: Any) -> np.ndarray | None:
+    def _plain_numbers(self, obj: Any, floats: bool) -> np.ndarray | None:
         """What the text path (``_numbers``) reads, made from msgspec's objects instead: an
         int64 or float64 array, under the same dtypes; None where it would not read them
-        (ragged, huge integers, anything but numbers)."""
+        (ragged, huge integers, anything but numbers).
+
+        Under a float dtype, where the body writes a fraction or an exponent and no literal
+        (``writes_floats``), numpy is told float64: that spares it a pass over every object to
+        find the dtype. It would find float64 there too, or objects for an integer wider than
+        int64, which the general path then reads as floats of the dtype, as this does. Ragged
+        rows and objects raise either way, and take the general path as before."""
         dtype = self.dtype
         if dtype is not None and dtype.kind not in "biufc":
             return None
+        told = np.float64 if floats and dtype is not None and dtype.kind == "f" else None
         try:
-            numbers = np.asarray(obj)
-        except ValueError:  # ragged
+            numbers = np.asarray(obj, dtype=told)
+        except (ValueError, TypeError, OverflowError):  # ragged, an object, a huge integer
             return None
         return numbers if numbers.dtype.kind in "if" else None
 

@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 
 from bentoml_classic.io import NumpyNdarray
-from bentoml_classic.io._numeric_json import MIN_BODY, parse_numeric_array
+from bentoml_classic.io._numeric_json import (
+    MIN_BODY,
+    count_byte,
+    parse_numeric_array,
+    writes_floats,
+)
 
 
 def padded(body: bytes) -> bytes:
@@ -184,3 +189,26 @@ def test_doubtful_spaced_numbers_keep_the_general_path(word: str, integers: bool
     body = json.dumps([["1.5", word]] * 6000).encode()
     plain = unquote_numbers(body, integers=integers)
     assert plain is None or parse_numeric_array(plain) is None
+
+
+def test_count_byte_counts_as_bytes_count_does():
+    for body in (b"", b",", b"[1, 2, 3]", b'"a","b"' * 1000, bytes(range(256)) * 3):
+        for byte in (b",", b'"', b"\x00", b"\xff"):
+            assert count_byte(body, byte) == body.count(byte)
+
+
+@pytest.mark.parametrize(
+    ("body", "floats"),
+    [
+        (b"[1.5, 2]", True),
+        (b"[1e5, 2]", True),
+        (b"[2E-3]", True),
+        (b"[1, 2]", False),
+        (b"[1.5, true]", False),  # numpy finds float64 here too, but the rule stays simple
+        (b"[1.5, false]", False),
+        (b"[1.5, null]", False),
+        (b"[true, false]", False),  # the e of a literal is no exponent
+    ],
+)
+def test_writes_floats_only_where_a_float_is_written_and_no_literal(body, floats):
+    assert writes_floats(body) is floats

@@ -148,3 +148,27 @@ def test_random_bodies_match_classic(parse):
         body = ("[" + ", ".join(rows) + "]").encode()
         for descriptor in DESCRIPTORS:
             _check(parse, descriptor, body)
+
+
+@pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=repr)
+def test_large_bodies_of_short_floats_read_by_msgspec_match_classic(parse, descriptor):
+    """Bodies of four-decimal numbers (the msgspec path, where numpy is told float64 under a
+    float dtype), each with one twist in its middle row that changes what numpy finds."""
+    row = ", ".join(f"0.{n:04d}" for n in range(1, 9))
+    for twist in (
+        "0.5",
+        "7",
+        f"{2**70}",  # wider than int64: numpy finds objects, not floats
+        f"-{2**63}",
+        f"{10**400}",  # wider than a double
+        "1e5",
+        "2E-3",
+        "true",
+        "false",
+        "null",
+        "[1]",  # ragged
+        "{}",
+    ):
+        middle = f"[{row}, {twist}]"
+        rows = [f"[{row}, 0.9999]"] * 1000 + [middle] + [f"[{row}, 0.25]"] * 1000
+        _check(parse, descriptor, ("[" + ", ".join(rows) + "]").encode())
