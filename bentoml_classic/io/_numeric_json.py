@@ -78,10 +78,14 @@ def count_byte(body: bytes, byte: bytes) -> int:
 def writes_floats(body: bytes) -> bool:
     """Whether a body without quotes, when it parses to numbers only, holds a float among them:
     a fraction or an exponent is written, and no ``true``, ``false`` or ``null`` (whose ``e``
-    is no exponent, and which numpy would not read as float64 by itself)."""
+    is no exponent, and which numpy would not read as float64 by itself).
+
+    Each test looks for one byte (``u`` is in ``null`` and ``true``, ``a`` in ``false``):
+    CPython finds a single byte with ``memchr``, and a word far more slowly (``b"null" in``
+    a 600 KB body of digits took longer than parsing a tenth of it)."""
     if b"." not in body and b"e" not in body and b"E" not in body:
         return False
-    return b"null" not in body and b"true" not in body and b"false" not in body
+    return b"u" not in body and b"a" not in body
 
 
 def worth_reading_as_text(body: bytes) -> bool:
