@@ -14,17 +14,28 @@ each worker, once started, takes blocks of up to ``heap.retain_mb`` (32 MiB at m
 cap) from its heap (``M_MMAP_THRESHOLD``) and keeps up to ``heap.retain_mb`` of free memory at
 the heap's top (``M_TRIM_THRESHOLD``), where the next requests reuse it without a fault. The
 cost is memory held while the worker is busy. A worker that then rests (its threads use under
-1 % of a CPU for ``heap.idle_trim_s``) hands back every free page of its heaps
-(``malloc_trim(0)``), so an idle server holds about what it held before the burst.
+1 % of a CPU for ``heap.idle_trim_s``) collects the requests' cyclic garbage and hands back
+every free page of its heaps (``malloc_trim(0)``), so an idle server holds about what it held
+before the burst.
+
+pyarrow allocates from its own pool (mimalloc by default), outside glibc's heap: its arenas kept
+their pages after a burst, 27-42 MiB in one API worker after the bulk benchmark's workloads, and
+``malloc_trim`` cannot reach them. So where pyarrow is loaded when the policy is applied (pandas
+loads it), its default pool becomes the system allocator, and pyarrow's buffers follow the same
+policy as the rest of the request. ``ARROW_DEFAULT_MEMORY_POOL`` in the environment (pyarrow's
+own setting) is the user's choice and is kept, as is every pool with ``retain_mb: 0``.
 
 Only glibc has these knobs: elsewhere (musl, macOS) the worker keeps its C library's policy.
-Python's own small-object allocator, and pyarrow's memory pool (mimalloc), are not changed.
+Python's own small-object allocator is not changed.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -90,8 +101,23 @@ def apply_heap_policy(policy: HeapPolicy) -> bool:
     if not (trim_ok and mmap_ok):
         logger.warning("glibc refused the heap settings; the worker keeps its defaults")
         return False
+    _arrow_into_the_heap()
     if policy.idle_trim_s > 0:
         IdleTrimmer(libc, policy.idle_trim_s).start()
+    return True
+
+
+def _arrow_into_the_heap() -> bool:
+    """pyarrow's default pool pointed at the system allocator, where pyarrow is loaded and the
+    environment names no pool; buffers allocated before stay with the pool they came from."""
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is None or os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return False
+    try:
+        pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    except Exception:  # a pyarrow too old, or built without it: its own pool stays
+        logger.debug("pyarrow's memory pool left as it is", exc_info=True)
+        return False
     return True
 
 
@@ -126,5 +152,8 @@ class IdleTrimmer:
                 since_trim = time.process_time()
 
     def trim(self) -> None:
+        # At rest nothing allocates, so the collector would not run: the last requests' cyclic
+        # garbage (a traceback and its frames, say) would hold their buffers until the next burst.
+        gc.collect()
         self._libc.malloc_trim(0)
         self.trims += 1

@@ -82,6 +82,42 @@ def test_retain_zero_keeps_the_c_librarys_own_policy() -> None:
     assert result["mapped"] >= 4 * 2**20  # type: ignore[operator]
 
 
+ARROW_POOL = """
+import json, os
+import pyarrow as pa
+from bentoml_classic.serving.heap import HeapPolicy, apply_heap_policy
+before = pa.default_memory_pool().backend_name
+apply_heap_policy(HeapPolicy(retain_mb=RETAIN, idle_trim_s=0))
+column = pa.array(range(100_000))  # allocated after the policy: from the default pool
+print(json.dumps({
+    "before": before,
+    "after": pa.default_memory_pool().backend_name,
+    "system_bytes": pa.system_memory_pool().bytes_allocated(),
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("retain_mb", "env_pool", "expected"),
+    [(32, None, "system"), (0, None, "unchanged"), (32, "mimalloc", "unchanged")],
+)
+def test_pyarrow_allocates_from_the_governed_heap_unless_told_otherwise(
+    retain_mb: int, env_pool: str | None, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the policy pyarrow's new buffers come from the system allocator (whose free pages
+    the trimmer hands back); ``retain_mb: 0`` and the user's ARROW_DEFAULT_MEMORY_POOL keep
+    pyarrow's own pool."""
+    pytest.importorskip("pyarrow")
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    if env_pool is not None:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", env_pool)
+    result = run(ARROW_POOL.replace("RETAIN", str(retain_mb)))
+    assert result["before"] != "system"  # pyarrow's wheels default to mimalloc (or jemalloc)
+    assert result["after"] == (result["before"] if expected == "unchanged" else expected)
+    if expected == "system":
+        assert result["system_bytes"] >= 800_000  # type: ignore[operator]
+
+
 def test_freed_memory_is_kept_while_busy_and_handed_back_at_rest() -> None:
     """40 MiB freed stays in the process (under a 64 MiB retain) while it works, and the idle
     trimmer hands it back once the process has rested; without the trimmer it stays."""
@@ -104,6 +140,30 @@ def test_freed_memory_is_kept_while_busy_and_handed_back_at_rest() -> None:
     assert trimmed["kept"] >= 35  # type: ignore[operator]
     assert trimmed["after_rest"] <= 10  # type: ignore[operator]
     assert kept["after_rest"] >= 35  # type: ignore[operator]
+
+
+def test_cyclic_garbage_of_the_last_requests_is_collected_at_rest() -> None:
+    """A reference cycle holding a request's buffer (a traceback, a waiter and its batch) is
+    freed by the trimmer at rest: with no allocations then, Python's collector would not run."""
+    result = run(
+        """
+        import json, time, weakref
+        from bentoml_classic.serving.heap import HeapPolicy, apply_heap_policy
+        apply_heap_policy(HeapPolicy(retain_mb=32, idle_trim_s=0.2))
+        class Request:
+            pass
+        request = Request()
+        request.body = bytearray(8 * 2**20)
+        request.itself = request  # the cycle
+        gone = weakref.ref(request)
+        burn(0.15)
+        del request
+        held = gone() is not None
+        time.sleep(1.2)
+        print(json.dumps({"held_before_rest": held, "after_rest": gone() is None}))
+        """
+    )
+    assert result == {"held_before_rest": True, "after_rest": True}
 
 
 def test_the_trimmer_waits_for_the_process_to_rest() -> None:
