@@ -146,7 +146,7 @@ class BlockingBatcher:
             waiter.wait()
             if waiter.batch is None:
                 return waiter.outcome()
-            batch = waiter.batch
+            batch, waiter.batch = waiter.batch, None  # its calls refer back to the waiter
         self._lead(batch, waiter)
         return waiter.outcome()
 

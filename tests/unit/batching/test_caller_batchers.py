@@ -11,7 +11,9 @@ under a deadline.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -134,6 +136,28 @@ def test_blocking_callers_queued_behind_a_send_go_in_one_batch(n: int) -> None:
     assert len(batcher._queue) == 0
     assert histogram.count == 2
     assert histogram.total == 1 + n
+
+
+def test_blocking_a_handed_over_batch_is_freed_without_the_cycle_collector() -> None:
+    """A caller handed the lead holds its batch, whose calls refer back to it: once answered,
+    the batch (and the request's arrays in it) must be freed by reference counting, not left
+    to Python's collector, which does not run while the worker rests."""
+    send = HeldSend()
+    batcher = BlockingBatcher(send, policy(4))
+    leader = start_leader(batcher, send, tagged(0, 1))
+    value = tagged(1, 1)
+    freed = weakref.ref(value)
+    follower = start_queued(batcher, [value])[0]
+    del value
+    gc.disable()
+    try:
+        send.release.set()
+        leader.outcome()
+        np.testing.assert_array_equal(follower.outcome(), -tagged(1, 1))
+        follower.value = None
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 @BOTH_MODES
