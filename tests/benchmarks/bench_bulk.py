@@ -49,6 +49,7 @@ from tests.benchmarks.harness import (  # noqa: E402
     warm_up,
     write_report,
 )
+from tests.support.process_roles import role_of  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -106,6 +107,19 @@ def tree_memory(port: int) -> tuple[float, int]:
 
     root = server_root(port)
     return pss_mib(root), 1 + len(psutil.Process(root).children(recursive=True))
+
+
+def memory_by_role(port: int) -> str:
+    """Each process's PSS in MiB, named by its role in the tree (the root is the supervisor)."""
+    import psutil
+
+    root = psutil.Process(server_root(port))
+    parts = []
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            name = "supervisor" if proc is root else (role_of(proc) or proc.name())
+            parts.append(f"{name} {pss_mib(proc.pid, children=False):.0f}")
+    return ", ".join(parts)
 
 
 def answered(result: Result, seconds: float) -> float:
@@ -168,6 +182,7 @@ def render(
     loaded: dict[str, tuple[float, int]],
     rested: dict[str, tuple[float, int]],
     args: argparse.Namespace,
+    ours_processes: str,
 ) -> str:
     low, high = args.levels[0], args.levels[-1]
     seconds = max(1, round(args.duration / args.rounds)) * args.rounds  # as harness.py slices
@@ -187,6 +202,7 @@ def render(
         f"- PSS of each server's process tree right after the last workload: {_pss(loaded)}",
         f"- PSS after {REST_S} s at rest: {_pss(rested)}; target ours ≤ {PSS_VS_RAW}x raw: "
         f"{'pass' if ours_ratio <= PSS_VS_RAW else '**fail**'}",
+        f"- ours at rest, MiB per process: {ours_processes}",
         f"- errors of the baselines: {baseline_errors}",
         f"- {args.duration} s per workload, level and server in {args.rounds} alternating slices "
         "(throughput: mean of the slices, less the requests refused; p50, p99: median of the "
@@ -229,7 +245,8 @@ def main() -> None:
             loaded = {name: tree_memory(port) for name, port in ports.items()}
             time.sleep(REST_S)
             rested = {name: tree_memory(port) for name, port in ports.items()}
-    report = render(measured, loaded, rested, args)
+            ours_processes = memory_by_role(ports["ours"])
+    report = render(measured, loaded, rested, args, ours_processes)
     print(report)
     write_report(Path(args.output), report, marker="bench_bulk")
 

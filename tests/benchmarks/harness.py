@@ -171,13 +171,14 @@ def drive(
     )
 
 
-def pss_mib(root_pid: int) -> float:
-    """Proportional set size of a process and its descendants: shared pages counted once."""
+def pss_mib(root_pid: int, children: bool = True) -> float:
+    """Proportional set size of a process and (unless told otherwise) its descendants: shared
+    pages counted once."""
     import psutil
 
     total = 0
     root = psutil.Process(root_pid)
-    for proc in [root, *root.children(recursive=True)]:
+    for proc in [root, *(root.children(recursive=True) if children else [])]:
         try:
             text = Path(f"/proc/{proc.pid}/smaps_rollup").read_text()
         except OSError:
