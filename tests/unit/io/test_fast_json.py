@@ -15,6 +15,7 @@ import pytest
 
 from bentoml_classic.exceptions import BadInput
 from bentoml_classic.io import JSON, NumpyNdarray
+from bentoml_classic.io._array_render import render_array
 from bentoml_classic.io._fast_json import (
     as_written,
     decode_or_none,
@@ -25,7 +26,6 @@ from bentoml_classic.io._fast_json import (
 )
 from bentoml_classic.io.base import load_json_body
 from bentoml_classic.io.json import default_json
-from bentoml_classic.io.numpy import render_array
 
 
 def same(a: Any, b: Any) -> bool:
