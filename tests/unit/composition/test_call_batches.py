@@ -11,10 +11,12 @@ import socket
 import struct
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+import trustme
 
 import bentoml_classic as bentoml
 from bentoml_classic.composition.handle import (
@@ -27,7 +29,9 @@ from bentoml_classic.exceptions import BadInput
 from bentoml_classic.io import JSON, NumpyNdarray
 from bentoml_classic.protocol import call_batches, codec
 from bentoml_classic.protocol.remote import RemoteRunnerHandle
+from bentoml_classic.protocol.tls import client_context, server_context
 from tests.support.waiting import WAIT, wait_for
+from tests.unit.protocol.served import TOKEN
 from tests.unit.protocol.wire import feed, join
 
 T = TypeVar("T")
@@ -77,6 +81,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServiceSe
     sock.bind(path)
     sock.listen()
     server = ServiceServer(batched, {}, meters={"positive": positive_meter})
+    with serving(server, sock):
+        yield server, path
+
+
+@contextlib.contextmanager
+def serving(server: ServiceServer, sock: socket.socket) -> Iterator[None]:
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     thread = threading.Thread(
@@ -84,7 +94,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServiceSe
     )
     thread.start()
     try:
-        yield server, path
+        yield
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(WAIT)
@@ -95,12 +105,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServiceSe
 positive_meter = Counted()
 
 
-def calling(path: str, body: Callable[[], Awaitable[T]]) -> T:
+def calling(path: str, body: Callable[[], Awaitable[T]], **transport_options: Any) -> T:
     """``body`` run on a loop of its own, through a transport attached for it (a client's
-    connections belong to the loop that opened them), after one call opened the connection."""
+    connections belong to the loop that opened them), after one call opened the connection.
+    ``path``: the server's Unix socket, or a ``tcps://`` address with ``transport_options``."""
+    address = path if "://" in path else f"file://{path}"
 
     async def run() -> T:
-        transport = RemoteRunnerHandle("batched_helper", [f"file://{path}"], gathers_calls=True)
+        transport = RemoteRunnerHandle(
+            "batched_helper", [address], gathers_calls=True, **transport_options
+        )
         attach_transport("batched_helper", transport)
         try:
             await asyncio.wait_for(dep.double.async_run(np.ones(1)), WAIT)
@@ -136,6 +150,34 @@ def test_calls_of_one_turn_share_frames_and_each_gets_its_own_answer(
         np.testing.assert_array_equal(answer, array * 2)
     assert description == {"rows": 3, "dtype": "float64"}
     np.testing.assert_array_equal(alone, [2.0, 2.0])
+    assert joined
+
+
+def test_calls_of_one_turn_share_frames_over_tls(tmp_path: Path) -> None:
+    """A dependency reached over TCP with TLS (``tcps://``, a token): the calls of one turn
+    still leave as one CALLS frame, through TLS records, and each gets its own answer."""
+    ca = trustme.CA()
+    pem = tmp_path / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    sock = socket.socket(socket.AF_INET)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = ServiceServer(batched, {}, token=TOKEN, ssl_context=server_context(str(pem)))
+    arrays = [np.full((rows, 3), rows, dtype=np.float32) for rows in range(1, 6)]
+    arrays.append(np.arange(40_000, dtype=np.float64).reshape(-1, 4))  # its own frame, 320 KB
+
+    async def calls() -> tuple[list[Any], bool]:
+        answers = await asyncio.gather(*(dep.double.async_run(array) for array in arrays))
+        return answers, _sent_calls_frames(server)
+
+    with serving(server, sock):
+        address = f"tcps://127.0.0.1:{sock.getsockname()[1]}"
+        context = client_context(str(tmp_path / "ca.pem"))
+        answers, joined = calling(address, calls, token=TOKEN, ssl_context=context)
+    for array, answer in zip(arrays, answers, strict=True):
+        assert answer.dtype == array.dtype
+        np.testing.assert_array_equal(answer, array * 2)
     assert joined
 
 
