@@ -20,10 +20,11 @@ before the burst.
 
 pyarrow allocates from its own pool (mimalloc by default), outside glibc's heap: its arenas kept
 their pages after a burst, 27-42 MiB in one API worker after the bulk benchmark's workloads, and
-``malloc_trim`` cannot reach them. So where pyarrow is loaded when the policy is applied (pandas
-loads it), its default pool becomes the system allocator, and pyarrow's buffers follow the same
-policy as the rest of the request. ``ARROW_DEFAULT_MEMORY_POOL`` in the environment (pyarrow's
-own setting) is the user's choice and is kept, as is every pool with ``retain_mb: 0``.
+``malloc_trim`` cannot reach them. So under the policy pyarrow's default pool becomes the system
+allocator (at once where pyarrow is loaded already, else through ``ARROW_DEFAULT_MEMORY_POOL``
+in the worker's environment), and pyarrow's buffers follow the same policy as the rest of the
+request. ``ARROW_DEFAULT_MEMORY_POOL`` set by the user (pyarrow's own setting) is kept, as is
+every pool with ``retain_mb: 0``.
 
 Only glibc has these knobs: elsewhere (musl, macOS) the worker keeps its C library's policy.
 Python's own small-object allocator is not changed.
@@ -108,11 +109,16 @@ def apply_heap_policy(policy: HeapPolicy) -> bool:
 
 
 def _arrow_into_the_heap() -> bool:
-    """pyarrow's default pool pointed at the system allocator, where pyarrow is loaded and the
-    environment names no pool; buffers allocated before stay with the pool they came from."""
-    pyarrow = sys.modules.get("pyarrow")
-    if pyarrow is None or os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    """pyarrow's default pool pointed at the system allocator, unless the environment names a
+    pool: at once where pyarrow is loaded (buffers allocated before stay with the pool they came
+    from), else through ``ARROW_DEFAULT_MEMORY_POOL``, which pyarrow reads when it first
+    allocates (a worker that loads the service after its policy, pandas with it)."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return False
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is None:
+        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+        return True
     try:
         pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     except Exception:  # a pyarrow too old, or built without it: its own pool stays

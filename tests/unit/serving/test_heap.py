@@ -118,6 +118,26 @@ def test_pyarrow_allocates_from_the_governed_heap_unless_told_otherwise(
         assert result["system_bytes"] >= 800_000  # type: ignore[operator]
 
 
+def test_pyarrow_loaded_after_the_policy_allocates_from_the_governed_heap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that loads the service (and pandas, and pyarrow) after applying its policy, as
+    unforked workers do: pyarrow's default pool is the system allocator all the same."""
+    pytest.importorskip("pyarrow")
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    result = run(
+        """
+        import json, sys
+        from bentoml_classic.serving.heap import HeapPolicy, apply_heap_policy
+        apply_heap_policy(HeapPolicy(retain_mb=32, idle_trim_s=0))
+        assert "pyarrow" not in sys.modules
+        import pyarrow as pa
+        print(json.dumps({"pool": pa.default_memory_pool().backend_name}))
+        """
+    )
+    assert result == {"pool": "system"}
+
+
 def test_freed_memory_is_kept_while_busy_and_handed_back_at_rest() -> None:
     """40 MiB freed stays in the process (under a 64 MiB retain) while it works, and the idle
     trimmer hands it back once the process has rested; without the trimmer it stays."""
