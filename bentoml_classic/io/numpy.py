@@ -124,7 +124,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
                 # reads them ten times faster; what it refuses (1e999) goes the text way
                 parsed, obj = decode_or_none(body)
                 if parsed:
-                    numbers = self._plain_numbers(obj, writes_floats(body))
+                    numbers = self._plain_numbers(obj, body)
                     if numbers is not None:
                         return self.validate_array(self._typed(numbers))
                     return self.validate_array(self._to_array(obj, None))
@@ -148,7 +148,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
             numbers = None if plain is None else parse_numeric_array(plain)
         return numbers
 
-    def _plain_numbers(self, obj: Any, floats: bool) -> np.ndarray | None:
+    def _plain_numbers(self, obj: Any, body: bytes) -> np.ndarray | None:
         """What the text path (``_numbers``) reads, made from msgspec's objects instead: an
         int64 or float64 array, under the same dtypes; None where it would not read them
         (ragged, huge integers, anything but numbers).
@@ -161,7 +161,8 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         dtype = self.dtype
         if dtype is not None and dtype.kind not in "biufc":
             return None
-        told = np.float64 if floats and dtype is not None and dtype.kind == "f" else None
+        floats = dtype is not None and dtype.kind == "f" and writes_floats(body)
+        told = np.float64 if floats else None
         try:
             numbers = np.asarray(obj, dtype=told)
         except (ValueError, TypeError, OverflowError):  # ragged, an object, a huge integer

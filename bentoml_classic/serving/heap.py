@@ -108,23 +108,21 @@ def apply_heap_policy(policy: HeapPolicy) -> bool:
     return True
 
 
-def _arrow_into_the_heap() -> bool:
+def _arrow_into_the_heap() -> None:
     """pyarrow's default pool pointed at the system allocator, unless the environment names a
     pool: at once where pyarrow is loaded (buffers allocated before stay with the pool they came
     from), else through ``ARROW_DEFAULT_MEMORY_POOL``, which pyarrow reads when it first
     allocates (a worker that loads the service after its policy, pandas with it)."""
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return False
+        return
     pyarrow = sys.modules.get("pyarrow")
     if pyarrow is None:
         os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
-        return True
+        return
     try:
         pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     except Exception:  # a pyarrow too old, or built without it: its own pool stays
         logger.debug("pyarrow's memory pool left as it is", exc_info=True)
-        return False
-    return True
 
 
 class IdleTrimmer:
