@@ -375,7 +375,10 @@ class FrameReader:
                 self._start += total
             elif total > len(self._small):
                 self._large = bytearray(total)
-                self._large[:available] = self._small[self._start : self._end]
+                # memoryview to memoryview: a bytearray's slice assignment would copy the head
+                # into a temporary bytearray first (up to the small buffer's size)
+                with memoryview(self._small) as head, memoryview(self._large) as large:
+                    large[:available] = head[self._start : self._end]
                 self._large_filled = available
                 self._start = self._end = 0
                 break
