@@ -27,6 +27,7 @@ without ``--port`` is given its default's stand-in.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -271,7 +272,8 @@ class ConsoleSession:
         process = subprocess.Popen(
             started.argv,
             cwd=self.cwd,
-            env=env,
+            # a server that ignores ^C is made to show where it is stuck (``_interrupt``)
+            env={**env, "PYTHONFAULTHANDLER": "1"},
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -312,7 +314,13 @@ class ConsoleSession:
         try:
             server.process.wait(timeout=COMMAND_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise GuideError(f"{where}: `{server.command}` still runs after ^C") from None
+            os.kill(server.process.pid, signal.SIGABRT)  # faulthandler prints every thread
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.wait(timeout=10)
+            raise GuideError(
+                f"{where}: `{server.command}` still runs after ^C; it printed:\n"
+                f"{server.printed()[before:]}"
+            ) from None
         finally:
             printed = server.printed()[before:]
             server.stop()
