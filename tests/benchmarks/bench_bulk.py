@@ -1,6 +1,6 @@
 """Bulk payloads: bentoml_classic's production topology against two hand-written raw apps.
 
-    python tests/benchmarks/bench_bulk.py [--duration 12] [--rounds 4] [--levels 1,16]
+    python tests/benchmarks/bench_bulk.py [--duration 12] [--rounds 12] [--levels 1,16]
         [--workloads csv,parquet --output /tmp/partial.md]
 
 Three servers run side by side in this one invocation, so the ratios are meaningful on a shared,
@@ -220,7 +220,13 @@ def main() -> None:
     parser.add_argument(
         "--duration", type=int, default=12, help="seconds per workload, level and server"
     )
-    parser.add_argument("--rounds", type=int, default=4, help="alternating slices per level")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=12,
+        help="alternating slices per level: 1 s each by default, shorter than the machine's\n"
+        "slow spells (machine_speed.py), so that every server meets them alike",
+    )
     parser.add_argument(
         "--levels",
         type=lambda text: sorted(int(x) for x in text.split(",")),

@@ -237,9 +237,11 @@ def measure_interleaved(
     """Drive every server's endpoint (``urls``: name to full URL) at each level in alternating
     slices.
 
-    The machines are shared: their speed drifts by tens of percent over a minute. Measuring one
-    server for a whole level and then the other would put that drift into the ratio; slices of a
-    few seconds, alternated (ABBA...), expose both servers to the same drift.
+    The machines are shared: their speed drifts by tens of percent over a minute, and this VM
+    also runs at about half speed for spells of a fraction of a second to two seconds
+    (``machine_speed.py``). Measuring one server for a whole level and then the other would put
+    that drift into the ratio; short slices, alternated (ABBA...), expose every server to the
+    same drift and about as many slow spells.
     """
     slice_seconds = max(1, round(duration / rounds))
     results: dict[str, list[Result]] = {name: [] for name in urls}
