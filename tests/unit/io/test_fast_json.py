@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bentoml_classic.exceptions import BadInput
-from bentoml_classic.io import JSON, NumpyNdarray
+from bentoml_classic.io import JSON, NumpyNdarray, _fast_json
 from bentoml_classic.io._array_render import render_array
 from bentoml_classic.io._fast_json import (
     as_written,
@@ -22,6 +22,7 @@ from bentoml_classic.io._fast_json import (
     encode_array,
     encode_as_stdlib,
     encode_numbers,
+    float_form_differs,
     has_huge_exponents,
 )
 from bentoml_classic.io.base import load_json_body
@@ -310,3 +311,67 @@ def test_a_float_ndarray_body_read_by_msgspec_equals_the_stdlib_reading() -> Non
     array = NumpyNdarray(dtype="float32", shape=(-1, 784), enforce_shape=True).parse_bytes(body)
     assert array.dtype == np.float32
     assert np.array_equal(array, np.asarray(json.loads(body), dtype=np.float32))
+
+
+#: pieces of JSON text around the two float forms the check looks for, harmless ones first
+_HARMLESS = [b"[0.5,", b'"label":"cat",', b"10.0001,", b"0.0001,", b"-3.25,", b'"seen":', b"1.0,"]
+_TELLING = [
+    b"1e-05,",
+    b"1e+16,",
+    b"0.00001,",
+    b"-0.00002,",
+    b'"0.00003"',
+    b'"x0.00004"',
+    b"10.00001,",
+    b"20.00005,",
+    b"90.00007,",
+    b'"e9"',
+    b'"see"',
+    b"3e",
+    b"9e+20,",
+    b"0.0000",
+    b".0000",
+    b"00.0000",
+]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_long_outputs_are_checked_for_float_forms_as_the_patterns_check_them(seed: int) -> None:
+    """Past ``_VECTOR_CHECK_FROM`` bytes numpy looks for the forms; its answer is the
+    patterns' on texts with none, one, or several of them, at the start, the end or inside."""
+    rng = random.Random(seed)
+    pieces = [rng.choice(_HARMLESS) for _ in range(4000)]
+    for _ in range(rng.choice([0, 0, 1, 2, 5])):
+        pieces.insert(
+            rng.choice([0, len(pieces), rng.randrange(len(pieces))]), rng.choice(_TELLING)
+        )
+    out = b"".join(pieces)
+    assert len(out) >= _fast_json._VECTOR_CHECK_FROM
+    expected = any(pattern.search(out) for pattern in _fast_json._FLOAT_FORM_DIFFERS)
+    assert float_form_differs(out) is expected
+
+
+@pytest.mark.parametrize("telling", [*_TELLING, b""])
+@pytest.mark.parametrize("where", ["start", "end"])
+def test_a_float_form_at_either_edge_of_a_long_output(telling: bytes, where: str) -> None:
+    filler = b"[0.5," * 4000 + b"7"  # a digit last: before the first byte is no digit
+    out = telling + filler if where == "start" else filler + telling
+    expected = any(pattern.search(out) for pattern in _fast_json._FLOAT_FORM_DIFFERS)
+    assert float_form_differs(out) is expected
+
+
+def test_a_long_answer_of_records_is_written_as_json_dumps_writes_it() -> None:
+    """Keys with an ``e``, small and large floats, a NaN: the bytes or the refusal are the
+    stdlib's, through the long outputs' check."""
+    rng = random.Random(3)
+    records = [
+        {"score": rng.uniform(0.001, 1), "label": "cat", "tiny": 1e-7 if i == 500 else 0.5}
+        for i in range(2000)
+    ]
+    out = encode_as_stdlib(records, default_json)
+    assert out is None  # 1e-07 is written otherwise by msgspec: the stdlib writes it
+    del records[500]["tiny"]
+    stdlib = json.dumps(records, separators=(",", ":"), ensure_ascii=False).encode()
+    assert encode_as_stdlib(records, default_json) == stdlib
+    records[7]["score"] = math.nan
+    assert encode_as_stdlib(records, default_json) is None
