@@ -12,6 +12,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from ..exceptions import InternalServerError, InvalidArgument
+from ..frame_dtypes import column_dtypes
 
 SUPPORTED = "numpy arrays, pandas DataFrames or Series, torch tensors or lists"
 
@@ -103,26 +104,10 @@ def signature(value: Any, dim: int) -> Hashable:
     if family == "pandas":
         if value.ndim == 1:
             return ("series", value.dtype, value.name)
-        return ("frame", tuple(value.columns), _column_dtypes(value))
+        return ("frame", tuple(value.columns), column_dtypes(value))
     if family == "list":
         return ("list",)
     raise _not_batchable(value)
-
-
-def _column_dtypes(frame: Any) -> tuple[Any, ...]:
-    """``tuple(frame.dtypes)``. pandas builds a Series (and an Index of the labels) for
-    ``dtypes``, most of a frame's signature's time, itself a visible share of a runner worker's
-    work per call (docs/benchmarks.md); its block manager holds them as an array. Where a
-    pandas has no such manager method, ``dtypes`` it is."""
-    get_dtypes = getattr(getattr(frame, "_mgr", None), "get_dtypes", None)
-    if get_dtypes is not None:
-        try:
-            dtypes = tuple(get_dtypes())
-        except Exception:  # another manager's method of that name: pandas' public answer
-            dtypes = ()
-        if len(dtypes) == frame.shape[1]:
-            return dtypes
-    return tuple(frame.dtypes)
 
 
 def concat(values: Sequence[Any], dim: int) -> Any:
