@@ -47,7 +47,7 @@ import httpx
 from tests.docs.curl import run_curl
 from tests.docs.markdown_blocks import Block
 from tests.docs.output_match import matches, mismatch, normalise, starts_like
-from tests.support.servers import bentoml_command, free_port, stop_process_group
+from tests.support.servers import bentoml_command, free_port, read_output, stop_process_group
 
 #: a server that is not ready after this long has failed (a loaded 2-core machine is slow)
 READY_TIMEOUT = 90.0
@@ -108,9 +108,7 @@ class Server:
     output: IO[bytes]
 
     def printed(self) -> str:
-        self.output.flush()
-        self.output.seek(0)
-        return self.output.read().decode(errors="replace")
+        return read_output(self.output)
 
     def stop(self) -> None:
         stop_process_group(self.process)

@@ -20,7 +20,13 @@ import PIL.Image
 import psutil
 import pytest
 
-from tests.support.servers import REPO, free_port, stop_process_group, wait_until_ready
+from tests.support.servers import (
+    REPO,
+    free_port,
+    read_output,
+    stop_process_group,
+    wait_until_ready,
+)
 
 CONTROLNET = REPO / "examples" / "controlnet"
 
@@ -54,8 +60,7 @@ def controlnet(
         wait_until_ready(f"{url}/readyz", timeout=60, is_alive=lambda: process.poll() is None)
         yield url, process
     except (RuntimeError, TimeoutError):
-        output.seek(0)
-        raise RuntimeError(output.read().decode(errors="replace")) from None
+        raise RuntimeError(read_output(output)) from None
     finally:
         stop_process_group(process)
         output.close()

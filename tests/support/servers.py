@@ -117,8 +117,7 @@ def serve_subprocess(
                 )
         except (RuntimeError, TimeoutError) as exc:
             stop_process_group(process)
-            output.seek(0)
-            text = output.read().decode(errors="replace")
+            text = read_output(output)
             raise RuntimeError(f"{exc}; server output:\n{text}") from exc
         _OUTPUTS[process.pid] = output
         yield base_url, process
@@ -133,10 +132,17 @@ _OUTPUTS: dict[int, IO[bytes]] = {}
 
 def output_of(process: subprocess.Popen[bytes]) -> str:
     """What a server started by ``serve_subprocess`` has printed so far (stdout and stderr)."""
-    output = _OUTPUTS[process.pid]
-    output.flush()
-    output.seek(0)
-    return output.read().decode(errors="replace")
+    return read_output(_OUTPUTS[process.pid])
+
+
+def read_output(output: IO[bytes]) -> str:
+    """What a running process has written into ``output``, the file it was given as stdout.
+
+    Read with ``pread``: the process writes through the same open file, so its offset is
+    shared, and a ``seek(0)`` here made the process's next write land at the start of the file,
+    over what it had printed before (a docs test failed on a start-up line overwritten so)."""
+    fd = output.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
 
 def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
