@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from .json import JSON
     from .multipart import Multipart
     from .numpy import NumpyNdarray
-    from .pandas import PandasDataFrame, PandasSeries
+    from .pandas import PandasDataFrame
+    from .pandas_series import PandasSeries
     from .text import Text
 
 __all__ = [
@@ -38,7 +39,7 @@ _LAZY = {
     "JSON": "json",
     "Text": "text",
     "PandasDataFrame": "pandas",
-    "PandasSeries": "pandas",
+    "PandasSeries": "pandas_series",
     "Image": "image",
     "File": "file",
     "Multipart": "multipart",

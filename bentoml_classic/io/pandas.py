@@ -1,4 +1,4 @@
-"""PandasDataFrame and PandasSeries: JSON (any pandas orient), CSV or parquet in, pandas out.
+"""PandasDataFrame: JSON (any pandas orient), CSV or parquet in, a ``pd.DataFrame`` out.
 
 The function gets what classic BentoML 1.1 handed it: what ``pd.read_json`` (with the declared
 orient, and the declared dtypes only under ``enforce_dtype``), ``pd.read_csv`` or
@@ -12,14 +12,14 @@ alone, as in classic, only documents.
 
 Where classic answered a 500 (a body pandas cannot read, an enforced shape that does not match),
 this answers a 400.
+
+PandasSeries lives in ``pandas_series.py``; it is imported here too, where it always was.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
-import warnings
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -30,17 +30,23 @@ from . import _pandas_dtypes as dtypes
 from . import _pandas_files as files
 from . import _pandas_parse as parse
 from . import _pandas_schema as schemas
-from ._numeric_json import parse_numeric_array, worth_reading_as_text
+from ._pandas_declarations import (
+    DIGITS,
+    check_shape,
+    declaration_warning,
+    sample_example,
+    to_shape,
+)
 from .base import (
     PART_BODY,
     REQUEST_BODY,
     IODescriptor,
-    JsonBodyDescriptor,
     Part,
     naming_part,
     request_media_type,
     require_nonempty,
 )
+from .pandas_series import PandasSeries
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -48,8 +54,9 @@ if TYPE_CHECKING:
 
     from .mediatype import MediaType
 
+__all__ = ["PandasDataFrame", "PandasSeries"]
+
 _FRAME_ORIENTS = ("records", "columns", "index", "split", "values", "table")
-_SERIES_ORIENTS = ("records", "values", "index", "split", "table")
 _PARQUET_TYPES = ("application/octet-stream", "application/vnd.apache.parquet")
 _FORMAT_TYPES = {"json": "application/json", "csv": "text/csv", "parquet": _PARQUET_TYPES[0]}
 _BINARY = {"type": "string", "format": "binary"}
@@ -83,41 +90,6 @@ def _body_formats(media_type: MediaType | None, default: str) -> list[str]:
     return [default] if named in (None, default) else [default, named]
 
 
-def _declaration_warning(owner: str, what: str) -> None:
-    warnings.warn(
-        f"{owner}(enforce_{what}=True) without a {what} enforces nothing (as in classic BentoML)",
-        UserWarning,
-        stacklevel=3,
-    )
-
-
-def _to_shape(shape: Sequence[int] | None, ndim: int, owner: str) -> tuple[int, ...] | None:
-    if shape is None:
-        return None
-    dims = tuple(shape)
-    if len(dims) != ndim or not all(isinstance(d, int) and d >= -1 for d in dims):
-        raise InvalidArgument(f"{owner}: shape must be {ndim} ints >= -1 (-1: any), got {shape!r}")
-    return dims
-
-
-#: pandas' JSON writer rounds floats to 10 significant digits unless told otherwise; 15 is the
-#: most it allows (float64 needs 17 to round-trip every value exactly).
-_DIGITS = 15
-
-
-def _check_shape(expected: tuple[int, ...], received: tuple[int, ...]) -> None:
-    if not all(want in (-1, got) for want, got in zip(expected, received, strict=True)):
-        raise BadInput(
-            f"shape {list(received)} does not match the expected shape {list(expected)}"
-            " (-1 means any size)",
-            detail={"expected_shape": list(expected), "received_shape": list(received)},
-        )
-
-
-def _sample_example(obj: Any, orient: str) -> Any:
-    return json.loads(obj.to_json(orient=orient, double_precision=_DIGITS))
-
-
 class PandasDataFrame(IODescriptor[pd.DataFrame]):
     mime_type: ClassVar[str] = "application/json"
     input_error_statuses: ClassVar[frozenset[int]] = frozenset({400, 415})
@@ -147,9 +119,9 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
         if apply_column_names and not columns:
             raise InvalidArgument(f"{owner}(apply_column_names=True) needs columns")
         if enforce_dtype and dtype is None:
-            _declaration_warning(owner, "dtype")
+            declaration_warning(owner, "dtype")
         if enforce_shape and shape is None:
-            _declaration_warning(owner, "shape")
+            declaration_warning(owner, "shape")
         self.orient = orient
         self.columns = columns
         self.apply_column_names = apply_column_names
@@ -159,7 +131,7 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
         elif dtype is not None:
             self.dtype = dtypes.to_dtype(dtype, owner)
         self.enforce_dtype = enforce_dtype and dtype is not None
-        self.shape = _to_shape(shape, 2, owner)
+        self.shape = to_shape(shape, 2, owner)
         self.enforce_shape = enforce_shape and shape is not None
         self.default_format = default_format
         self.mime_type = _FORMAT_TYPES[default_format]  # type: ignore[misc]
@@ -241,7 +213,7 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
             frame.columns = pd.Index(self.columns)
         if self.enforce_shape:
             assert self.shape is not None
-            _check_shape(self.shape, frame.shape)
+            check_shape(self.shape, frame.shape)
         if not self.enforce_dtype:
             return frame
         if isinstance(self.dtype, dict):
@@ -276,7 +248,7 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
             buffer = io.BytesIO()
             frame.to_parquet(buffer, engine="pyarrow")
             return buffer.getvalue()
-        return cast(str, frame.to_json(orient=self.orient, double_precision=_DIGITS))
+        return cast(str, frame.to_json(orient=self.orient, double_precision=DIGITS))
 
     # -- documentation -------------------------------------------------------------------------
 
@@ -338,107 +310,5 @@ class PandasDataFrame(IODescriptor[pd.DataFrame]):
             kwargs.setdefault("dtype", sample.dtypes.iloc[0])
         kwargs.setdefault("shape", (-1, sample.shape[1]))
         descriptor = cls(**kwargs)
-        descriptor._example = _sample_example(sample, descriptor.orient)
-        return descriptor
-
-
-class PandasSeries(JsonBodyDescriptor[pd.Series]):
-    mime_type: ClassVar[str] = "application/json"
-
-    def __init__(
-        self,
-        orient: str = "records",
-        dtype: Any = None,
-        enforce_dtype: bool = False,
-        shape: Sequence[int] | None = None,
-        enforce_shape: bool = False,
-    ) -> None:
-        owner = "PandasSeries"
-        if orient not in _SERIES_ORIENTS:
-            raise InvalidArgument(f"{owner}(orient={orient!r}): one of {_SERIES_ORIENTS}")
-        if isinstance(dtype, dict):
-            raise InvalidArgument(f"{owner}: dtype is a single dtype, not a dict")
-        if enforce_dtype and dtype is None:
-            _declaration_warning(owner, "dtype")
-        if enforce_shape and shape is None:
-            _declaration_warning(owner, "shape")
-        self.orient = orient
-        self.dtype = None if dtype is None else dtypes.to_dtype(dtype, owner)
-        self.enforce_dtype = enforce_dtype and dtype is not None
-        self.shape = _to_shape(shape, 1, owner)
-        self.enforce_shape = enforce_shape and shape is not None
-        self._example: Any = None
-
-    def __repr__(self) -> str:
-        return (
-            f"PandasSeries(orient={self.orient!r}, dtype={self.dtype!r}, "
-            f"enforce_dtype={self.enforce_dtype}, shape={self.shape}, "
-            f"enforce_shape={self.enforce_shape})"
-        )
-
-    def parse_bytes(self, body: bytes, where: str = REQUEST_BODY) -> pd.Series:
-        """What ``pd.read_json(body, typ="series")`` gives, then shape and dtype as classic."""
-        numbers = None
-        if self.orient in ("records", "values") and worth_reading_as_text(body):
-            # a large array of plain numbers: straight into numpy, no Python object per value
-            numbers = parse_numeric_array(require_nonempty(body, where))
-            if numbers is not None and numbers.ndim != 1:
-                numbers = None
-        forced = dtypes.dtype_name(self.dtype) if self.enforce_dtype else True
-        series = parse.series_from_json(
-            require_nonempty(body, where), self.orient, forced, where, numbers, self._check_range
-        )
-        return self.validate_series(series)
-
-    def _check_range(self, raw: pd.Series) -> None:
-        """Refuse integers a declared integer dtype cannot hold, before pandas wraps them."""
-        if self.enforce_dtype and dtypes.family(self.dtype) == "int":
-            dtypes.check_int_range(raw, self.dtype, None)
-
-    def validate_series(self, series: pd.Series) -> pd.Series:
-        """Classic's check: the shape where enforced; the dtype cast where ``same_kind``, and
-        where it is not, a 400 only under ``enforce_dtype``."""
-        if self.enforce_shape:
-            assert self.shape is not None
-            _check_shape(self.shape, series.shape)
-        if self.dtype is not None:
-            series = dtypes.conform(series, self.dtype, enforce=self.enforce_dtype, column=None)
-        return series
-
-    async def to_http_response(self, obj: Any) -> Response:
-        from starlette.responses import Response
-
-        series = obj if isinstance(obj, pd.Series) else pd.Series(obj)
-        body = series.to_json(orient=self.orient, double_precision=_DIGITS)
-        return Response(body, media_type=self.mime_type)
-
-    def to_spec(self) -> dict[str, Any]:
-        return {
-            "id": "bentoml.io.PandasSeries",
-            "args": {
-                "orient": self.orient,
-                "dtype": dtypes.spec_of(self.dtype),
-                "shape": None if self.shape is None else list(self.shape),
-                "enforce_dtype": self.enforce_dtype,
-                "enforce_shape": self.enforce_shape,
-            },
-        }
-
-    def openapi_schema(self) -> dict[str, Any]:
-        shape = self.shape if self.enforce_shape else None
-        return schemas.series_schema(self.orient, self.dtype, typed=self.enforce_dtype, shape=shape)
-
-    def openapi_example(self) -> Any:
-        return self._example
-
-    @classmethod
-    def from_sample(cls, sample: Any, **kwargs: Any) -> PandasSeries:
-        if not isinstance(sample, pd.Series):
-            raise InvalidArgument(
-                f"PandasSeries.from_sample takes a Series, got {type(sample).__name__}"
-            )
-        kwargs.setdefault("dtype", sample.dtype)
-        kwargs.setdefault("shape", (-1,))
-        descriptor = cls(**kwargs)
-        descriptor._example = _sample_example(sample, descriptor.orient)
+        descriptor._example = sample_example(sample, descriptor.orient)
         return descriptor

@@ -29,6 +29,7 @@ WATCHED = (
     "bentoml_classic.config",
     "bentoml_classic.client",
     "bentoml_classic.io.pandas",
+    "bentoml_classic.io.pandas_series",
     "bentoml_classic.io.image",
     "bentoml_classic.io.json",
     "bentoml_classic.io.multipart",
