@@ -18,7 +18,7 @@ and its string-to-number cast took hundreds of times a long string's size. So be
 a body with strings in it, one pass over the parsed values finds the longest: numpy parses
 strings as numbers only when none is longer than any number is written
 (``NUMBER_TEXT_LIMIT``), and an array of strings is built only if, at the width of the longest,
-it takes at most ``MEMORY_FACTOR`` times its body.
+it takes at most ``MEMORY_FACTOR`` times its body (``_numpy_values.py`` makes the array).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..exceptions import BadInput, InvalidArgument, excerpt
-from ._array_paths import first_non_number, not_a_number_error, ragged_error, strings_of
+from ..exceptions import BadInput, InvalidArgument
+from ._array_paths import first_non_number, not_a_number_error, strings_of
 from ._array_render import render_array
 from ._fast_json import decode_or_none
 from ._numeric_json import (
@@ -42,6 +42,13 @@ from ._numeric_json import (
     unquote_numbers,
     writes_floats,
 )
+from ._numpy_values import (
+    PARSED_KINDS,
+    NotNumbers,
+    check_int_range,
+    check_string_budget,
+    construct,
+)
 from .base import REQUEST_BODY, JsonBodyDescriptor, load_json_body, require_nonempty
 
 if TYPE_CHECKING:
@@ -50,17 +57,7 @@ if TYPE_CHECKING:
 
 #: the longest string a numeric dtype parses: more digits than any float or int64 is written with
 NUMBER_TEXT_LIMIT = 100
-#: an array of strings may take at most this many times the size of its body (with a floor of
-#: ``MEMORY_FLOOR`` bytes, so that small bodies of short strings are never refused)
-MEMORY_FACTOR = 6
-MEMORY_FLOOR = 1024 * 1024
-#: numpy's fixed-width unicode strings: bytes per character
-_UNICODE_CHAR_BYTES = 4
-#: dtype kinds whose values numpy parses out of strings (numbers, booleans, dates)
-_PARSED_KINDS = "biufcMm"
 
-#: float and complex itemsizes from which a Python float never overflows
-_WIDE = {"f": 8, "c": 16}
 
 _JSON_TYPES_BY_KIND: dict[str, list[str]] = {
     # what np.array(values, dtype) takes for each kind: numbers and booleans, numeric strings,
@@ -71,10 +68,6 @@ _JSON_TYPES_BY_KIND: dict[str, list[str]] = {
     "u": ["number", "boolean", "string"],
     "b": ["boolean", "number", "string"],
 }
-
-
-class _NotNumbers(Exception):
-    """numpy could not read the values as the declared dtype: classic's fallback applies."""
 
 
 class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
@@ -176,18 +169,18 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         if body_size is not None:
             leaves, longest, path = strings_of(obj)
             if path is not None and (dtype is None or dtype.kind in "USV"):
-                _check_string_budget(leaves, longest, path, body_size)  # fixed-width strings
-            elif path is not None and dtype is not None and dtype.kind in _PARSED_KINDS:
+                check_string_budget(leaves, longest, path, body_size)  # fixed-width strings
+            elif path is not None and dtype is not None and dtype.kind in PARSED_KINDS:
                 if longest <= NUMBER_TEXT_LIMIT:
                     try:
-                        return _construct(obj, dtype)
-                    except _NotNumbers:
+                        return construct(obj, dtype)
+                    except NotNumbers:
                         pass
                 return self._unparsed(obj, leaves, longest, path, body_size)
         try:
-            return _construct(obj, dtype)
-        except _NotNumbers:
-            return _construct(obj, None)  # e.g. NaN under an integer dtype: kept as floats
+            return construct(obj, dtype)
+        except NotNumbers:
+            return construct(obj, None)  # e.g. NaN under an integer dtype: kept as floats
 
     def _unparsed(
         self, obj: Any, leaves: int, longest: int, path: list[int], body_size: int
@@ -200,8 +193,8 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
             misfit = first_non_number(obj, dtype.kind, NUMBER_TEXT_LIMIT)
             if misfit is not None:
                 raise not_a_number_error(*misfit, dtype, NUMBER_TEXT_LIMIT)
-        _check_string_budget(leaves, longest, path, body_size)
-        return _construct(obj, None)
+        check_string_budget(leaves, longest, path, body_size)
+        return construct(obj, None)
 
     def _typed(self, numbers: np.ndarray) -> np.ndarray:
         """What ``np.array(values, dtype)`` makes of the numbers the fast path read (int64 or
@@ -210,7 +203,7 @@ class NumpyNdarray(JsonBodyDescriptor[np.ndarray]):
         if dtype is None or numbers.dtype == dtype:
             return numbers
         if dtype.kind in "iu" and numbers.size:
-            _check_int_range(numbers, dtype)
+            check_int_range(numbers, dtype)
         try:
             with np.errstate(over="ignore"):  # 1e308 as float32 is inf, as in numpy
                 return numbers.astype(dtype)
@@ -357,70 +350,3 @@ def _same_dtype(have: np.dtype[Any], want: np.dtype[Any]) -> bool:
     if want.kind in "USV" and want.itemsize == 0:
         return have.kind == want.kind
     return have == want
-
-
-def _construct(obj: Any, dtype: np.dtype[Any] | None) -> np.ndarray:
-    """``np.array(obj, dtype)``, with every way it fails on a client's value turned into a 400;
-    ``_NotNumbers`` where classic went on to ``np.array(obj)`` (numpy's ValueError under a
-    dtype)."""
-    try:
-        narrow = dtype is not None and dtype.kind in "fc" and dtype.itemsize < _WIDE[dtype.kind]
-        if not narrow:
-            return np.array(obj, dtype=dtype)
-        with np.errstate(over="ignore"):  # 1e308 as float32 is inf, as in classic
-            return np.array(obj, dtype=dtype)
-    except ValueError as exc:
-        if "maximum number of dimension" in str(exc):
-            raise BadInput(
-                "array has more dimensions than numpy supports (64)",
-                detail={"reason": "too many dimensions", "max_dims": 64},
-            ) from None
-        if dtype is not None and dtype.kind in _PARSED_KINDS:
-            raise _NotNumbers from None
-        raise ragged_error(obj) if isinstance(obj, list) else _unusable(exc, dtype) from None
-    except (TypeError, OverflowError, RecursionError) as exc:
-        raise _unusable(exc, dtype) from None
-
-
-def _unusable(exc: BaseException, dtype: np.dtype[Any] | None) -> BadInput:
-    target = f" as {dtype}" if dtype is not None else ""
-    return BadInput(
-        f"the values cannot be made an array{target}: {excerpt(exc)}",
-        detail={"reason": excerpt(exc), **({"expected_dtype": str(dtype)} if dtype else {})},
-    )
-
-
-def _check_int_range(arr: np.ndarray, dtype: np.dtype[Any]) -> None:
-    """What numpy refuses when it makes an integer array of Python numbers: values out of the
-    dtype's range (it would otherwise wrap 1000 to -24), and infinity."""
-    info = np.iinfo(dtype)
-    low: float
-    high: float
-    detail = {"expected_dtype": str(dtype), "received_dtype": str(arr.dtype)}
-    if arr.dtype.kind == "f":
-        if not np.isfinite(arr).all():
-            raise BadInput(f"array contains infinity, which {dtype} cannot hold", detail=detail)
-        low, high = float(arr.min()), float(arr.max())
-        fits = info.min - 1 < low and high < info.max + 1  # casting truncates toward zero
-    else:
-        low, high = int(arr.min()), int(arr.max())
-        fits = info.min <= low and high <= info.max
-    if not fits:
-        bad = low if low < info.min else high
-        raise BadInput(
-            f"array value {bad} is out of range for {dtype} ({info.min}..{info.max})",
-            detail={**detail, "value": bad},
-        )
-
-
-def _check_string_budget(leaves: int, longest: int, path: list[int], body_size: int) -> None:
-    """Refuse an array of strings that would take more than ``MEMORY_FACTOR`` times its body."""
-    size = leaves * max(longest, 1) * _UNICODE_CHAR_BYTES
-    budget = max(MEMORY_FACTOR * body_size, MEMORY_FLOOR)
-    if size > budget:
-        raise BadInput(
-            f"array of {leaves} elements would take {size / 2**20:.0f} MiB as numpy strings, "
-            f"each as wide as the longest ({longest} characters, at {path}), more than "
-            f"{MEMORY_FACTOR} times its body: send shorter strings or fewer of them",
-            detail={"reason": "strings too large", "path": path, "length": longest},
-        )
