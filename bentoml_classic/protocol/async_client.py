@@ -18,6 +18,7 @@ from ..exceptions import InvalidArgument, ServiceUnavailable
 from . import call_batches, codec, one_array_frames
 from .address import Address
 from .client_streams import Credit, StreamInbox
+from .frame_reader import FrameReader
 from .gathered_writes import GatheredWrites
 from .replies import (
     ConnectionLost,
@@ -35,7 +36,7 @@ Answer = tuple[int, Any]
 
 class _AsyncConnection(asyncio.BufferedProtocol):
     def __init__(self) -> None:
-        self.reader = codec.FrameReader()
+        self.reader = FrameReader()
         self.pending: dict[int, asyncio.Future[Answer]] = {}
         #: streams in progress, by call id
         self.streams: dict[int, StreamInbox] = {}

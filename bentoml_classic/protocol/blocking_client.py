@@ -23,6 +23,7 @@ from ..inline_greenlet import on_loop_thread, wait_readable
 from . import codec
 from .address import Address
 from .client_streams import Credit
+from .frame_reader import FrameReader
 from .replies import answer, next_call_id, timed_out, unavailable, unsendable
 
 #: seconds a worker that let a call time out is passed over while another is open
@@ -66,8 +67,8 @@ class BlockingRunnerClient:
         self._all_sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
 
-    def _socket(self) -> tuple[socket.socket, codec.FrameReader, Address]:
-        slots: dict[int, tuple[socket.socket, codec.FrameReader, Any]] | None = getattr(
+    def _socket(self) -> tuple[socket.socket, FrameReader, Address]:
+        slots: dict[int, tuple[socket.socket, FrameReader, Any]] | None = getattr(
             self._local, "slots", None
         )
         if slots is None:
@@ -84,7 +85,7 @@ class BlockingRunnerClient:
                 return sock, reader, address
             self._drop(address)  # the runner restarted since this thread's last call
         sock = self._open(address)
-        reader = codec.FrameReader()
+        reader = FrameReader()
         poller = select.poll()
         poller.register(sock, select.POLLIN)
         slots[index] = (sock, reader, poller)
@@ -167,7 +168,7 @@ class BlockingRunnerClient:
     def _exchange(
         self,
         sock: socket.socket,
-        reader: codec.FrameReader,
+        reader: FrameReader,
         address: Address,
         call_id: int,
         chunks: list[Any],
@@ -227,7 +228,7 @@ class BlockingRunnerClient:
     def _counted(
         self,
         sock: socket.socket,
-        reader: codec.FrameReader,
+        reader: FrameReader,
         address: Address,
         call_id: int,
         chunks: list[Any],
@@ -297,7 +298,7 @@ class _Frames:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._reader = codec.FrameReader()
+        self._reader = FrameReader()
         self._received: deque[tuple[int, list[memoryview]]] = deque()
 
     def next(self) -> tuple[int, list[memoryview]]:

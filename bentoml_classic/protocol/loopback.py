@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import codec
+from .frame_reader import FrameReader
 from .replies import answer, unsendable
 
 
 def received(chunks: Sequence[bytes | memoryview]) -> tuple[int, list[memoryview]]:
     """The kind and buffers of the one frame ``chunks`` make, read with the peers' reader."""
-    reader = codec.FrameReader()
+    reader = FrameReader()
     data = memoryview(b"".join(bytes(chunk) for chunk in chunks))
     frames: list[tuple[int, int, list[memoryview]]] = []
     while data:

@@ -22,6 +22,7 @@ from ..metrics.builtin import Observer
 from ..metrics.meters import RequestMeter, flush_pending
 from ..metrics.registry import exposition
 from . import call_batches, codec
+from .frame_reader import FrameReader
 from .gathered_writes import FrameTransport, GatheredWrites
 from .server_answers import answer_frames, joined_or_alone, undecodable, unmetered_reply
 from .server_handshake import HANDSHAKE_TIMEOUT_S, HELLO_MAX_SIZE, HTTP_401, Handshake
@@ -39,7 +40,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
     def __init__(self, server: RunnerServer) -> None:
         self._server = server
         self._handshake = Handshake(server.token, server.handshake_timeout)
-        self._reader = codec.FrameReader(
+        self._reader = FrameReader(
             server.max_frame_size if self._handshake.done else HELLO_MAX_SIZE
         )
         self._transport: FrameTransport | None = None
@@ -89,7 +90,7 @@ class RunnerServerProtocol(asyncio.BufferedProtocol):
         if self._transport is not None:
             self._transport.close()
 
-    def open_to_stand_in(self) -> tuple[codec.FrameReader, FrameTransport] | None:
+    def open_to_stand_in(self) -> tuple[FrameReader, FrameTransport] | None:
         """Its frame reader and transport, once the token handshake is done (``stand_in.py``)."""
         if not self._handshake.done or self._transport is None:
             return None

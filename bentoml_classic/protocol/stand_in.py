@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from ..batching.model_lane import ModelLane
 from . import codec
+from .frame_reader import FrameReader
 from .gathered_writes import FrameTransport
 
 logger = logging.getLogger("bentoml_classic.runner_server")
@@ -53,7 +54,7 @@ class Connection(Protocol):
     #: frames (call id, kind, buffers), bytes still to send, or the error that ended reading
     stashed: list[Any]
 
-    def open_to_stand_in(self) -> tuple[codec.FrameReader, FrameTransport] | None: ...
+    def open_to_stand_in(self) -> tuple[FrameReader, FrameTransport] | None: ...
 
     def replay_stashed(self) -> None: ...
 
@@ -118,7 +119,7 @@ class StandIn:
     def _serve_once(self) -> bool:
         """Poll the connections for ``CHECK_S`` and handle what arrived; True if any frame or
         byte was kept for the loop."""
-        readable: dict[int, tuple[Connection, codec.FrameReader]] = {}
+        readable: dict[int, tuple[Connection, FrameReader]] = {}
         for connection in self._connections():
             opened = connection.open_to_stand_in()
             if opened is None or _ended(connection):
@@ -138,7 +139,7 @@ class StandIn:
             kept = self._read(fd, connection, reader) or kept
         return kept
 
-    def _read(self, fd: int, connection: Connection, reader: codec.FrameReader) -> bool:
+    def _read(self, fd: int, connection: Connection, reader: FrameReader) -> bool:
         try:
             received = os.readv(fd, [reader.get_buffer()])
         except BlockingIOError:

@@ -28,6 +28,7 @@ from bentoml_classic.composition.server import ServiceServer
 from bentoml_classic.exceptions import BadInput
 from bentoml_classic.io import JSON, NumpyNdarray
 from bentoml_classic.protocol import call_batches, codec
+from bentoml_classic.protocol.frame_reader import FrameReader
 from bentoml_classic.protocol.remote import RemoteRunnerHandle
 from bentoml_classic.protocol.tls import client_context, server_context
 from tests.support.waiting import WAIT, wait_for
@@ -212,7 +213,7 @@ def test_errors_metrics_and_cancellation_stay_per_call(served: tuple[ServiceServ
 def test_a_batch_frame_round_trips_and_a_malformed_one_names_its_calls() -> None:
     arrays = [np.arange(rows * 2, dtype=np.float64).reshape(rows, 2) for rows in (1, 3, 2)]
     frame = call_batches.encode(codec.CALLS, "predict", [7, 8, 9], arrays)
-    ((call_id, kind, buffers),) = feed(codec.FrameReader(), join(frame))
+    ((call_id, kind, buffers),) = feed(FrameReader(), join(frame))
     assert (call_id, kind) == (7, codec.CALLS)
     method, calls = call_batches.decode(buffers)
     assert method == "predict" and [c for c, _ in calls] == [7, 8, 9]
@@ -235,14 +236,14 @@ def test_a_malformed_batch_frame_is_answered_call_by_call(
 ) -> None:
     _, path = served
     frame = call_batches.encode(codec.CALLS, "double", [41, 42], [np.ones((1, 2))] * 2)
-    ((_, _, buffers),) = feed(codec.FrameReader(), join(frame))
+    ((_, _, buffers),) = feed(FrameReader(), join(frame))
     rows_too_many = struct.pack("!4I", 41, 42, 1, 2)  # 3 rows said, 2 sent
     body = codec.frame(41, codec.CALLS, [rows_too_many, *buffers[1:]])
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(WAIT)
         sock.connect(path)
         sock.sendall(join(body))
-        reader = codec.FrameReader()
+        reader = FrameReader()
         answers: list[tuple[int, int, list[memoryview]]] = []
         while len(answers) < 2:
             answers += feed(reader, sock.recv(65536))

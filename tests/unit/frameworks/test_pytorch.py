@@ -22,6 +22,7 @@ import bentoml_classic as bentoml  # noqa: E402
 from bentoml_classic.exceptions import InvalidArgument  # noqa: E402
 from bentoml_classic.models import ModelSignature  # noqa: E402
 from bentoml_classic.protocol import codec  # noqa: E402
+from bentoml_classic.protocol.frame_reader import FrameReader  # noqa: E402
 from tests.support.torch_modules import Inspect, TinyMLP, TokenEmbedding  # noqa: E402
 
 SPEC = {"dtype": "float32", "shape": [-1, 4]}
@@ -213,7 +214,7 @@ def test_a_result_tensor_crosses_the_wire_as_its_own_memory() -> None:
 
 def received(data: bytes) -> list[tuple[int, int, list[memoryview]]]:
     """The frames a FrameReader makes of ``data``, fed as a socket would."""
-    reader = codec.FrameReader()
+    reader = FrameReader()
     frames = []
     rest = memoryview(data)
     while rest:

@@ -26,6 +26,7 @@ from bentoml_classic.protocol import codec
 from bentoml_classic.protocol.address import Address
 from bentoml_classic.protocol.async_client import AsyncRunnerClient
 from bentoml_classic.protocol.blocking_client import BlockingRunnerClient
+from bentoml_classic.protocol.frame_reader import FrameReader
 from tests.support.waiting import WAIT
 from tests.unit.protocol.served import (
     TOKEN,
@@ -213,7 +214,7 @@ def test_answers_out_of_order_reach_their_callers(socket_dir: pathlib.Path) -> N
         handlers.append(asyncio.current_task())  # type: ignore[arg-type]
         try:
             frames: list[tuple[int, int, list[memoryview]]] = []
-            frame_reader = codec.FrameReader()
+            frame_reader = FrameReader()
             while len(frames) < count:
                 data = await reader.read(65536)
                 if not data:

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from bentoml_classic.protocol import codec
-from bentoml_classic.protocol.codec import FrameError, FrameReader
+from bentoml_classic.protocol.codec import FrameError
+from bentoml_classic.protocol.frame_reader import FrameReader
 from tests.unit.protocol.wire import feed, join
 
 # -- helpers ---------------------------------------------------------------------------------

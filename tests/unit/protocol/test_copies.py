@@ -23,6 +23,7 @@ import pytest
 
 from bentoml_classic.protocol import codec
 from bentoml_classic.protocol.blocking_client import _send_all
+from bentoml_classic.protocol.frame_reader import FrameReader
 
 PAYLOAD_BYTES = 10 * 2**20
 ROWS = PAYLOAD_BYTES // (8 * 8)  # eight float64 columns
@@ -92,7 +93,7 @@ def payload_bytes(value: Any) -> int:
 
 def receive(sock: socket.socket) -> tuple[int, list[memoryview]]:
     """One frame, read as a runner worker reads: into the reader's own buffer."""
-    reader = codec.FrameReader()
+    reader = FrameReader()
     while True:
         received = sock.recv_into(reader.get_buffer())
         assert received, "the sender closed before a whole frame arrived"

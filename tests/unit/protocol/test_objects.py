@@ -20,6 +20,7 @@ import __main__
 from bentoml_classic.exceptions import RunnerError
 from bentoml_classic.io.file import FileInput
 from bentoml_classic.protocol import codec
+from bentoml_classic.protocol.frame_reader import FrameReader
 from bentoml_classic.protocol.user_classes import UnknownClass
 from tests.unit.protocol.served import ServedRunner, blocking_client
 from tests.unit.protocol.wire import feed, join
@@ -39,7 +40,7 @@ class Point:
 def round_trip(value: Any) -> Any:
     """``value`` as a runner receives it in a call (frame bytes, parsed, decoded)."""
     data = join(codec.encode_call(1, "m", (value,), {}))
-    [(_, kind, buffers)] = feed(codec.FrameReader(), data)
+    [(_, kind, buffers)] = feed(FrameReader(), data)
     _, args, _ = codec.decode(kind, buffers)
     return args[0]
 
@@ -121,7 +122,7 @@ def test_a_class_is_found_among_the_user_modules(
 ) -> None:
     reading = user_module.Reading(2.5)
     data = pickled_as(pickled_in.format(name=user_module.__name__), reading, monkeypatch)
-    [(_, kind, buffers)] = feed(codec.FrameReader(), data)
+    [(_, kind, buffers)] = feed(FrameReader(), data)
     _, (received,), _ = codec.decode(kind, buffers)
     assert type(received) is user_module.Reading and received.value == 2.5
 
@@ -133,7 +134,7 @@ def test_an_ambiguous_or_missing_class_is_an_unknown_class(
     __import__("second_user_module")
     try:
         data = pickled_as("__main__", user_module.Reading(1.0), monkeypatch)
-        [(_, kind, buffers)] = feed(codec.FrameReader(), data)
+        [(_, kind, buffers)] = feed(FrameReader(), data)
         with pytest.raises(UnknownClass, match=r"__main__\.Reading cannot be found.*top level"):
             codec.decode(kind, buffers)
     finally:

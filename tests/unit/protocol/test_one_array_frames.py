@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bentoml_classic.protocol import codec, one_array_frames
-from bentoml_classic.protocol.codec import FrameReader
+from bentoml_classic.protocol.frame_reader import FrameReader
 from tests.unit.protocol.wire import feed, join
 
 ARRAYS = [

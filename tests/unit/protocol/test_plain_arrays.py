@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from bentoml_classic.protocol import codec
-from bentoml_classic.protocol.codec import FrameError, FrameReader
+from bentoml_classic.protocol.codec import FrameError
+from bentoml_classic.protocol.frame_reader import FrameReader
 from tests.unit.protocol.wire import feed, join
 
 # -- the array frame: plain numeric arrays skip pickle ---------------------------------------

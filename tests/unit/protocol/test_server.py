@@ -34,6 +34,7 @@ from bentoml_classic.protocol import codec
 from bentoml_classic.protocol.address import Address
 from bentoml_classic.protocol.async_client import AsyncRunnerClient
 from bentoml_classic.protocol.blocking_client import BlockingRunnerClient
+from bentoml_classic.protocol.frame_reader import FrameReader
 from bentoml_classic.protocol.remote import RemoteRunnerHandle
 from bentoml_classic.runner import Runnable, Runner
 from tests.support.metrics import Recorder, parse, value
@@ -107,7 +108,7 @@ class _TouchOnUnpickle:
 
 
 def _read_frames(sock: socket.socket) -> list[tuple[int, int, list[memoryview]]]:
-    reader = codec.FrameReader()
+    reader = FrameReader()
     frames = []
     while True:
         buffer = reader.get_buffer(-1)
@@ -156,7 +157,7 @@ def test_hello_then_call_on_a_raw_socket(tcp_runner: ServedRunner) -> None:
     HELLO, then calls."""
     with _connect(tcp_runner) as sock:
         sock.sendall(join(codec.frame(5, codec.HELLO, [TOKEN, codec.PROTOCOL_VERSION])))
-        reader = codec.FrameReader()
+        reader = FrameReader()
         frames: list[tuple[int, int, list[memoryview]]] = []
         while not frames:
             frames += reader.buffer_updated(sock.recv_into(reader.get_buffer(-1)))
@@ -365,7 +366,7 @@ def _raw_exchange(
         sock.connect(served.path)
         for data in sent:
             sock.sendall(data)
-        reader = codec.FrameReader()
+        reader = FrameReader()
         frames: list[tuple[int, int, list[memoryview]]] = []
         while len(frames) < count:
             received = sock.recv_into(reader.get_buffer(-1))

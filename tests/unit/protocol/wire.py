@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from bentoml_classic.protocol.codec import FrameReader
+from bentoml_classic.protocol.frame_reader import FrameReader
 
 
 def join(chunks: Iterable[Any]) -> bytes:
