@@ -49,7 +49,7 @@ CHECK_S = 0.05
 
 
 class Connection(Protocol):
-    """What the stand-in needs of a runner connection (``server.RunnerServerProtocol``)."""
+    """What the stand-in needs of a runner connection (``server_connection.py``)."""
 
     #: frames (call id, kind, buffers), bytes still to send, or the error that ended reading
     stashed: list[Any]
