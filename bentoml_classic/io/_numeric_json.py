@@ -16,11 +16,14 @@ every number is an integer, else float64.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from typing import Any
 
 import numpy as np
+
+from ._number_tokens import read_numbers
 
 #: below this size the general path is as cheap, and the fast path is not worth its checks
 MIN_BODY = 64 * 1024
@@ -28,10 +31,11 @@ _WHITESPACE = b" \t\n\r"
 _NUMBER_CHARS = b"0123456789+-.eE"
 #: what numpy's parser takes but JSON's grammar (RFC 8259) does not: a leading zero ("01",
 #: "-01"), a dot without a digit on either side ("1.", ".5"), a sign where none may stand ("+1",
-#: "1-2", "--1"), an exponent without digits around it ("e5", "1e", "1e+"), a comma without a
-#: value on both sides ("[1,]", "[,1]", numpy reads a 0 there). Each is one linear search that
-#: stops at the first match; each starts with its character, which the search finds fast (a
-#: lookbehind first would be tried at every position).
+#: "1-2", "--1") or without a digit after it ("-", numpy reads a 0 there), an exponent without
+#: digits around it ("e5", "1e", "1e+"), a comma without a value on both sides ("[1,]", "[,1]",
+#: numpy reads a 0 there). Each is one linear search that stops at the first match; each starts
+#: with its character, which the search finds fast (a lookbehind first would be tried at every
+#: position).
 _NOT_JSON = [
     re.compile(pattern)
     for pattern in (
@@ -40,12 +44,17 @@ _NOT_JSON = [
         rb"\.(?:(?<![0-9]\.)|(?![0-9]))",
         rb"\+(?<![eE]\+)",
         rb"-(?<![eE\[, \t\n\r]-)",
+        rb"-(?![0-9])",
         rb"[eE](?:(?<![0-9][eE])|(?![0-9+-])|[+-](?![0-9]))",
         rb",[ \t\n\r]*[,\]]",
         rb"\[[ \t\n\r]*[,\]]",
     )
 ]
 _WIDE_INTEGER_RE = re.compile(rb"[0-9]{19}")
+#: ``-0`` written as an integer: ``json.loads`` makes it the integer 0, which numpy then makes
+#: +0.0 among floats, where numpy's text parser reads -0.0 (as numpy's cast of a quoted "-0"
+#: does: the general path knows which of the two the body means)
+_MINUS_ZERO_INTEGER_RE = re.compile(rb"-0(?![.0-9eE])")
 _BRACKETS_TO_SPACES = bytes.maketrans(b"[]", b"  ")
 _MAX_DIMS = 64
 
@@ -100,15 +109,20 @@ def parse_numeric_array(body: bytes) -> np.ndarray[Any, Any] | None:
     """The array ``body`` stands for, when it is a rectangular JSON array of numbers; else None."""
     if len(body) < MIN_BODY or body.translate(None, b"[]," + _WHITESPACE + _NUMBER_CHARS):
         return None  # small, or some other character: a string, a literal, an object
-    if any(pattern.search(body) for pattern in _NOT_JSON):
-        return None  # not JSON, or an empty list (numpy would read a 0 there)
     skeleton = body.translate(None, _WHITESPACE + _NUMBER_CHARS)
     shape = _shape_of(skeleton)
     if shape is None or _skeleton_of(shape) != skeleton:
         return None  # ragged, not an array at the top, or numbers without commas between
+    quick = read_numbers(body, math.prod(shape))
+    if quick is not None:  # the usual short numbers, read exactly without the text parser
+        return quick.reshape(shape)
+    if any(pattern.search(body) for pattern in _NOT_JSON):
+        return None  # not JSON, or an empty list (numpy would read a 0 there)
     floats = any(char in body for char in (b".", b"e", b"E"))
     if not floats and _WIDE_INTEGER_RE.search(body):
         return None  # json.loads would make a Python int wider than int64
+    if floats and b"-0" in body and _MINUS_ZERO_INTEGER_RE.search(body):
+        return None  # an integer -0 among floats: see _MINUS_ZERO_INTEGER_RE
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns, rather than fails, on text it cannot read
         try:
