@@ -83,8 +83,9 @@ def _point_bytes(words: np.ndarray[Any, Any], masks: np.ndarray[Any, Any]) -> np
     """The high bit of each byte that is a ``.`` inside its number (exact: no carries between
     bytes)."""
     other = words ^ _DOTS
-    nonzero = ((other & _LOW7) + _LOW7) | other
-    return ~nonzero & _HIGH & masks
+    nonzero: np.ndarray[Any, Any] = ((other & _LOW7) + _LOW7) | other
+    points: np.ndarray[Any, Any] = ~nonzero & _HIGH & masks
+    return points
 
 
 def read_numbers(body: bytes, count: int) -> np.ndarray[Any, Any] | None:
