@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 #: the bytes of the body read at once (see read_numbers)
-PIECE = 128 * 1024
+PIECE = 64 * 1024
 #: the most whitespace looked through around a number (an indented body's line breaks)
 _MOST_WHITESPACE = 16
 #: the longest number read here: two words of eight characters (sign and point included)
