@@ -2,8 +2,8 @@
 
 ``_numeric_json`` reads a large body of short numbers (pixels as integers, 0/1 features) as
 text, because as Python objects they would take ten times the body. Its way there, eight
-grammar patterns and numpy's text parser (``np.fromstring``), is slow: a 100x784 body of
-integers took about 14 ms, where msgspec's objects take 3.5 ms. This reads the usual such
+grammar patterns and numpy's text parser (``np.fromstring``), takes several times as long as
+msgspec's objects would (docs/benchmarks.md, "Short JSON numbers"). This reads the usual such
 bodies with a fixed number of numpy operations, over the body's bytes and over one word per
 number, in a few times the body's memory.
 
@@ -39,13 +39,15 @@ _DIGIT_VALUES = bytes(b - 48 if 48 <= b <= 57 else 0 for b in range(256))
 #: the bytes in front of the body, so that the word ending at the first number starts inside
 _PAD = 16
 _COMMA, _MINUS, _POINT, _OPEN, _CLOSE, _ZERO = 44, 45, 46, 91, 93, 48
-_DOTS = np.uint64(0x2E2E2E2E2E2E2E2E)
+_ONES = 2**64 - 1
+#: the point in every byte of a word
+_DOTS = np.uint64(_POINT * 0x0101010101010101)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 _HIGH = np.uint64(0x8080808080808080)
 _EXACT = 2**53
 _POW10_FLOAT = 10.0 ** np.arange(17)
 #: by a byte's place in a word (0-7): the bytes after it, and the bytes before it
-_AFTER_BYTE = np.array([(2**64 - 1) << (8 * (j + 1)) & (2**64 - 1) for j in range(8)], np.uint64)
+_AFTER_BYTE = np.array([_ONES << (8 * (j + 1)) & _ONES for j in range(8)], np.uint64)
 _BEFORE_BYTE = np.array([(1 << (8 * j)) - 1 for j in range(8)], np.uint64)
 
 
@@ -55,7 +57,7 @@ def _masks(words: int) -> np.ndarray[Any, Any]:
     masks = []
     for length in range(MAX_CHARS + 1):
         inside = min(8, max(0, length - 8 * words))
-        masks.append(0 if inside == 0 else (2**64 - 1) << (8 * (8 - inside)) & (2**64 - 1))
+        masks.append(0 if inside == 0 else _ONES << (8 * (8 - inside)) & _ONES)
     return np.array(masks, dtype=np.uint64)
 
 

@@ -113,9 +113,18 @@ def parse_numeric_array(body: bytes) -> np.ndarray[Any, Any] | None:
     shape = _shape_of(skeleton)
     if shape is None or _skeleton_of(shape) != skeleton:
         return None  # ragged, not an array at the top, or numbers without commas between
-    quick = read_numbers(body, math.prod(shape))
+    count = math.prod(shape)
+    quick = read_numbers(body, count)
     if quick is not None:  # the usual short numbers, read exactly without the text parser
         return quick.reshape(shape)
+    flat = read_as_text(body, count)
+    return None if flat is None else flat.reshape(shape)
+
+
+def read_as_text(body: bytes, count: int) -> np.ndarray[Any, Any] | None:
+    """The ``count`` numbers of a body whose characters and brackets were checked, by numpy's
+    text parser, where every one is a JSON number (exponents and long ones included); else
+    None."""
     if any(pattern.search(body) for pattern in _NOT_JSON):
         return None  # not JSON, or an empty list (numpy would read a 0 there)
     floats = any(char in body for char in (b".", b"e", b"E"))
@@ -133,12 +142,7 @@ def parse_numeric_array(body: bytes) -> np.ndarray[Any, Any] | None:
             )
         except (ValueError, DeprecationWarning):
             return None
-    expected = 1
-    for dim in shape:
-        expected *= dim
-    if flat.size != expected:
-        return None
-    return flat.reshape(shape)
+    return flat if flat.size == count else None
 
 
 def _shape_of(skeleton: bytes) -> tuple[int, ...] | None:
