@@ -149,3 +149,10 @@ def _check_against_document(case: Any, response: Any) -> None:
 def test_every_answer_is_documented(case: Any, fuzz_server: str, http: requests.Session) -> None:
     response = case.call_and_validate(base_url=fuzz_server, session=http, checks=CHECKS, timeout=30)
     _check_against_document(case, response)
+
+
+def test_each_operation_is_its_own_test(request: pytest.FixtureRequest) -> None:
+    """One node id per operation (tests/conftest.py), so that pytest-xdist runs every one."""
+    ids = [item.nodeid for item in request.session.items if "test_every_answer" in item.nodeid]
+    operations = [path for path, methods in DOCUMENT["paths"].items() if "post" in methods]
+    assert len(ids) == len(set(ids)) == len(operations), ids
