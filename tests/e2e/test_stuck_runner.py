@@ -66,8 +66,10 @@ def test_a_worker_stuck_on_a_call_is_replaced_and_the_service_recovers(tmp_path:
 def test_probes_are_answered_while_an_inline_call_hangs_on_both_loops(tmp_path: Path) -> None:
     env = {
         "BENTOML_HOME": str(tmp_path),
-        # one runner worker, whose pings only it can answer
-        "BENTOML_CONFIG_OPTIONS": "runners.timeout=2 runners.resources.cpu=1",
+        # one runner worker, whose pings only it can answer; the call hangs for 6 s before its
+        # 504, room for both probes on a loaded machine (with 2 s, a run beside another test
+        # file, as `make test` runs them, once saw the 504 first)
+        "BENTOML_CONFIG_OPTIONS": "runners.timeout=6 runners.resources.cpu=1",
     }
     args = ["runner_service:svc", "--api-workers", "1"]
     with serve_subprocess(args, cwd=E2E_SERVICES, env=env) as (url, process):
