@@ -38,7 +38,7 @@ lint: install
 # pytest exits 5 when it collects nothing: that is a broken suite here, so it fails loudly.
 # Two pytest-xdist workers, one test file at a time each: the suite mostly waits (servers
 # starting, timeouts and sleeps it tests), so two files at once take about 0.55x the time of one
-# after the other on two CPUs (docs/reliability.md). TEST_WORKERS=0 runs it in one process.
+# after the other on two CPUs (docs/architecture.md). TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 test: lint
 	bash scripts/ensure_chromium.sh

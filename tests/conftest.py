@@ -24,7 +24,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     schemathesis 4 names its items ``test_x[POST /path]`` but passes ``test_x`` as the original
     name and no parameters: the twelve items shared one node id. pytest-xdist, which `make test`
     runs the suite with, tracks tests by node id, and ran two of the twelve. pytest keeps the
-    id in a private attribute; should it move, this fails at collection, not silently."""
+    id in a private attribute; should it move, ``test_fuzz.py``'s
+    ``test_each_operation_is_its_own_test`` fails."""
     for item in items:
         if getattr(item, "operation_label", None) and item.name != item.originalname:
             item._id = item.parent.id.child(item.name)  # type: ignore[attr-defined,union-attr]
